@@ -1,0 +1,57 @@
+// Package activities holds the failover's side effects, one external system per file. Every activity may run
+// twice after a crash, so each one converges: it compares before it writes, fences etcd writes on revisions and
+// PUTs desired state to Kong.
+package activities
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/kong/go-kong/kong"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Activities carries the clients every activity needs. The worker builds it once from its config, so credentials
+// never pass through workflow inputs or history.
+type Activities struct {
+	Etcd   *clientv3.Client
+	Kong   *kong.Client
+	HTTP   *http.Client
+	Logger *slog.Logger
+	// Notifier, when set, receives notices such as escalations.
+	Notifier Notifier
+
+	promMu sync.Mutex
+	prom   map[string]promAPI
+}
+
+// Error types that retries cannot fix; the workflow matches on them.
+const (
+	ErrFenced        = "Fenced"
+	ErrAcksTimeout   = "AcksTimeout"
+	ErrBadInput      = "BadInput"
+	ErrKongRejected  = "KongRejected"
+	ErrWarmupFailed  = "WarmupFailed"
+	ErrTargetMissing = "KongTargetMissing"
+)
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger == nil {
+		return slog.Default()
+	}
+	return a.Logger
+}
+
+func (a *Activities) httpClient() *http.Client {
+	if a.HTTP == nil {
+		return http.DefaultClient
+	}
+	return a.HTTP
+}
+
+func badInput(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrBadInput, nil)
+}

@@ -1,0 +1,73 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+)
+
+// ProbeInput asks for up to Attempts health probes of URL, Interval apart.
+type ProbeInput struct {
+	URL      string
+	Attempts int
+	Interval time.Duration
+	Timeout  time.Duration
+	// Expect is "down" (stop at the first healthy answer) or "up" (stop at the first unhealthy one).
+	Expect string
+}
+
+// ProbeResult says whether every probe agreed with Expect.
+type ProbeResult struct {
+	Confirmed bool
+	Probes    int
+	Evidence  []string
+}
+
+// ProbeHealth probes a region's health URL directly. A region counts as down only after Attempts consecutive
+// failures, so one lost packet never fails over a healthy region; "up" needs Attempts consecutive successes.
+func (a *Activities) ProbeHealth(ctx context.Context, in ProbeInput) (ProbeResult, error) {
+	if in.Expect != "down" && in.Expect != "up" {
+		return ProbeResult{}, badInput("probe %s: expect %q, want down or up", in.URL, in.Expect)
+	}
+	var res ProbeResult
+	for i := 0; i < in.Attempts; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(in.Interval):
+			}
+		}
+		healthy, detail := a.probeOnce(ctx, in.URL, in.Timeout)
+		res.Probes++
+		res.Evidence = append(res.Evidence, detail)
+		activity.RecordHeartbeat(ctx, res.Probes)
+		if healthy == (in.Expect == "down") {
+			return res, nil
+		}
+	}
+	res.Confirmed = true
+	return res, nil
+}
+
+func (a *Activities) probeOnce(ctx context.Context, url string, timeout time.Duration) (healthy bool, detail string) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, fmt.Sprintf("probe %s: %v", url, err)
+	}
+	resp, err := a.httpClient().Do(req)
+	if err != nil {
+		return false, fmt.Sprintf("probe %s: %v", url, err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	took := time.Since(start).Round(time.Millisecond)
+	return resp.StatusCode < 300, fmt.Sprintf("probe %s: HTTP %d in %s", url, resp.StatusCode, took)
+}

@@ -1,0 +1,179 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// WarmupInput loads Keys into the region at URL in batches, Concurrency batches at a time.
+type WarmupInput struct {
+	URL         string
+	Keys        []string
+	Concurrency int
+	BatchSize   int
+	// HitRatio, when above 0, ends the warmup early once the region reports at least this cache hit ratio.
+	HitRatio float64
+}
+
+// WarmupProgress is heartbeated (and shown in the Web UI) after every batch; a retry resumes from Batches.
+type WarmupProgress struct {
+	Batches  int // leading batches all done
+	Total    int // batches in all
+	Keys     int // keys loaded so far
+	HitRatio float64
+}
+
+// WarmupResult is the final progress and whether the hit-ratio gate ended it early.
+type WarmupResult struct {
+	WarmupProgress
+	GateMet bool
+}
+
+// warmupAnswer is the region's answer to POST /warmup.
+type warmupAnswer struct {
+	Loaded   int     `json:"loaded"`
+	HitRatio float64 `json:"hit_ratio"`
+}
+
+// Warmup drives the target region's cache warmup with bounded concurrency, heartbeating progress. Loading a key
+// twice is harmless, so a retry simply resumes after the last contiguous batch it reported.
+func (a *Activities) Warmup(ctx context.Context, in WarmupInput) (WarmupResult, error) {
+	if in.Concurrency < 1 || in.BatchSize < 1 {
+		return WarmupResult{}, badInput("warmup %s: concurrency %d and batch size %d must be at least 1", in.URL, in.Concurrency, in.BatchSize)
+	}
+	var batches [][]string
+	for i := 0; i < len(in.Keys); i += in.BatchSize {
+		batches = append(batches, in.Keys[i:min(i+in.BatchSize, len(in.Keys))])
+	}
+	var start WarmupProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &start) // unreadable details just mean starting over
+	}
+	p := &warmupTracker{done: make([]bool, len(batches)), progress: start}
+	p.progress.Total = len(batches)
+	for i := 0; i < start.Batches && i < len(batches); i++ {
+		p.done[i] = true
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, in.Concurrency)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(batches))
+	for i := start.Batches; i < len(batches); i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ans, err := a.warmBatch(ctx, in.URL, batches[i])
+			if err != nil {
+				if p.gateMet() {
+					return // cancelled because the gate was met: not a failure
+				}
+				errs <- err
+				cancel()
+				return
+			}
+			prog := p.finish(i, ans)
+			activity.RecordHeartbeat(ctx, prog)
+			if in.HitRatio > 0 && ans.HitRatio >= in.HitRatio {
+				p.meetGate()
+				cancel() // the rest of the keys are not needed
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return WarmupResult{WarmupProgress: p.snapshot()}, err
+	}
+	res := WarmupResult{WarmupProgress: p.snapshot(), GateMet: p.gateMet()}
+	if !res.GateMet && res.Batches < res.Total {
+		return res, fmt.Errorf("warmup %s: stopped after %d of %d batches: %w", in.URL, res.Batches, res.Total, context.Cause(ctx))
+	}
+	return res, nil
+}
+
+func (a *Activities) warmBatch(ctx context.Context, url string, keys []string) (warmupAnswer, error) {
+	body, _ := json.Marshal(map[string][]string{"keys": keys})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(url, "/")+"/warmup", bytes.NewReader(body))
+	if err != nil {
+		return warmupAnswer{}, badInput("warmup %s: %v", url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.httpClient().Do(req)
+	if err != nil {
+		return warmupAnswer{}, fmt.Errorf("warmup %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		return warmupAnswer{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("warmup %s: HTTP %d: %s", url, resp.StatusCode, bytes.TrimSpace(raw)), ErrWarmupFailed, nil)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return warmupAnswer{}, fmt.Errorf("warmup %s: HTTP %d: %s", url, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	var ans warmupAnswer
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return warmupAnswer{}, fmt.Errorf("warmup %s: answer is not {loaded, hit_ratio}: %w", url, err)
+	}
+	return ans, nil
+}
+
+// warmupTracker counts finished batches; Batches only advances over a contiguous prefix so a resume never skips.
+type warmupTracker struct {
+	mu       sync.Mutex
+	done     []bool
+	progress WarmupProgress
+	gate     bool
+}
+
+func (t *warmupTracker) meetGate() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gate = true
+}
+
+func (t *warmupTracker) gateMet() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.gate
+}
+
+func (t *warmupTracker) finish(i int, ans warmupAnswer) WarmupProgress {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done[i] = true
+	for t.progress.Batches < len(t.done) && t.done[t.progress.Batches] {
+		t.progress.Batches++
+	}
+	t.progress.Keys += ans.Loaded
+	t.progress.HitRatio = ans.HitRatio
+	return t.progress
+}
+
+func (t *warmupTracker) snapshot() WarmupProgress {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.progress
+}

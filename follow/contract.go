@@ -1,0 +1,70 @@
+// Package follow lets a service follow its active-region key in etcd: it delivers each cutover once and in order,
+// acknowledges it for the orchestrator, and keeps serving the last confirmed value when etcd is unreachable.
+package follow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The orchestrator and every consumer share this contract: the value at the active-region key and the ack written
+// under the ack prefix. It is defined here, once; the cutover step imports it.
+
+// Active is the value stored at a service's active-region key.
+type Active struct {
+	Region     string `json:"region"`
+	Epoch      int64  `json:"epoch"`
+	WorkflowID string `json:"workflow_id,omitempty"`
+	// RunID tells one failover run from the next: they share the workflow ID failover-<service>.
+	RunID string    `json:"run_id,omitempty"`
+	Time  time.Time `json:"time"`
+	// Previous is what the key held before this cutover, so an operator can see (and undo) the last change.
+	Previous *Previous `json:"previous,omitempty"`
+}
+
+// Previous is the region and epoch a cutover replaced.
+type Previous struct {
+	Region string `json:"region"`
+	Epoch  int64  `json:"epoch"`
+}
+
+// Ack is what a consumer instance writes under the ack prefix after it has applied an epoch.
+type Ack struct {
+	Instance string    `json:"instance"`
+	Region   string    `json:"region"`
+	Epoch    int64     `json:"epoch"`
+	Time     time.Time `json:"time"`
+}
+
+// AckKey is where instance writes its ack: the prefix followed by the instance name.
+func AckKey(ackPrefix, instance string) string { return ackPrefix + instance }
+
+// ParseActive decodes and checks an active-region value.
+func ParseActive(b []byte) (Active, error) {
+	var a Active
+	if err := json.Unmarshal(b, &a); err != nil {
+		return Active{}, fmt.Errorf("active-region value is not JSON {region, epoch, ...}: %w", err)
+	}
+	if strings.TrimSpace(a.Region) == "" {
+		return Active{}, errors.New("active-region value has no region")
+	}
+	if a.Epoch < 1 {
+		return Active{}, fmt.Errorf("active-region value has epoch %d: epochs start at 1", a.Epoch)
+	}
+	return a, nil
+}
+
+// ParseAck decodes and checks an ack value.
+func ParseAck(b []byte) (Ack, error) {
+	var a Ack
+	if err := json.Unmarshal(b, &a); err != nil {
+		return Ack{}, fmt.Errorf("ack value is not JSON {instance, region, epoch, time}: %w", err)
+	}
+	if a.Instance == "" || a.Epoch < 1 {
+		return Ack{}, fmt.Errorf("ack value needs an instance and an epoch >= 1, got %q/%d", a.Instance, a.Epoch)
+	}
+	return a, nil
+}

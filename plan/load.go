@@ -1,0 +1,118 @@
+package plan
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads, decodes, defaults and validates a plan file.
+func Load(path string) (Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Plan{}, fmt.Errorf("read plan: %w", err)
+	}
+	p, err := Decode(bytes.NewReader(b))
+	if err != nil {
+		return Plan{}, fmt.Errorf("plan %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Decode decodes one plan strictly (unknown fields are errors), fills defaults and validates it.
+func Decode(r io.Reader) (Plan, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Plan{}, errors.New("the plan is empty: start from deploy/plans/example.yaml")
+		}
+		return Plan{}, fmt.Errorf("decode: %w (field names are camelCase, see deploy/plans/example.yaml)", err)
+	}
+	p.SetDefaults()
+	if err := p.Validate(); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+// SetDefaults fills the values a plan may leave out.
+func (p *Plan) SetDefaults() {
+	setDuration(&p.Etcd.AckTimeout, 30*time.Second)
+	setDuration(&p.Detection.ProbeInterval, time.Second)
+	setDuration(&p.Detection.ProbeTimeout, 2*time.Second)
+	if p.Detection.Require == "" {
+		p.Detection.Require = "any"
+	}
+	if p.Approval.Mode == "" {
+		p.Approval.Mode = ApprovalManual
+	}
+	if p.Approval.Quorum == 0 {
+		p.Approval.Quorum = 1
+	}
+	setDuration(&p.Approval.Timeout, 15*time.Minute)
+	if p.Approval.OnTimeout == "" {
+		p.Approval.OnTimeout = OnTimeoutAbort
+	}
+	if len(p.Traffic.Steps) == 0 {
+		p.Traffic.Steps = []int{100}
+	}
+	if p.Warmup.Concurrency == 0 {
+		p.Warmup.Concurrency = 8
+	}
+	if p.Warmup.BatchSize == 0 {
+		p.Warmup.BatchSize = 50
+	}
+	setDuration(&p.Warmup.Timeout, 5*time.Minute)
+	setDuration(&p.Verification.Interval, 5*time.Second)
+	if p.Verification.Count == 0 {
+		p.Verification.Count = 3
+	}
+	for _, cs := range [][]Check{p.Traffic.Gate, p.Verification.Checks} {
+		for i := range cs {
+			if h := cs[i].HTTP; h != nil {
+				if h.ExpectStatus == 0 {
+					h.ExpectStatus = 200
+				}
+				if h.Samples == 0 {
+					h.Samples = 5
+				}
+				if h.MinSuccess == 0 {
+					h.MinSuccess = 1
+				}
+				setDuration(&h.Timeout, 2*time.Second)
+			}
+		}
+	}
+	if p.Rollback.OnFailure == "" {
+		p.Rollback.OnFailure = RollbackAuto
+	}
+	setDuration(&p.Cooldown, 30*time.Minute)
+	setDuration(&p.Failback.HoldDown, 10*time.Minute)
+	setDuration(&p.Failback.ProbeInterval, 10*time.Second)
+}
+
+// Hash identifies this exact plan: approvals name it so an approval of an older plan is refused.
+func (p Plan) Hash() string {
+	b, err := json.Marshal(p) // encoding/json sorts map keys, so equal plans hash equally
+	if err != nil {
+		panic(fmt.Sprintf("plan hash: %v", err)) // a Plan is plain data: this cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+func setDuration(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}

@@ -1,0 +1,197 @@
+// Package plan defines a service's failover plan: the YAML an SRE writes once per service, decoded strictly and
+// validated before any workflow starts. A plan carries no secrets: credentials belong to the worker's config.
+package plan
+
+import "time"
+
+// Plan is everything the failover workflow needs to know about one service.
+type Plan struct {
+	// Service names the service; the workflow ID is failover-<service>.
+	Service string `yaml:"service" json:"service"`
+	// Regions maps a region name to where that region lives.
+	Regions map[string]Region `yaml:"regions" json:"regions"`
+	// Etcd names the active-region key and where consumers ack.
+	Etcd Etcd `yaml:"etcd" json:"etcd"`
+	// Kong names the upstream whose target weights move traffic.
+	Kong Kong `yaml:"kong" json:"kong"`
+	// Detection confirms the source region is really down before anything changes.
+	Detection Detection `yaml:"detection" json:"detection"`
+	// Readiness checks the target region before anything changes.
+	Readiness Readiness `yaml:"readiness" json:"readiness"`
+	// Approval says who must approve and what happens when nobody does.
+	Approval Approval `yaml:"approval" json:"approval"`
+	// Traffic is how the gateway shifts traffic, step by step.
+	Traffic Traffic `yaml:"traffic" json:"traffic"`
+	// Warmup loads the target region's cache before it takes full traffic.
+	Warmup Warmup `yaml:"warmup" json:"warmup"`
+	// Verification decides whether the failover worked.
+	Verification Verification `yaml:"verification" json:"verification"`
+	// Rollback says how to undo a failover that failed after changes began.
+	Rollback Rollback `yaml:"rollback" json:"rollback"`
+	// Cooldown is how long after a completed failover a new alert needs a human anyway.
+	Cooldown time.Duration `yaml:"cooldown" json:"cooldown"`
+	// Failback configures moving back to the original region.
+	Failback Failback `yaml:"failback" json:"failback"`
+}
+
+// Region is one place the service runs.
+type Region struct {
+	// KongTarget is the region's target in the Kong upstream, host:port.
+	KongTarget string `yaml:"kongTarget" json:"kongTarget"`
+	// HealthURL is probed directly (not through the gateway).
+	HealthURL string `yaml:"healthURL" json:"healthURL"`
+	// PrometheusURL is the Prometheus that scrapes this region.
+	PrometheusURL string `yaml:"prometheusURL" json:"prometheusURL"`
+	// WarmupURL is the region's base URL; warmup posts to <WarmupURL>/warmup.
+	WarmupURL string `yaml:"warmupURL" json:"warmupURL"`
+}
+
+// Etcd names the service's keys.
+type Etcd struct {
+	// ActiveKey holds the active region as follow.Active JSON.
+	ActiveKey string `yaml:"activeKey" json:"activeKey"`
+	// AckPrefix is where consumers write follow.Ack after applying an epoch.
+	AckPrefix string `yaml:"ackPrefix" json:"ackPrefix"`
+	// RequiredConsumers must all ack the new epoch before the cutover counts as done.
+	RequiredConsumers []string `yaml:"requiredConsumers" json:"requiredConsumers"`
+	// MinAcks is how many instances (any) must ack; 0 means only RequiredConsumers count.
+	MinAcks int `yaml:"minAcks" json:"minAcks"`
+	// AckTimeout bounds the wait for acks.
+	AckTimeout time.Duration `yaml:"ackTimeout" json:"ackTimeout"`
+}
+
+// Kong names the upstream.
+type Kong struct {
+	Upstream string `yaml:"upstream" json:"upstream"`
+}
+
+// Detection confirms an outage: failed probes and/or a Prometheus query.
+type Detection struct {
+	// Probes is how many consecutive failed health probes confirm the outage; 0 disables probing.
+	Probes int `yaml:"probes" json:"probes"`
+	// ProbeInterval is the pause between probes.
+	ProbeInterval time.Duration `yaml:"probeInterval" json:"probeInterval"`
+	// ProbeTimeout bounds one probe.
+	ProbeTimeout time.Duration `yaml:"probeTimeout" json:"probeTimeout"`
+	// Query, when set, is a Prometheus check whose Condition is true while the region is down.
+	Query *Query `yaml:"query" json:"query,omitempty"`
+	// Require is "any" (probes or query confirm) or "all" (both must); default any.
+	Require string `yaml:"require" json:"require"`
+}
+
+// Query is a PromQL expression and the condition its value must meet, e.g. "> 0.5".
+// ${region}, ${service}, ${from} and ${to} in the expression are replaced before it runs.
+type Query struct {
+	Expr      string `yaml:"expr" json:"expr"`
+	Condition string `yaml:"condition" json:"condition"`
+}
+
+// Readiness checks the target region before anything changes.
+type Readiness struct {
+	// MaxReplicationLag is the RPO: lag above it stops the failover.
+	MaxReplicationLag time.Duration `yaml:"maxReplicationLag" json:"maxReplicationLag"`
+	// LagQuery returns the target's replication lag in seconds.
+	LagQuery string `yaml:"lagQuery" json:"lagQuery"`
+	// MinReadyInstances is the capacity needed in the target.
+	MinReadyInstances int `yaml:"minReadyInstances" json:"minReadyInstances"`
+	// ReadyQuery returns the target's ready instance count.
+	ReadyQuery string `yaml:"readyQuery" json:"readyQuery"`
+}
+
+// Approval modes and timeout actions.
+const (
+	ApprovalManual = "manual"
+	ApprovalAuto   = "auto"
+
+	OnTimeoutAbort    = "abort"
+	OnTimeoutApprove  = "approve"
+	OnTimeoutEscalate = "escalate"
+)
+
+// Approval says who must approve.
+type Approval struct {
+	// Mode is manual (default) or auto.
+	Mode string `yaml:"mode" json:"mode"`
+	// AutoApproveSeverities auto-approves failovers triggered by alerts of these severities.
+	AutoApproveSeverities []string `yaml:"autoApproveSeverities" json:"autoApproveSeverities"`
+	// Approvers may approve or reject (CLI names, Slack user IDs).
+	Approvers []string `yaml:"approvers" json:"approvers"`
+	// Quorum is how many distinct approvers are needed; default 1.
+	Quorum int `yaml:"quorum" json:"quorum"`
+	// Timeout bounds the wait for a decision.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	// OnTimeout is abort (default), approve or escalate (notify the escalation group, wait once more, then abort).
+	OnTimeout string `yaml:"onTimeout" json:"onTimeout"`
+	// EscalateTo names who is paged on escalation.
+	EscalateTo string `yaml:"escalateTo" json:"escalateTo"`
+	// SlackChannel receives the approval message.
+	SlackChannel string `yaml:"slackChannel" json:"slackChannel"`
+}
+
+// Traffic is the gateway's shift to the target, e.g. steps 10, 50, 100 (percent of traffic on the target).
+type Traffic struct {
+	Steps []int `yaml:"steps" json:"steps"`
+	// Gate runs after every step but the last; a failed gate rolls back.
+	Gate []Check `yaml:"gate" json:"gate"`
+	// StepPause waits after each step before its gate, so the gateway and metrics catch up.
+	StepPause time.Duration `yaml:"stepPause" json:"stepPause"`
+}
+
+// Warmup loads the target region's cache.
+type Warmup struct {
+	Keys        []string      `yaml:"keys" json:"keys"`
+	Concurrency int           `yaml:"concurrency" json:"concurrency"`
+	BatchSize   int           `yaml:"batchSize" json:"batchSize"`
+	HitRatio    float64       `yaml:"hitRatio" json:"hitRatio"`
+	Timeout     time.Duration `yaml:"timeout" json:"timeout"`
+}
+
+// Verification runs every check Count times, Interval apart.
+type Verification struct {
+	Interval time.Duration `yaml:"interval" json:"interval"`
+	Count    int           `yaml:"count" json:"count"`
+	// FailureLimit is how many failed results are tolerated before rolling back.
+	FailureLimit int     `yaml:"failureLimit" json:"failureLimit"`
+	Checks       []Check `yaml:"checks" json:"checks"`
+}
+
+// Check is one verification: exactly one of Prometheus or HTTP.
+type Check struct {
+	Name       string     `yaml:"name" json:"name"`
+	Prometheus *Query     `yaml:"prometheus" json:"prometheus,omitempty"`
+	HTTP       *HTTPCheck `yaml:"http" json:"http,omitempty"`
+}
+
+// HTTPCheck sends Samples requests (through the gateway) and expects them to succeed.
+type HTTPCheck struct {
+	URL          string            `yaml:"url" json:"url"`
+	ExpectStatus int               `yaml:"expectStatus" json:"expectStatus"`
+	ExpectHeader map[string]string `yaml:"expectHeader" json:"expectHeader,omitempty"`
+	Samples      int               `yaml:"samples" json:"samples"`
+	// MinSuccess is the fraction of samples that must pass; default 1.
+	MinSuccess float64       `yaml:"minSuccess" json:"minSuccess"`
+	Timeout    time.Duration `yaml:"timeout" json:"timeout"`
+}
+
+// Rollback policies.
+const (
+	RollbackAuto   = "auto"
+	RollbackManual = "manual"
+	RollbackNone   = "none"
+)
+
+// Rollback says how to undo.
+type Rollback struct {
+	// OnFailure is auto (default: undo at once), manual (ask first) or none (leave it to a human).
+	OnFailure string `yaml:"onFailure" json:"onFailure"`
+	// PointOfNoReturn is the step (reroute, warmup or verify) from which an undo needs approval; empty = never.
+	PointOfNoReturn string `yaml:"pointOfNoReturn" json:"pointOfNoReturn"`
+}
+
+// Failback configures moving back.
+type Failback struct {
+	// HoldDown is how long the original region must stay healthy before failing back.
+	HoldDown time.Duration `yaml:"holdDown" json:"holdDown"`
+	// ProbeInterval is how often it is probed during the hold-down.
+	ProbeInterval time.Duration `yaml:"probeInterval" json:"probeInterval"`
+}

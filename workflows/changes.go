@@ -1,0 +1,243 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/plan"
+)
+
+// cutover moves the active-region key to the target in one fenced etcd transaction, then waits until the plan's
+// consumers acked the new epoch. Its undo writes the previous region back with a newer epoch.
+func (f *failover) cutover(ctx workflow.Context) *stop {
+	f.begin(ctx, "cutover")
+	key := f.plan.Etcd.ActiveKey
+	in := activities.CutoverInput{Key: key, Expected: f.active, Region: f.req.To,
+		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID}
+	if err := workflow.ExecuteActivity(quick(ctx, fmt.Sprintf("cutover %s → %s", key, f.req.To)), a.Cutover, in).Get(ctx, &f.cut); err != nil {
+		if isFenced(err) {
+			return f.stepFailed(ctx, Fenced, "%v", err)
+		}
+		return f.stepFailed(ctx, FailedNeedsHuman, "cutover %s: %v", key, err)
+	}
+	f.status.EtcdAfter = &f.cut.Value
+	if f.active.Exists {
+		f.addUndo("restore "+key, func(ctx workflow.Context) error {
+			restore := activities.CutoverInput{Key: key, Region: f.active.Value.Region,
+				Expected:   activities.ActiveState{Exists: true, Value: f.cut.Value, ModRevision: f.cut.Revision},
+				WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID}
+			var res activities.CutoverResult
+			err := workflow.ExecuteActivity(quick(ctx, "restore "+key+" → "+f.active.Value.Region), a.Cutover, restore).Get(ctx, &res)
+			if err == nil {
+				f.status.EtcdAfter = &res.Value
+			}
+			return err
+		})
+	}
+	e := f.plan.Etcd
+	if len(e.RequiredConsumers) > 0 || e.MinAcks > 0 {
+		var acks activities.WaitAcksResult
+		wait := activities.WaitAcksInput{AckPrefix: e.AckPrefix, Epoch: f.cut.Value.Epoch, Required: e.RequiredConsumers,
+			MinAcks: e.MinAcks, Timeout: e.AckTimeout}
+		actx := withOptions(ctx, fmt.Sprintf("wait for acks of epoch %d", f.cut.Value.Epoch), e.AckTimeout+10*time.Second, 0, 3)
+		if err := workflow.ExecuteActivity(actx, a.WaitAcks, wait).Get(ctx, &acks); err != nil {
+			return f.stepFailed(ctx, RolledBack, "consumers did not follow epoch %d: %v", f.cut.Value.Epoch, err)
+		}
+		f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("epoch %d acked by %v", f.cut.Value.Epoch, acks.Acked))
+	}
+	f.end(ctx, "ok", fmt.Sprintf("%s → %s, epoch %d at revision %d", key, f.req.To, f.cut.Value.Epoch, f.cut.Revision))
+	return nil
+}
+
+// reroute shifts the Kong upstream's weights to the target in the plan's steps, running the gate checks between
+// steps. Its undo puts the weights readiness read back.
+func (f *failover) reroute(ctx workflow.Context) *stop {
+	f.begin(ctx, "reroute")
+	up := f.plan.Kong.Upstream
+	fromT, toT := f.plan.Regions[f.req.From].KongTarget, f.plan.Regions[f.req.To].KongTarget
+	for i, pct := range f.plan.Traffic.Steps {
+		want := []activities.TargetWeight{{Target: toT, Weight: pct}, {Target: fromT, Weight: 100 - pct}}
+		if err := f.setWeights(ctx, fmt.Sprintf("%s: %d%% to %s", up, pct, f.req.To), want); err != nil {
+			return f.stepFailed(ctx, RolledBack, "set Kong weights %v: %v", want, err)
+		}
+		if i == 0 {
+			before := []activities.TargetWeight{{Target: toT}, {Target: fromT}}
+			before[0].Weight, _ = weightOf(f.weights, toT)
+			before[1].Weight, _ = weightOf(f.weights, fromT)
+			f.addUndo("restore Kong weights", func(ctx workflow.Context) error {
+				return f.setWeights(ctx, fmt.Sprintf("restore %s weights", up), before)
+			})
+		}
+		if i == len(f.plan.Traffic.Steps)-1 {
+			break
+		}
+		if err := workflow.Sleep(ctx, f.plan.Traffic.StepPause); err != nil {
+			return f.stepFailed(ctx, RolledBack, "%v", err)
+		}
+		if s := f.gate(ctx, fmt.Sprintf("gate at %d%%", pct), f.plan.Traffic.Gate); s != nil {
+			return s
+		}
+	}
+	f.end(ctx, "ok", fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
+	return nil
+}
+
+func (f *failover) setWeights(ctx workflow.Context, summary string, want []activities.TargetWeight) error {
+	var res activities.SetWeightsResult
+	err := workflow.ExecuteActivity(quick(ctx, summary), a.SetWeights,
+		activities.SetWeightsInput{Upstream: f.plan.Kong.Upstream, Weights: want}).Get(ctx, &res)
+	if err == nil {
+		f.status.KongAfter = want
+		f.publish(ctx)
+	}
+	return err
+}
+
+// warmup loads the target's cache (progress is heartbeated and visible in the Web UI).
+func (f *failover) warmup(ctx workflow.Context) *stop {
+	w := f.plan.Warmup
+	if len(w.Keys) == 0 {
+		f.begin(ctx, "warmup")
+		f.end(ctx, "skipped", "the plan lists no warmup keys")
+		return nil
+	}
+	f.begin(ctx, "warmup")
+	var res activities.WarmupResult
+	actx := withOptions(ctx, fmt.Sprintf("warm %d keys in %s", len(w.Keys), f.req.To), w.Timeout, 30*time.Second, 3)
+	err := workflow.ExecuteActivity(actx, a.Warmup, activities.WarmupInput{URL: f.plan.Regions[f.req.To].WarmupURL,
+		Keys: w.Keys, Concurrency: w.Concurrency, BatchSize: w.BatchSize, HitRatio: w.HitRatio}).Get(ctx, &res)
+	if err != nil {
+		return f.stepFailed(ctx, RolledBack, "warmup of %s: %v", f.req.To, err)
+	}
+	f.end(ctx, "ok", fmt.Sprintf("%d keys in %d batches, hit ratio %.2f", res.Keys, res.Batches, res.HitRatio))
+	return nil
+}
+
+// verify runs every check Count times, Interval apart. More failures than the plan's limit roll back; an
+// inconclusive result (no data, NaN, Prometheus unreachable) pauses for a human instead of passing.
+func (f *failover) verify(ctx workflow.Context) *stop {
+	f.begin(ctx, "verify")
+	v := f.plan.Verification
+	failures := 0
+	for round := 1; round <= v.Count; round++ {
+		if round > 1 {
+			if err := workflow.Sleep(ctx, v.Interval); err != nil {
+				return f.stepFailed(ctx, RolledBack, "%v", err)
+			}
+		}
+		results := f.runChecks(ctx, v.Checks)
+		inconclusive := false
+		for _, r := range results {
+			switch r.Verdict {
+			case activities.Fail:
+				failures++
+			case activities.Inconclusive:
+				inconclusive = true
+			}
+		}
+		if failures > v.FailureLimit {
+			return f.stepFailed(ctx, RolledBack, "%d failed check results, limit %d: %v", failures, v.FailureLimit, results)
+		}
+		if inconclusive {
+			if s := f.askAboutInconclusive(ctx, fmt.Sprintf("verification round %d", round), results); s != nil {
+				return s
+			}
+		}
+	}
+	f.status.RTOSeconds = workflow.Now(ctx).Sub(f.status.FaultAt).Seconds()
+	f.end(ctx, "ok", fmt.Sprintf("%d rounds of %d checks, %d failures", v.Count, len(v.Checks), failures))
+	return nil
+}
+
+// gate runs the traffic-step checks once: any failure rolls back, inconclusive asks a human.
+func (f *failover) gate(ctx workflow.Context, name string, checks []plan.Check) *stop {
+	results := f.runChecks(ctx, checks)
+	for _, r := range results {
+		if r.Verdict == activities.Fail {
+			return f.stepFailed(ctx, RolledBack, "%s failed: %v", name, r)
+		}
+	}
+	for _, r := range results {
+		if r.Verdict == activities.Inconclusive {
+			return f.askAboutInconclusive(ctx, name, results)
+		}
+	}
+	return nil
+}
+
+func (f *failover) askAboutInconclusive(ctx workflow.Context, what string, results []activities.CheckResult) *stop {
+	question := fmt.Sprintf("%s is inconclusive (%v): approve to carry on, reject to roll back", what, results)
+	switch f.decide(ctx, DecideInconclusive, question, 1, f.plan.Approval.Timeout) {
+	case ApproveUpdate:
+		return nil
+	case RejectUpdate:
+		return f.stepFailed(ctx, RolledBack, "%s inconclusive; %s chose to roll back", what, f.lastVoter())
+	}
+	return f.stepFailed(ctx, RolledBack, "%s inconclusive and nobody decided within %s", what, f.plan.Approval.Timeout)
+}
+
+// runChecks runs checks concurrently (as activities) and records each result.
+func (f *failover) runChecks(ctx workflow.Context, checks []plan.Check) []activities.CheckResult {
+	futures := make([]workflow.Future, len(checks))
+	for i, c := range checks {
+		futures[i] = f.startCheck(ctx, c)
+	}
+	results := make([]activities.CheckResult, len(checks))
+	for i, fut := range futures {
+		if err := fut.Get(ctx, &results[i]); err != nil {
+			results[i] = activities.CheckResult{Name: checks[i].Name, Verdict: activities.Inconclusive, Detail: err.Error()}
+		}
+	}
+	f.status.Checks = append(f.status.Checks, results...)
+	f.publish(ctx)
+	return results
+}
+
+func (f *failover) startCheck(ctx workflow.Context, c plan.Check) workflow.Future {
+	actx := withOptions(ctx, "check "+c.Name, 30*time.Second, 0, 3)
+	if c.Prometheus != nil {
+		return workflow.ExecuteActivity(actx, a.EvaluateQuery, f.queryInput(c.Name, f.plan.Regions[f.req.To].PrometheusURL, *c.Prometheus, f.req.To))
+	}
+	h := c.HTTP
+	return workflow.ExecuteActivity(actx, a.HTTPCheck, activities.HTTPCheckInput{Name: c.Name, URL: f.expand(h.URL, f.req.To),
+		ExpectStatus: h.ExpectStatus, ExpectHeader: f.expandAll(h.ExpectHeader), Samples: h.Samples, MinSuccess: h.MinSuccess, Timeout: h.Timeout})
+}
+
+// query runs one Prometheus check and waits for it; an activity error counts as inconclusive.
+func (f *failover) query(ctx workflow.Context, name, url string, q plan.Query, region string) activities.CheckResult {
+	var res activities.CheckResult
+	err := workflow.ExecuteActivity(withOptions(ctx, "query "+name, 30*time.Second, 0, 3), a.EvaluateQuery,
+		f.queryInput(name, url, q, region)).Get(ctx, &res)
+	if err != nil {
+		return activities.CheckResult{Name: name, Verdict: activities.Inconclusive, Detail: err.Error()}
+	}
+	return res
+}
+
+func (f *failover) queryInput(name, url string, q plan.Query, region string) activities.QueryInput {
+	return activities.QueryInput{Name: name, PrometheusURL: url, Expr: f.expand(q.Expr, region), Condition: q.Condition}
+}
+
+func (f *failover) expand(s, region string) string {
+	return plan.Expand(s, f.plan.Service, region, f.req.From, f.req.To)
+}
+
+func (f *failover) expandAll(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = f.expand(v, f.req.To)
+	}
+	return out
+}
+
+func weightOf(ws []activities.TargetWeight, target string) (int, bool) {
+	for _, w := range ws {
+		if w.Target == target {
+			return w.Weight, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,133 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// Updates that answer the decision a failover is waiting for.
+const (
+	ApproveUpdate = "approve"
+	RejectUpdate  = "reject"
+)
+
+// Decision kinds: what a pending decision is about.
+const (
+	DecideFailover     = "approve-failover"    // go ahead with the failover (quorum applies)
+	DecideInconclusive = "inconclusive-checks" // approve = carry on, reject = roll back
+	DecideUndo         = "undo-past-no-return" // approve = roll back, reject = leave as is for a human
+)
+
+// ApprovalRequest is the argument of the approve and reject updates (from the CLI, Slack or the Web UI).
+type ApprovalRequest struct {
+	By string `json:"by"`
+	// PlanHash must be this failover's plan hash, so a click on an old message cannot approve a new failover.
+	PlanHash string `json:"plan_hash"`
+	Via      string `json:"via,omitempty"` // cli, slack, web-ui
+	Comment  string `json:"comment,omitempty"`
+}
+
+// Approval is one recorded decision.
+type Approval struct {
+	By       string    `json:"by"`
+	Via      string    `json:"via"`
+	Decision string    `json:"decision"` // approve, reject, or policy decisions like auto-approve
+	For      string    `json:"for"`      // the decision kind
+	Comment  string    `json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Pending is a decision the workflow waits for.
+type Pending struct {
+	Kind     string `json:"kind"`
+	Question string `json:"question"`
+	Needed   int    `json:"needed"`
+	Have     int    `json:"have"`
+	// Outcome is set once decided: approve or reject.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// DecisionState is what an approve or reject update returns.
+type DecisionState struct {
+	Kind    string `json:"kind"`
+	Have    int    `json:"have"`
+	Needed  int    `json:"needed"`
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// registerDecisions installs the approve and reject updates. Validators refuse, before anything reaches history,
+// an approver outside the plan's allow-list, a stale plan hash, a second vote by the same person, or a vote when
+// nothing is pending.
+func (f *failover) registerDecisions(ctx workflow.Context) error {
+	for _, name := range []string{ApproveUpdate, RejectUpdate} {
+		decision := name
+		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+			func(ctx workflow.Context, req ApprovalRequest) (DecisionState, error) {
+				return f.vote(ctx, decision, req), nil
+			},
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error {
+				return f.validateVote(decision, req)
+			}})
+		if err != nil {
+			return fmt.Errorf("register %s update: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (f *failover) validateVote(decision string, req ApprovalRequest) error {
+	p := f.status.Pending
+	switch {
+	case p == nil || p.Outcome != "":
+		return fmt.Errorf("nothing to %s: failover %s is at step %s and waits for no decision", decision, f.status.Service, f.status.Step)
+	case req.PlanHash != f.req.PlanHash:
+		return fmt.Errorf("stale approval: it names plan %q but this failover runs plan %q (an older message or failover?)", req.PlanHash, f.req.PlanHash)
+	case req.By == "":
+		return errors.New("by: say who decides (--as NAME)")
+	case !slices.Contains(f.req.Plan.Approval.Approvers, req.By):
+		return fmt.Errorf("%s may not decide: not in the plan's approval.approvers", req.By)
+	}
+	for _, a := range f.status.Approvals {
+		if a.For == p.Kind && a.By == req.By && a.Decision == ApproveUpdate && decision == ApproveUpdate {
+			return fmt.Errorf("%s already approved: quorum needs %d distinct approvers", req.By, p.Needed)
+		}
+	}
+	return nil
+}
+
+func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalRequest) DecisionState {
+	p := f.status.Pending
+	f.status.Approvals = append(f.status.Approvals, Approval{
+		By: req.By, Via: req.Via, Decision: decision, For: p.Kind, Comment: req.Comment, At: workflow.Now(ctx)})
+	if decision == RejectUpdate {
+		p.Outcome = RejectUpdate
+	} else if p.Have++; p.Have >= p.Needed {
+		p.Outcome = ApproveUpdate
+	}
+	f.publish(ctx)
+	return DecisionState{Kind: p.Kind, Have: p.Have, Needed: p.Needed, Outcome: p.Outcome}
+}
+
+// decide waits up to timeout for a decision and returns approve, reject or "" (no decision in time).
+func (f *failover) decide(ctx workflow.Context, kind, question string, needed int, timeout time.Duration) string {
+	f.status.Pending = &Pending{Kind: kind, Question: question, Needed: needed}
+	f.publish(ctx)
+	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return f.status.Pending.Outcome != "" })
+	outcome := f.status.Pending.Outcome
+	f.status.Pending = nil
+	f.publish(ctx)
+	if err != nil || !ok {
+		return ""
+	}
+	return outcome
+}
+
+// recordPolicy records a decision the plan made, not a person.
+func (f *failover) recordPolicy(ctx workflow.Context, kind, decision, why string) {
+	f.status.Approvals = append(f.status.Approvals, Approval{
+		By: "policy", Via: "plan", Decision: decision, For: kind, Comment: why, At: workflow.Now(ctx)})
+}

@@ -1,0 +1,298 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/plan"
+)
+
+// a names activities for ExecuteActivity; the worker registers the real, configured instance.
+var a *activities.Activities
+
+// Failover moves one service from one region to another, or back (Kind failback):
+//
+//	detect → readiness → approve → cutover (etcd) → reroute (Kong) → warm up → verify
+//
+// Nothing changes before cutover. From cutover on, each change registers its undo; a failed step rolls back in
+// reverse per the plan's rollback policy. Every run ends with one explicit outcome.
+func Failover(ctx workflow.Context, req Request) (Result, error) {
+	f := &failover{req: req, plan: req.Plan, info: workflow.GetInfo(ctx)}
+	if err := f.start(ctx); err != nil {
+		return Result{}, err
+	}
+
+	if s := f.detect(ctx); s != nil {
+		return f.finish(ctx, s)
+	}
+	if s := f.readiness(ctx); s != nil {
+		return f.finish(ctx, s)
+	}
+	if s := f.approve(ctx); s != nil {
+		return f.finish(ctx, s)
+	}
+	if s := f.cutover(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
+	if s := f.reroute(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
+	if s := f.warmup(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
+	if s := f.verify(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
+	return f.finish(ctx, &stop{Succeeded, fmt.Sprintf("traffic verified on %s", req.To)})
+}
+
+// failover is one run's state; the status query reads it.
+type failover struct {
+	req    Request
+	plan   plan.Plan
+	info   *workflow.Info
+	status Status
+	// undo holds the compensations for what was changed, in order of change.
+	undo []undoStep
+	// pastNoReturn is set once the plan's point-of-no-return step has started.
+	pastNoReturn bool
+	active       activities.ActiveState
+	weights      []activities.TargetWeight
+	cut          activities.CutoverResult
+}
+
+// stop ends the workflow early with an outcome.
+type stop struct {
+	Outcome string
+	Reason  string
+}
+
+// start registers the query and updates (before anything blocks) and validates the request.
+func (f *failover) start(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	f.status = Status{Kind: f.req.Kind, Service: f.plan.Service, From: f.req.From, To: f.req.To, PlanHash: f.req.PlanHash,
+		Trigger: f.req.Trigger, Step: "start", StartedAt: now, FaultAt: f.req.Trigger.FaultAt}
+	if f.status.FaultAt.IsZero() {
+		f.status.FaultAt = now
+	}
+	query := func() (Status, error) {
+		st := f.status
+		if st.Outcome == "" {
+			st.RTOSeconds = workflow.Now(ctx).Sub(st.FaultAt).Seconds()
+		}
+		return st, nil
+	}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, query); err != nil {
+		return fmt.Errorf("register status query: %w", err)
+	}
+	if err := f.registerDecisions(ctx); err != nil {
+		return err
+	}
+	if err := f.req.Validate(); err != nil {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad failover request: %v", err), "BadRequest", nil)
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx,
+		ServiceKey.ValueSet(f.plan.Service), FromKey.ValueSet(f.req.From), ToKey.ValueSet(f.req.To), StepKey.ValueSet("start"))
+}
+
+// detect confirms the source region's outage (N consecutive failed probes and/or a Prometheus query), so a
+// flapping alert never fails a healthy region over. A failback instead requires the original region (the target)
+// to have been healthy for the plan's hold-down window.
+func (f *failover) detect(ctx workflow.Context) *stop {
+	if f.req.Kind == KindFailback {
+		return f.holdDown(ctx)
+	}
+	f.begin(ctx, "detect")
+	src := f.plan.Regions[f.req.From]
+	d := f.plan.Detection
+	var probed, queried *bool
+	if d.Probes > 0 {
+		var res activities.ProbeResult
+		actx := withOptions(ctx, fmt.Sprintf("probe %s %d times", f.req.From, d.Probes),
+			time.Duration(d.Probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second, d.ProbeInterval+d.ProbeTimeout+5*time.Second, 3)
+		err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{
+			URL: src.HealthURL, Attempts: d.Probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
+		if err != nil {
+			return f.stepFailed(ctx, NotNeeded, "could not probe the source: %v", err)
+		}
+		f.status.Evidence = append(f.status.Evidence, res.Evidence...)
+		probed = &res.Confirmed
+	}
+	if d.Query != nil {
+		res := f.query(ctx, "detection", src.PrometheusURL, *d.Query, f.req.From)
+		f.status.Evidence = append(f.status.Evidence, res.String())
+		confirmed := res.Verdict == activities.Pass
+		queried = &confirmed
+	}
+	down := confirmedDown(d.Require, probed, queried)
+	switch {
+	case down:
+		f.end(ctx, "ok", fmt.Sprintf("%s is down", f.req.From))
+	case f.req.Force:
+		f.end(ctx, "ok", fmt.Sprintf("%s looks healthy; forced by %s", f.req.From, f.req.Trigger.By))
+	default:
+		return f.stepFailed(ctx, NotNeeded, "%s is not confirmed down (%d probe results, require %s); use --force to fail over anyway",
+			f.req.From, len(f.status.Evidence), d.Require)
+	}
+	return nil
+}
+
+// confirmedDown combines the probe and query verdicts; nil means that signal is not configured.
+func confirmedDown(require string, probed, queried *bool) bool {
+	var signals []bool
+	for _, s := range []*bool{probed, queried} {
+		if s != nil {
+			signals = append(signals, *s)
+		}
+	}
+	any, all := false, len(signals) > 0
+	for _, s := range signals {
+		any = any || s
+		all = all && s
+	}
+	if require == "all" {
+		return all
+	}
+	return any
+}
+
+// holdDown requires the failback's target (the original region) to answer every probe during the hold-down.
+func (f *failover) holdDown(ctx workflow.Context) *stop {
+	f.begin(ctx, "hold-down")
+	fb := f.plan.Failback
+	attempts := int(fb.HoldDown/fb.ProbeInterval) + 1
+	var res activities.ProbeResult
+	actx := withOptions(ctx, fmt.Sprintf("%s healthy for %s", f.req.To, fb.HoldDown),
+		fb.HoldDown+time.Duration(attempts)*f.plan.Detection.ProbeTimeout+time.Minute, fb.ProbeInterval+f.plan.Detection.ProbeTimeout+10*time.Second, 3)
+	err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{URL: f.plan.Regions[f.req.To].HealthURL,
+		Attempts: attempts, Interval: fb.ProbeInterval, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"}).Get(ctx, &res)
+	if err != nil {
+		return f.stepFailed(ctx, NotReady, "hold-down probes of %s: %v", f.req.To, err)
+	}
+	if !res.Confirmed {
+		return f.stepFailed(ctx, NotReady, "%s was not healthy for the whole hold-down of %s: %s",
+			f.req.To, fb.HoldDown, res.Evidence[len(res.Evidence)-1])
+	}
+	f.end(ctx, "ok", fmt.Sprintf("%s healthy for %s (%d probes)", f.req.To, fb.HoldDown, res.Probes))
+	return nil
+}
+
+// readiness checks the target before anything changes: health, capacity, replication lag (RPO), and reads the
+// etcd key and Kong weights that the cutover and reroute will be fenced on and restored to.
+func (f *failover) readiness(ctx workflow.Context) *stop {
+	f.begin(ctx, "readiness")
+	to := f.plan.Regions[f.req.To]
+	health := workflow.ExecuteActivity(withOptions(ctx, "probe "+f.req.To, 15*time.Second, 0, 3), a.ProbeHealth,
+		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
+	active := workflow.ExecuteActivity(quick(ctx, "read "+f.plan.Etcd.ActiveKey), a.ReadActive, f.plan.Etcd.ActiveKey)
+	weights := workflow.ExecuteActivity(quick(ctx, "read weights of "+f.plan.Kong.Upstream), a.ReadWeights, f.plan.Kong.Upstream)
+	var problems []string
+	r := f.plan.Readiness
+	if r.LagQuery != "" {
+		cond := fmt.Sprintf("<= %g", r.MaxReplicationLag.Seconds())
+		if res := f.query(ctx, "replication-lag", to.PrometheusURL, plan.Query{Expr: r.LagQuery, Condition: cond}, f.req.To); res.Verdict != activities.Pass {
+			problems = append(problems, "replication lag above the RPO: "+res.String())
+		}
+	}
+	if r.ReadyQuery != "" {
+		cond := fmt.Sprintf(">= %d", r.MinReadyInstances)
+		if res := f.query(ctx, "capacity", to.PrometheusURL, plan.Query{Expr: r.ReadyQuery, Condition: cond}, f.req.To); res.Verdict != activities.Pass {
+			problems = append(problems, "not enough ready instances: "+res.String())
+		}
+	}
+	var probe activities.ProbeResult
+	if err := health.Get(ctx, &probe); err != nil || !probe.Confirmed {
+		problems = append(problems, fmt.Sprintf("%s health: %v %v", f.req.To, probe.Evidence, err))
+	}
+	if err := active.Get(ctx, &f.active); err != nil {
+		problems = append(problems, fmt.Sprintf("read %s: %v", f.plan.Etcd.ActiveKey, err))
+	} else {
+		f.status.EtcdBefore = &f.active
+		if f.active.Exists && f.active.Value.Region == f.req.To {
+			return f.stepFailed(ctx, NotNeeded, "%s is already the active region (epoch %d)", f.req.To, f.active.Value.Epoch)
+		}
+		if f.active.Exists && f.active.Value.Region != f.req.From {
+			problems = append(problems, fmt.Sprintf("%s says the active region is %s, not %s: check the plan or start from %s",
+				f.plan.Etcd.ActiveKey, f.active.Value.Region, f.req.From, f.active.Value.Region))
+		}
+	}
+	if err := weights.Get(ctx, &f.weights); err != nil {
+		problems = append(problems, fmt.Sprintf("read Kong upstream %s: %v", f.plan.Kong.Upstream, err))
+	} else {
+		f.status.KongBefore = f.weights
+		for _, region := range []string{f.req.From, f.req.To} {
+			if _, ok := weightOf(f.weights, f.plan.Regions[region].KongTarget); !ok {
+				problems = append(problems, fmt.Sprintf("Kong upstream %s has no target %s for %s", f.plan.Kong.Upstream, f.plan.Regions[region].KongTarget, region))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return f.stepFailed(ctx, NotReady, "%s is not ready: %v", f.req.To, problems)
+	}
+	f.end(ctx, "ok", fmt.Sprintf("%s healthy; etcd revision %d; weights %v", f.req.To, f.active.ModRevision, f.weights))
+	return nil
+}
+
+// approve waits for the plan's approvers (Temporal Update approve/reject from the CLI, Slack or the Web UI)
+// unless the plan auto-approves. A failback always needs people.
+func (f *failover) approve(ctx workflow.Context) *stop {
+	f.begin(ctx, "approve")
+	ap := f.plan.Approval
+	if f.req.Kind == KindFailover {
+		if ap.Mode == plan.ApprovalAuto {
+			f.recordPolicy(ctx, DecideFailover, "auto-approve", "approval.mode is auto")
+			f.end(ctx, "ok", "auto-approved by the plan")
+			return nil
+		}
+		if f.req.Trigger.Severity != "" && contains(ap.AutoApproveSeverities, f.req.Trigger.Severity) {
+			f.recordPolicy(ctx, DecideFailover, "auto-approve", "alert severity "+f.req.Trigger.Severity)
+			f.end(ctx, "ok", "auto-approved: severity "+f.req.Trigger.Severity)
+			return nil
+		}
+	}
+	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To)
+	decision := f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
+	if decision == "" && ap.OnTimeout == plan.OnTimeoutEscalate {
+		f.notify(ctx, "escalation", ap.EscalateTo, fmt.Sprintf("%s waits for approval for %s: %s", f.info.WorkflowExecution.ID, ap.Timeout, question))
+		f.recordPolicy(ctx, DecideFailover, "escalate", "no decision in "+ap.Timeout.String()+"; paged "+ap.EscalateTo)
+		decision = f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
+	}
+	switch {
+	case decision == ApproveUpdate:
+		f.end(ctx, "ok", "approved")
+		return nil
+	case decision == RejectUpdate:
+		return f.stepFailed(ctx, Rejected, "rejected by %s", f.lastVoter())
+	case ap.OnTimeout == plan.OnTimeoutApprove:
+		f.recordPolicy(ctx, DecideFailover, "auto-approve", "no decision in "+ap.Timeout.String())
+		f.end(ctx, "ok", "approved by the plan after "+ap.Timeout.String())
+		return nil
+	}
+	return f.stepFailed(ctx, TimedOut, "no decision within %s", ap.Timeout)
+}
+
+func (f *failover) lastVoter() string {
+	if n := len(f.status.Approvals); n > 0 {
+		return f.status.Approvals[n-1].By
+	}
+	return "?"
+}
+
+func (f *failover) notify(ctx workflow.Context, kind, to, text string) {
+	// A notice that cannot be delivered must never block the failover.
+	_ = workflow.ExecuteActivity(quick(ctx, "notify "+to), a.Notify, activities.Notice{
+		Service: f.plan.Service, WorkflowID: f.info.WorkflowExecution.ID, Kind: kind, To: to, Text: text}).Get(ctx, nil)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,117 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/plan"
+)
+
+// undoStep compensates one change; they run in reverse order of the changes.
+type undoStep struct {
+	name string
+	run  func(ctx workflow.Context) error
+}
+
+func (f *failover) addUndo(name string, run func(ctx workflow.Context) error) {
+	f.undo = append(f.undo, undoStep{name: name, run: run})
+}
+
+// fail handles a step that failed after changes may have begun: it undoes them in reverse per the plan's
+// rollback policy. Past the point of no return, or with policy manual, an undo needs an approval first.
+func (f *failover) fail(ctx workflow.Context, s *stop) (Result, error) {
+	if len(f.undo) == 0 {
+		return f.finish(ctx, s)
+	}
+	policy := f.plan.Rollback.OnFailure
+	if policy == plan.RollbackNone {
+		return f.finish(ctx, &stop{FailedNeedsHuman, s.Reason + "; not rolled back: the plan's rollback.onFailure is none"})
+	}
+	f.begin(ctx, "rollback")
+	if policy == plan.RollbackManual || f.pastNoReturn {
+		why := "rollback.onFailure is manual"
+		if f.pastNoReturn {
+			why = "the failover passed its point of no return (" + f.plan.Rollback.PointOfNoReturn + ")"
+		}
+		question := fmt.Sprintf("%s. Roll back (%s)? approve = undo %d change(s), reject = leave as is", s.Reason, why, len(f.undo))
+		switch f.decide(ctx, DecideUndo, question, 1, f.plan.Approval.Timeout) {
+		case ApproveUpdate:
+		case RejectUpdate:
+			f.stepFailed(ctx, "", "left as is by %s", f.lastVoter())
+			return f.finish(ctx, &stop{FailedNeedsHuman, s.Reason + "; rollback declined by " + f.lastVoter()})
+		default:
+			f.stepFailed(ctx, "", "no decision within %s", f.plan.Approval.Timeout)
+			return f.finish(ctx, &stop{FailedNeedsHuman, s.Reason + "; nobody approved the rollback in time"})
+		}
+	}
+	// Undo even if the workflow is being cancelled: a half-done failover is worse than either end state.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	for i := len(f.undo) - 1; i >= 0; i-- {
+		if err := f.undo[i].run(ctx); err != nil {
+			f.stepFailed(ctx, "", "%s failed: %v", f.undo[i].name, err)
+			return f.finish(ctx, &stop{FailedNeedsHuman, fmt.Sprintf("%s; then rollback step %q failed: %v", s.Reason, f.undo[i].name, err)})
+		}
+	}
+	f.end(ctx, "ok", fmt.Sprintf("undid %d change(s)", len(f.undo)))
+	return f.finish(ctx, &stop{RolledBack, s.Reason})
+}
+
+// begin starts a step: recorded in the status, the search attributes and the Web UI's current details.
+func (f *failover) begin(ctx workflow.Context, name string) {
+	if name == f.plan.Rollback.PointOfNoReturn {
+		f.pastNoReturn = true
+	}
+	f.status.Step = name
+	f.status.Steps = append(f.status.Steps, StepRecord{Name: name, Started: workflow.Now(ctx)})
+	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(name))
+	f.publish(ctx)
+}
+
+// end closes the current step with a result.
+func (f *failover) end(ctx workflow.Context, result, detail string) {
+	last := &f.status.Steps[len(f.status.Steps)-1]
+	last.Ended, last.Result, last.Detail = workflow.Now(ctx), result, detail
+	f.publish(ctx)
+}
+
+// stepFailed closes the current step as failed and returns the stop for the workflow to act on.
+func (f *failover) stepFailed(ctx workflow.Context, outcome, format string, args ...any) *stop {
+	reason := fmt.Sprintf(format, args...)
+	f.end(ctx, "failed", reason)
+	return &stop{Outcome: outcome, Reason: reason}
+}
+
+// finish records the outcome everywhere and returns the result. Business outcomes are results, not errors, so
+// the Web UI lists them with their outcome search attribute.
+func (f *failover) finish(ctx workflow.Context, s *stop) (Result, error) {
+	f.status.Step, f.status.Outcome, f.status.Reason = "done", s.Outcome, s.Reason
+	if s.Outcome != Succeeded {
+		f.status.RTOSeconds = 0
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet("done"), OutcomeKey.ValueSet(s.Outcome))
+	f.publish(ctx)
+	workflow.GetLogger(ctx).Info("failover finished", "outcome", s.Outcome, "reason", s.Reason)
+	res := Result{Outcome: s.Outcome, Reason: s.Reason, Service: f.plan.Service, From: f.req.From, To: f.req.To,
+		RTOSeconds: f.status.RTOSeconds, Steps: f.status.Steps}
+	if f.status.EtcdAfter != nil {
+		res.Epoch = f.status.EtcdAfter.Epoch
+	}
+	return res, nil
+}
+
+// publish refreshes the running RTO and the Web UI's current details.
+func (f *failover) publish(ctx workflow.Context) {
+	if f.status.Outcome == "" {
+		f.status.RTOSeconds = workflow.Now(ctx).Sub(f.status.FaultAt).Seconds()
+	}
+	workflow.SetCurrentDetails(ctx, f.status.progressLine())
+}
+
+func isFenced(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrFenced
+}

@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/follow"
+)
+
+// StatusQuery is the query that returns Status.
+const StatusQuery = "status"
+
+// Status is the live picture of one failover, returned by the status query.
+type Status struct {
+	Kind     string  `json:"kind"`
+	Service  string  `json:"service"`
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	PlanHash string  `json:"plan_hash"`
+	Trigger  Trigger `json:"trigger"`
+	// Step is the step running now, or "done".
+	Step      string       `json:"step"`
+	Steps     []StepRecord `json:"steps"`
+	Approvals []Approval   `json:"approvals,omitempty"`
+	// Pending is the decision the workflow waits for, if any.
+	Pending  *Pending `json:"pending,omitempty"`
+	Evidence []string `json:"evidence,omitempty"`
+	// EtcdBefore and EtcdAfter are the active-region key before and after the cutover.
+	EtcdBefore *activities.ActiveState `json:"etcd_before,omitempty"`
+	EtcdAfter  *follow.Active          `json:"etcd_after,omitempty"`
+	// KongBefore and KongAfter are the upstream's weights before the reroute and as last set.
+	KongBefore []activities.TargetWeight `json:"kong_before,omitempty"`
+	KongAfter  []activities.TargetWeight `json:"kong_after,omitempty"`
+	Checks     []activities.CheckResult  `json:"checks,omitempty"`
+	Outcome    string                    `json:"outcome,omitempty"`
+	Reason     string                    `json:"reason,omitempty"`
+	StartedAt  time.Time                 `json:"started_at"`
+	FaultAt    time.Time                 `json:"fault_at"`
+	// RTOSeconds is fault → now while running, fault → verified once succeeded.
+	RTOSeconds float64 `json:"rto_seconds"`
+}
+
+// StepRecord is one step's timing and result.
+type StepRecord struct {
+	Name    string    `json:"name"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitempty"`
+	Result  string    `json:"result,omitempty"` // ok, failed, skipped
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Seconds is how long the step took.
+func (s StepRecord) Seconds() float64 {
+	if s.Ended.IsZero() {
+		return 0
+	}
+	return s.Ended.Sub(s.Started).Seconds()
+}
+
+// progressLine renders the status as the one-glance text shown in the Web UI.
+func (s *Status) progressLine() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s %s: %s → %s** — step **%s**", s.Kind, s.Service, s.From, s.To, s.Step)
+	if s.Outcome != "" {
+		fmt.Fprintf(&b, ", outcome **%s**", s.Outcome)
+	}
+	fmt.Fprintf(&b, ", RTO %.1fs\n\n", s.RTOSeconds)
+	for _, st := range s.Steps {
+		mark := "…"
+		switch st.Result {
+		case "ok":
+			mark = "✔"
+		case "failed":
+			mark = "✘"
+		case "skipped":
+			mark = "–"
+		}
+		fmt.Fprintf(&b, "- %s %s %.2fs %s\n", mark, st.Name, st.Seconds(), st.Detail)
+	}
+	if s.Pending != nil {
+		fmt.Fprintf(&b, "\n**Waiting for a decision:** %s (%d/%d approvals)\n", s.Pending.Question, s.Pending.Have, s.Pending.Needed)
+	}
+	return b.String()
+}
