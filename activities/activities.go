@@ -4,6 +4,7 @@
 package activities
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kong/go-kong/kong"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -54,4 +56,11 @@ func (a *Activities) httpClient() *http.Client {
 
 func badInput(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrBadInput, nil)
+}
+
+// heartbeat records progress when running as an activity; the same code also runs directly (dry runs, benchmarks).
+func heartbeat(ctx context.Context, details any) {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, details)
+	}
 }

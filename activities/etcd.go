@@ -8,7 +8,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/failover/failover/follow"
@@ -151,7 +150,7 @@ func (a *Activities) WaitAcks(ctx context.Context, in WaitAcksInput) (WaitAcksRe
 					record(ev.Kv.Value)
 				}
 			}
-			activity.RecordHeartbeat(ctx, len(acked))
+			heartbeat(ctx, len(acked))
 			if missingAcks(acked, in) == "" {
 				return WaitAcksResult{Acked: sortedKeys(acked)}, nil
 			}

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"time"
-
-	"go.temporal.io/sdk/activity"
 )
 
 // ProbeInput asks for up to Attempts health probes of URL, Interval apart.
@@ -45,7 +43,7 @@ func (a *Activities) ProbeHealth(ctx context.Context, in ProbeInput) (ProbeResul
 		healthy, detail := a.probeOnce(ctx, in.URL, in.Timeout)
 		res.Probes++
 		res.Evidence = append(res.Evidence, detail)
-		activity.RecordHeartbeat(ctx, res.Probes)
+		heartbeat(ctx, res.Probes)
 		if healthy == (in.Expect == "down") {
 			return res, nil
 		}

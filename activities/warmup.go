@@ -56,7 +56,7 @@ func (a *Activities) Warmup(ctx context.Context, in WarmupInput) (WarmupResult, 
 		batches = append(batches, in.Keys[i:min(i+in.BatchSize, len(in.Keys))])
 	}
 	var start WarmupProgress
-	if activity.HasHeartbeatDetails(ctx) {
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &start) // unreadable details just mean starting over
 	}
 	p := &warmupTracker{done: make([]bool, len(batches)), progress: start}
@@ -92,7 +92,7 @@ func (a *Activities) Warmup(ctx context.Context, in WarmupInput) (WarmupResult, 
 				return
 			}
 			prog := p.finish(i, ans)
-			activity.RecordHeartbeat(ctx, prog)
+			heartbeat(ctx, prog)
 			if in.HitRatio > 0 && ans.HitRatio >= in.HitRatio {
 				p.meetGate()
 				cancel() // the rest of the keys are not needed

@@ -1,0 +1,36 @@
+# make demo: the failover demo on the local stack.  make test: the whole suite, as CI runs it.
+export GOTOOLCHAIN := local
+GO ?= go
+
+# Packages that embed the Temporal server are tested without -race: a race build of the server takes minutes and
+# gigabytes on a 2-core machine. Everything else runs with the race detector.
+HEAVY := /testsuite/temporaldev|/testsuite/stack|/testsuite/e2e|/starter
+RACE_PKGS = $(shell $(GO) list ./... | grep -Ev '$(HEAVY)')
+HEAVY_PKGS = $(shell $(GO) list ./... | grep -E '$(HEAVY)')
+
+.PHONY: test demo dev deps vet bench build
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 15m $(HEAVY_PKGS)
+
+vet:
+	$(GO) vet ./...
+
+# Prometheus and Alertmanager are real binaries from Debian; install them when absent.
+deps:
+	@command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
+		echo "installing prometheus and prometheus-alertmanager with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; }
+
+demo: deps
+	$(GO) run ./starter demo
+
+dev: deps
+	$(GO) run ./starter dev
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 50x ./testsuite/e2e/ ./follow/
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/ ./worker ./starter

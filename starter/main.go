@@ -1,0 +1,45 @@
+// Command starter is the failover CLI: start, preview, approve and follow failovers, and run the local stack.
+//
+//	starter start --plan deploy/plans/payments.yaml --to eu-west
+//	starter plan --plan deploy/plans/payments.yaml --to eu-west     # dry run: what would change
+//	starter approve failover-payments --as alice
+//	starter status failover-payments
+//	starter dev                                                       # the whole local stack
+//	starter demo                                                      # an outage and its failover, measured
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/failover/failover/endpoints"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+// cli is what every command shares: where the systems are, and a logger.
+type cli struct {
+	endpoints endpoints.Config
+	logger    *slog.Logger
+}
+
+func newRoot() *cobra.Command {
+	c := &cli{logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	root := &cobra.Command{
+		Use:           "starter",
+		Short:         "Start, approve and follow failovers; run the local stack",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	c.endpoints.Bind(root.PersistentFlags())
+	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.devCmd(), c.demoCmd())
+	return root
+}

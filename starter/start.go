@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/failover/failover/plan"
+	"github.com/failover/failover/workflows"
+)
+
+func (c *cli) startCmd() *cobra.Command {
+	var planFile, from, to, as string
+	var force, failback, wait bool
+	cmd := &cobra.Command{
+		Use:   "start --plan FILE --to REGION",
+		Short: "Start a failover (or --failback) of the plan's service",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req, err := buildRequest(planFile, from, to, as, force, failback)
+			if err != nil {
+				return err
+			}
+			if err := c.endpoints.Load(); err != nil {
+				return err
+			}
+			tc, err := c.endpoints.Temporal(c.logger)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			run, err := startFailover(cmd.Context(), tc, req)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("started %s (run %s): %s %s → %s, plan %s\n", run.GetID(), run.GetRunID(), req.Kind, req.Plan.Service, req.To, req.PlanHash)
+			if !wait {
+				fmt.Printf("follow it: starter status %s   approve it: starter approve %s --as NAME\n", run.GetID(), run.GetID())
+				return nil
+			}
+			var res workflows.Result
+			if err := run.Get(cmd.Context(), &res); err != nil {
+				return fmt.Errorf("failover %s: %w", run.GetID(), err)
+			}
+			return json.NewEncoder(os.Stdout).Encode(res)
+		},
+	}
+	cmd.Flags().StringVar(&planFile, "plan", "", "failover plan YAML (required)")
+	cmd.Flags().StringVar(&to, "to", "", "target region (required)")
+	cmd.Flags().StringVar(&from, "from", "", "source region (default: the plan's other region)")
+	cmd.Flags().StringVar(&as, "as", os.Getenv("USER"), "who starts it (recorded in the history)")
+	cmd.Flags().BoolVar(&force, "force", false, "fail over even if the source region looks healthy")
+	cmd.Flags().BoolVar(&failback, "failback", false, "move back to the original region (hold-down and approval required)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the outcome and print it as JSON")
+	_ = cmd.MarkFlagRequired("plan")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// buildRequest loads the plan and fills a validated request.
+func buildRequest(planFile, from, to, as string, force, failback bool) (workflows.Request, error) {
+	p, err := plan.Load(planFile)
+	if err != nil {
+		return workflows.Request{}, err
+	}
+	if from == "" {
+		if from, err = p.OtherRegion(to); err != nil {
+			return workflows.Request{}, fmt.Errorf("--from: %w", err)
+		}
+	}
+	req := workflows.Request{Plan: p, PlanHash: p.Hash(), From: from, To: to, Kind: workflows.KindFailover, Force: force,
+		Trigger: workflows.Trigger{Source: "cli", By: as}}
+	if failback {
+		req.Kind = workflows.KindFailback
+	}
+	if err := req.Validate(); err != nil {
+		return workflows.Request{}, err
+	}
+	return req, nil
+}
+
+// startFailover starts the workflow as failover-<service>; a second one while the first runs is refused.
+func startFailover(ctx context.Context, tc client.Client, req workflows.Request) (client.WorkflowRun, error) {
+	id := workflows.WorkflowID(req.Plan.Service)
+	opts := client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            fmt.Sprintf("%s %s: %s → %s", req.Kind, req.Plan.Service, req.From, req.To),
+		StaticDetails: fmt.Sprintf("plan %s, started by %s via %s; approve with `starter approve %s --as NAME` or the `approve` update",
+			req.PlanHash, req.Trigger.By, req.Trigger.Source, id),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ServiceKey.ValueSet(req.Plan.Service),
+			workflows.FromKey.ValueSet(req.From), workflows.ToKey.ValueSet(req.To), workflows.StepKey.ValueSet("start")),
+	}
+	run, err := tc.ExecuteWorkflow(ctx, opts, workflows.Failover, req)
+	var running *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &running) {
+		return nil, fmt.Errorf("a failover of %s is already running as %s: follow it with starter status %s", req.Plan.Service, id, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", id, err)
+	}
+	return run, nil
+}

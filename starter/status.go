@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/failover/failover/workflows"
+)
+
+func (c *cli) statusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status WORKFLOW_ID",
+		Short: "Show a failover's current step, step timings, approvals and RTO so far",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.endpoints.Load(); err != nil {
+				return err
+			}
+			tc, err := c.endpoints.Temporal(c.logger)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			st, err := queryStatus(cmd, tc, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(os.Stdout).Encode(st)
+			}
+			printStatus(st)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
+
+func queryStatus(cmd *cobra.Command, tc client.Client, id string) (workflows.Status, error) {
+	var st workflows.Status
+	v, err := tc.QueryWorkflow(cmd.Context(), id, "", workflows.StatusQuery)
+	if err != nil {
+		return st, fmt.Errorf("query %s: %w", id, err)
+	}
+	if err := v.Get(&st); err != nil {
+		return st, fmt.Errorf("decode status of %s: %w", id, err)
+	}
+	return st, nil
+}
+
+func printStatus(st workflows.Status) {
+	fmt.Printf("%s %s: %s → %s (plan %s)\nstep: %s", st.Kind, st.Service, st.From, st.To, st.PlanHash, st.Step)
+	if st.Outcome != "" {
+		fmt.Printf("   outcome: %s (%s)", st.Outcome, st.Reason)
+	}
+	fmt.Printf("   RTO: %.2fs\n\n", st.RTOSeconds)
+	for _, s := range st.Steps {
+		fmt.Printf("  %-10s %-8s %8.3fs  %s\n", s.Name, s.Result, s.Seconds(), s.Detail)
+	}
+	for _, a := range st.Approvals {
+		fmt.Printf("  decision: %s %s by %s via %s at %s %s\n", a.For, a.Decision, a.By, a.Via, a.At.Format("15:04:05"), a.Comment)
+	}
+	if st.Pending != nil {
+		fmt.Printf("\nwaiting for: %s (%d/%d)\n", st.Pending.Question, st.Pending.Have, st.Pending.Needed)
+	}
+}

@@ -1,0 +1,34 @@
+// Package histories holds recorded failover histories; the test replays each against today's workflow code, so a
+// change that would break running failovers (a non-determinism error) fails CI. Guard such changes with
+// workflow.GetVersion and record a new history.
+package histories
+
+import (
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/failover/failover/workflows"
+)
+
+func TestRecordedHistoriesReplay(t *testing.T) {
+	files, err := filepath.Glob("*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 3 {
+		t.Fatalf("found %d recorded histories, want at least 3 (record with RECORD_HISTORIES=1 go test ./testsuite/e2e/)", len(files))
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflow(workflows.Failover)
+			if err := r.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
+				t.Fatalf("replay %s: %v", f, err)
+			}
+		})
+	}
+}

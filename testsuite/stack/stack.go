@@ -1,0 +1,342 @@
+// Package stack brings up the whole local stack in one process: Temporal (with the Web UI), etcd, the Kong
+// stand-in, one demo region service per region, optionally Prometheus and Alertmanager, and a failover worker.
+// `starter dev`, `starter demo` and the end-to-end tests all use it, so they run the same real parts.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kong/go-kong/kong"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/deploy/plans"
+	"github.com/failover/failover/plan"
+	"github.com/failover/failover/testsuite/etcdserver"
+	"github.com/failover/failover/testsuite/kongstandin"
+	"github.com/failover/failover/testsuite/promstack"
+	"github.com/failover/failover/testsuite/region"
+	"github.com/failover/failover/testsuite/temporaldev"
+	"github.com/failover/failover/workflows"
+)
+
+// Ports are the stack's loopback ports; 0 picks a free one. DefaultPorts are the ones deploy/plans/demo.yaml names.
+type Ports struct {
+	TemporalGRPC, TemporalUI, Etcd, KongAdmin, KongProxy, Prometheus, Alertmanager int
+	Regions                                                                        map[string]int
+}
+
+// DefaultPorts are the dev stack's well-known ports.
+var DefaultPorts = Ports{TemporalGRPC: 7233, TemporalUI: 8233, Etcd: 2379, KongAdmin: 8001, KongProxy: 8000,
+	Prometheus: 9090, Alertmanager: 9093, Regions: map[string]int{"us-east": 9101, "eu-west": 9102}}
+
+// Options configure the stack.
+type Options struct {
+	// Dir keeps Temporal's SQLite file and etcd's data; "" = a temp dir removed on Stop.
+	Dir   string
+	Ports Ports
+	// NoUI skips the Temporal Web UI (tests).
+	NoUI bool
+	// Prometheus starts Prometheus and Alertmanager (Debian packages prometheus, prometheus-alertmanager).
+	Prometheus bool
+	// WebhookURL and WebhookToken wire Alertmanager to the orchestrator's webhook.
+	WebhookURL, WebhookToken string
+	// KongPropagationDelay mimics Kong's db_update_frequency.
+	KongPropagationDelay time.Duration
+	// NoWorker skips the in-process failover worker (tests that run their own).
+	NoWorker bool
+	Logger   *slog.Logger
+}
+
+// Stack is the running local stack. Stop it when done.
+type Stack struct {
+	Temporal *temporaldev.Server
+	Etcd     *etcdserver.Server
+	Kong     *kongstandin.Server
+	Regions  map[string]*region.Server
+	Prom     *promstack.Stack // nil unless Options.Prometheus
+
+	TemporalClient client.Client
+	EtcdClient     *clientv3.Client
+	KongClient     *kong.Client
+	// Plan is the demo plan pointed at this stack's addresses.
+	Plan plan.Plan
+	// StartTimes records how long each component took to start.
+	StartTimes map[string]time.Duration
+
+	worker  worker.Worker
+	dir     string
+	tempDir bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	stops   []func()
+}
+
+// RegionNames are the demo's regions; the first is active at start.
+var RegionNames = []string{"us-east", "eu-west"}
+
+// Start brings the stack up and seeds the demo: Kong service, route and upstream with both regions as targets
+// (100/0), and the active-region key pointing at the first region. On error nothing is left running.
+func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s = &Stack{Regions: map[string]*region.Server{}, StartTimes: map[string]time.Duration{}, dir: opts.Dir}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if s.dir == "" {
+		if s.dir, err = os.MkdirTemp("", "failover-stack-*"); err != nil {
+			return nil, fmt.Errorf("stack: temp dir: %w", err)
+		}
+		s.tempDir = true
+	} else if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("stack: data dir %s is not writable (%w): pass another --dir", s.dir, err)
+	}
+	begin := time.Now()
+	if err := s.startTemporal(ctx, opts); err != nil {
+		return nil, err
+	}
+	if err := s.startEtcd(opts); err != nil {
+		return nil, err
+	}
+	if err := s.startKong(opts); err != nil {
+		return nil, err
+	}
+	if err := s.startRegions(ctx, opts); err != nil {
+		return nil, err
+	}
+	if opts.Prometheus {
+		if err := s.startPrometheus(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.loadPlan(opts); err != nil {
+		return nil, err
+	}
+	if err := s.seed(ctx); err != nil {
+		return nil, err
+	}
+	if !opts.NoWorker {
+		if err := s.startWorker(opts); err != nil {
+			return nil, err
+		}
+	}
+	s.StartTimes["total"] = time.Since(begin)
+	return s, nil
+}
+
+func (s *Stack) timed(name string, start time.Time) { s.StartTimes[name] = time.Since(start) }
+
+func (s *Stack) startTemporal(ctx context.Context, opts Options) error {
+	defer s.timed("temporal", time.Now())
+	srv, err := temporaldev.Start(ctx, temporaldev.Options{DBFile: filepath.Join(s.dir, "temporal.db"),
+		GRPCPort: opts.Ports.TemporalGRPC, UIPort: opts.Ports.TemporalUI, NoUI: opts.NoUI,
+		SearchAttributes: workflows.SearchAttributes(), Logger: opts.Logger})
+	if err != nil {
+		return err
+	}
+	s.Temporal = srv
+	s.stops = append(s.stops, func() { srv.Stop() })
+	tc, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace(),
+		Logger: sdklog.NewStructuredLogger(opts.Logger)})
+	if err != nil {
+		return fmt.Errorf("stack: connect to Temporal: %w", err)
+	}
+	s.TemporalClient = tc
+	s.stops = append(s.stops, tc.Close)
+	return nil
+}
+
+func (s *Stack) startEtcd(opts Options) error {
+	defer s.timed("etcd", time.Now())
+	srv, err := etcdserver.Start(etcdserver.Options{Dir: filepath.Join(s.dir, "etcd"), ClientPort: opts.Ports.Etcd})
+	if err != nil {
+		return err
+	}
+	s.Etcd = srv
+	s.stops = append(s.stops, srv.Stop)
+	cli, err := srv.NewClient()
+	if err != nil {
+		return fmt.Errorf("stack: etcd client: %w", err)
+	}
+	s.EtcdClient = cli
+	s.stops = append(s.stops, func() { cli.Close() })
+	return nil
+}
+
+func (s *Stack) startKong(opts Options) error {
+	defer s.timed("kong", time.Now())
+	srv, err := kongstandin.Start(kongstandin.Options{AdminAddr: loopback(opts.Ports.KongAdmin), ProxyAddr: loopback(opts.Ports.KongProxy),
+		PropagationDelay: opts.KongPropagationDelay, Logger: opts.Logger})
+	if err != nil {
+		return err
+	}
+	s.Kong = srv
+	s.stops = append(s.stops, func() { srv.Close() })
+	admin := srv.AdminURL()
+	kc, err := kong.NewClient(&admin, &http.Client{Timeout: 10 * time.Second})
+	if err != nil {
+		return fmt.Errorf("stack: kong client: %w", err)
+	}
+	s.KongClient = kc
+	return nil
+}
+
+func (s *Stack) startRegions(ctx context.Context, opts Options) error {
+	defer s.timed("regions", time.Now())
+	for _, name := range RegionNames {
+		srv, err := region.Start(s.ctx, region.Options{Region: name, Service: "payments", Addr: loopback(opts.Ports.Regions[name]),
+			Etcd: s.EtcdClient, ActiveKey: "/failover/payments/active", AckPrefix: "/failover/payments/acks/", Logger: opts.Logger})
+		if err != nil {
+			return err
+		}
+		s.Regions[name] = srv
+		s.stops = append(s.stops, func() { srv.Close() })
+	}
+	return nil
+}
+
+func (s *Stack) startPrometheus(ctx context.Context, opts Options) error {
+	defer s.timed("prometheus+alertmanager", time.Now())
+	var targets []promstack.Target
+	for _, name := range RegionNames {
+		targets = append(targets, promstack.Target{Job: "regions", Addr: s.Regions[name].Addr(),
+			Labels: map[string]string{"service": "payments", "region": name}})
+	}
+	st, err := promstack.Start(s.ctx, promstack.Options{Dir: filepath.Join(s.dir, "prometheus"), Targets: targets,
+		WebhookURL: opts.WebhookURL, WebhookToken: opts.WebhookToken,
+		PrometheusPort: opts.Ports.Prometheus, AlertmanagerPort: opts.Ports.Alertmanager, Logger: opts.Logger})
+	if err != nil {
+		return err
+	}
+	s.Prom = st
+	s.stops = append(s.stops, func() { st.Stop() })
+	return nil
+}
+
+// loadPlan reads deploy/plans/demo.yaml and points it at this stack's actual addresses.
+func (s *Stack) loadPlan(opts Options) error {
+	raw, err := plans.Files.ReadFile("demo.yaml")
+	if err != nil {
+		return fmt.Errorf("stack: demo plan: %w", err)
+	}
+	d := DefaultPorts
+	pairs := []string{
+		loopback(d.KongProxy), strings.TrimPrefix(s.Kong.ProxyURL(), "http://"),
+		loopback(d.Regions["us-east"]), s.Regions["us-east"].Addr(),
+		loopback(d.Regions["eu-west"]), s.Regions["eu-west"].Addr(),
+	}
+	if s.Prom != nil {
+		pairs = append(pairs, loopback(d.Prometheus), strings.TrimPrefix(s.Prom.PrometheusURL(), "http://"))
+	}
+	p, err := plan.Decode(strings.NewReader(strings.NewReplacer(pairs...).Replace(string(raw))))
+	if err != nil {
+		return fmt.Errorf("stack: demo plan: %w", err)
+	}
+	s.Plan = p
+	return nil
+}
+
+// seed creates the demo's Kong entities and active-region key, converging if they exist (a restart on a kept dir).
+func (s *Stack) seed(ctx context.Context) error {
+	kc := s.KongClient
+	up := &kong.Upstream{Name: kong.String("payments")}
+	if _, err := kc.Upstreams.Create(ctx, up); err != nil && !isConflict(err) {
+		return fmt.Errorf("stack: create Kong upstream: %w", err)
+	}
+	for i, name := range RegionNames {
+		weight := 0
+		if i == 0 {
+			weight = 100
+		}
+		t := &kong.Target{Target: kong.String(s.Regions[name].Addr()), Weight: kong.Int(weight)}
+		if _, err := kc.Targets.Create(ctx, kong.String("payments"), t); err != nil && !isConflict(err) {
+			return fmt.Errorf("stack: create Kong target %s: %w", name, err)
+		}
+	}
+	svc := &kong.Service{Name: kong.String("payments"), Host: kong.String("payments"), Port: kong.Int(80), Protocol: kong.String("http")}
+	if _, err := kc.Services.Create(ctx, svc); err != nil && !isConflict(err) {
+		return fmt.Errorf("stack: create Kong service: %w", err)
+	}
+	route := &kong.Route{Name: kong.String("payments"), Paths: kong.StringSlice("/payments"), StripPath: kong.Bool(true),
+		Service: &kong.Service{Name: kong.String("payments")}}
+	if _, err := kc.Routes.Create(ctx, route); err != nil && !isConflict(err) {
+		return fmt.Errorf("stack: create Kong route: %w", err)
+	}
+	acts := &activities.Activities{Etcd: s.EtcdClient}
+	cur, err := acts.ReadActive(ctx, s.Plan.Etcd.ActiveKey)
+	if err != nil {
+		return fmt.Errorf("stack: read active key: %w", err)
+	}
+	if !cur.Exists {
+		if _, err := acts.Cutover(ctx, activities.CutoverInput{Key: s.Plan.Etcd.ActiveKey, Region: RegionNames[0], WorkflowID: "stack-seed"}); err != nil {
+			return fmt.Errorf("stack: seed active key: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Stack) startWorker(opts Options) error {
+	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: opts.Logger}
+	s.worker = worker.New(s.TemporalClient, workflows.TaskQueue, worker.Options{})
+	workflows.Register(s.worker, acts)
+	if err := s.worker.Start(); err != nil {
+		return fmt.Errorf("stack: start worker: %w", err)
+	}
+	s.stops = append(s.stops, s.worker.Stop)
+	return nil
+}
+
+// Stop stops everything in reverse order of start; safe to call twice.
+func (s *Stack) Stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+	s.cancel()
+	if s.tempDir {
+		os.RemoveAll(s.dir)
+		s.tempDir = false
+	}
+}
+
+// URLs lists what a person can open or point a tool at, in a stable order.
+func (s *Stack) URLs() [][2]string {
+	out := [][2]string{
+		{"Temporal Web UI", s.Temporal.UIURL()},
+		{"Temporal gRPC", s.Temporal.Address()},
+		{"etcd", s.Etcd.Endpoint()},
+		{"Kong Admin API", s.Kong.AdminURL()},
+		{"Kong proxy", s.Kong.ProxyURL() + "/payments/items/hello"},
+	}
+	for _, name := range RegionNames {
+		out = append(out, [2]string{"region " + name, s.Regions[name].URL()})
+	}
+	if s.Prom != nil {
+		out = append(out, [2]string{"Prometheus", s.Prom.PrometheusURL()}, [2]string{"Alertmanager", s.Prom.AlertmanagerURL()})
+	}
+	return out
+}
+
+func isConflict(err error) bool {
+	var apiErr *kong.APIError
+	return errors.As(err, &apiErr) && apiErr.Code() == http.StatusConflict
+}
+
+func loopback(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

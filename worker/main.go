@@ -1,0 +1,72 @@
+// Command worker runs the Temporal worker that executes failover workflows and their activities.
+//
+//	worker --temporal-address localhost:7233 --etcd-endpoints http://localhost:2379 --kong-admin-url http://localhost:8001
+//
+// Every flag also reads an environment variable (see --help). Credentials come from files or the environment and
+// stay in this process: workflow inputs and histories never hold them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/endpoints"
+	"github.com/failover/failover/workflows"
+)
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], logger); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, logger *slog.Logger) error {
+	var cfg endpoints.Config
+	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
+	cfg.Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Load(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	tc, err := cfg.Temporal(logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	etcd, err := cfg.Etcd()
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	kc, err := cfg.Kong()
+	if err != nil {
+		return err
+	}
+	acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger}
+	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", workflows.TaskQueue, err)
+	}
+	logger.Info("worker running", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", workflows.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
