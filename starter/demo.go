@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -67,7 +68,9 @@ func (c *cli) demoCmd() *cobra.Command {
 
 func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoReport, error) {
 	fmt.Println("starting the local stack ...")
-	s, err := stack.Start(ctx, stack.Options{Prometheus: true, Logger: c.logger})
+	// The stack's own chatter (followers waiting for the first cutover, etcd shutting down) is not the demo.
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	s, err := stack.Start(ctx, stack.Options{Prometheus: true, Logger: quiet})
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,9 @@ func buildRequest(planFile, from, to, as string, force, failback bool) (workflow
 	if err != nil {
 		return workflows.Request{}, err
 	}
+	if _, ok := p.Regions[to]; !ok {
+		return workflows.Request{}, fmt.Errorf("--to: region %q is not in the plan (it has %v)", to, p.RegionNames())
+	}
 	if from == "" {
 		if from, err = p.OtherRegion(to); err != nil {
 			return workflows.Request{}, fmt.Errorf("--from: %w", err)

@@ -77,6 +77,7 @@ type Stack struct {
 	StartTimes map[string]time.Duration
 
 	worker  worker.Worker
+	logger  *slog.Logger
 	dir     string
 	tempDir bool
 	ctx     context.Context
@@ -93,7 +94,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s = &Stack{Regions: map[string]*region.Server{}, StartTimes: map[string]time.Duration{}, dir: opts.Dir}
+	s = &Stack{Regions: map[string]*region.Server{}, StartTimes: map[string]time.Duration{}, dir: opts.Dir, logger: opts.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -279,7 +280,7 @@ func (s *Stack) seed(ctx context.Context) error {
 	if _, err := kc.Routes.Create(ctx, route); err != nil && !isConflict(err) {
 		return fmt.Errorf("stack: create Kong route: %w", err)
 	}
-	acts := &activities.Activities{Etcd: s.EtcdClient}
+	acts := &activities.Activities{Etcd: s.EtcdClient, Logger: s.logger}
 	cur, err := acts.ReadActive(ctx, s.Plan.Etcd.ActiveKey)
 	if err != nil {
 		return fmt.Errorf("stack: read active key: %w", err)
