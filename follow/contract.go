@@ -1,5 +1,26 @@
 // Package follow lets a service follow its active-region key in etcd: it delivers each cutover once and in order,
 // acknowledges it for the orchestrator, and keeps serving the last confirmed value when etcd is unreachable.
+//
+// The contract with the orchestrator is defined once, in this file, and the cutover step imports it:
+//   - the active-region key holds Active JSON; epochs only move forward (a restore writes a new, higher epoch);
+//   - after applying an epoch, each instance writes Ack JSON at AckKey(ackPrefix, instance), attached to a lease,
+//     so the ack of a dead instance vanishes; the cutover counts acks whose Epoch is at least its own.
+//
+// A Follower (New, Run, Current) for one key:
+//   - reads the key, then watches it from the last revision it processed. After a disconnect it resumes from
+//     there, so no transition is missed or delivered twice. If etcd compacted past that revision it reads the
+//     current value: the epochs in between are gone from etcd and are skipped.
+//   - proves the watch alive and caught up by requesting a progress notification every LeaseTTL/4; two
+//     unanswered requests count as a disconnect (the client library alone would wait silently).
+//   - calls the Handler once per new epoch, oldest first, retrying with backoff while it fails, then acks.
+//   - reports (log + follow_ignored_values_total) and skips malformed values, deletions of the key, and epochs that
+//     do not move forward; the last good value stays.
+//   - with CacheFile, persists each value etcd confirmed (write, fsync, rename). When etcd is unreachable at start
+//     it applies the cached value (State.FromCache, Stale) and resyncs once etcd answers.
+//
+// Metrics, registered when Config.Registerer is set, each with the constant label key=<Config.Key>:
+// follow_epoch, follow_config_stale_seconds, follow_fallback_active, follow_watch_reconnects_total,
+// follow_ignored_values_total{reason}, follow_handler_errors_total.
 package follow
 
 import (

@@ -1,0 +1,47 @@
+package temporaldev
+
+import (
+	"go.temporal.io/server/common/dynamicconfig"
+)
+
+// devDynamicConfig trades the production defaults, tuned for many shards and hosts sharing a
+// database, for the latency of a single-process server that one developer or test drives.
+func devDynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		// With one history shard every task goes through one queue per category, and the
+		// default 20 polls/s made a 3-activity workflow take ~200 ms instead of ~25 ms.
+		dynamicconfig.TransferProcessorMaxPollRPS.Key():       1000,
+		dynamicconfig.TransferProcessorMaxPollHostRPS.Key():   1000,
+		dynamicconfig.VisibilityProcessorMaxPollRPS.Key():     1000, // ListWorkflows sees changes sooner
+		dynamicconfig.VisibilityProcessorMaxPollHostRPS.Key(): 1000,
+		dynamicconfig.TimerProcessorMaxPollRPS.Key():          1000, // timers and activity timeouts
+		dynamicconfig.TimerProcessorMaxPollHostRPS.Key():      1000,
+
+		// Search attributes and Nexus endpoints are usable the moment they are created instead
+		// of after a cache refresh. Bypassing the cache costs extra reads, hence the higher
+		// persistence limits (the same ratio as the defaults, as the temporal CLI does).
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key():         true,
+		dynamicconfig.FrontendPersistenceMaxQPS.Key():               10000,
+		dynamicconfig.HistoryPersistenceMaxQPS.Key():                45000,
+
+		// The Web UI and tests that poll ListWorkflows easily exceed 10 visibility calls/s.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+
+		// The failover workflow takes decisions through Updates and UpdateWithStart. Both are on
+		// by default in this server version; pinning them keeps a default change from breaking it.
+		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():              true,
+		dynamicconfig.FrontendEnableUpdateWorkflowExecutionAsyncAccepted.Key(): true,
+
+		// A dev box needs a fraction of the default 128k cached workflows.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
+
+		// The scanners (task queue and history garbage collection, for clusters that run for
+		// months) and the parent-close-policy workers are SDK workers the server never stops:
+		// with them on, each Stop left ~100 goroutines polling a closed port. Without the
+		// workers, history applies parent close policies itself, whatever the number of children.
+		dynamicconfig.TaskQueueScannerEnabled.Key():       false,
+		dynamicconfig.HistoryScannerEnabled.Key():         false,
+		dynamicconfig.EnableParentClosePolicyWorker.Key(): false,
+	}
+}
