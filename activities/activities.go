@@ -23,8 +23,10 @@ type Activities struct {
 	Kong   *kong.Client
 	HTTP   *http.Client
 	Logger *slog.Logger
-	// Notifier, when set, receives notices such as escalations.
-	Notifier Notifier
+	// Audit, when set, receives one JSON record per failover event.
+	Audit *AuditLog
+	// Publishers receive every failover event (Slack, ...).
+	Publishers []Publisher
 
 	promMu sync.Mutex
 	prom   map[string]promAPI

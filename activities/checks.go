@@ -15,10 +15,10 @@ const (
 
 // CheckResult is one run of one check.
 type CheckResult struct {
-	Name    string
-	Verdict Verdict
-	Value   float64
-	Detail  string
+	Name    string  `json:"name"`
+	Verdict Verdict `json:"verdict"`
+	Value   float64 `json:"value"`
+	Detail  string  `json:"detail"`
 }
 
 func (r CheckResult) String() string { return fmt.Sprintf("%s: %s (%s)", r.Name, r.Verdict, r.Detail) }

@@ -15,9 +15,9 @@ import (
 
 // ActiveState is the active-region key as read, with the revision a later cutover is fenced on.
 type ActiveState struct {
-	Exists      bool
-	Value       follow.Active
-	ModRevision int64
+	Exists      bool          `json:"exists"`
+	Value       follow.Active `json:"value"`
+	ModRevision int64         `json:"mod_revision"`
 }
 
 // ReadActive reads a service's active-region key.
@@ -50,9 +50,9 @@ type CutoverInput struct {
 
 // CutoverResult is the value written and its revision.
 type CutoverResult struct {
-	Value          follow.Active
-	Revision       int64
-	AlreadyApplied bool
+	Value          follow.Active `json:"value"`
+	Revision       int64         `json:"revision"`
+	AlreadyApplied bool          `json:"already_applied,omitempty"`
 }
 
 // Cutover writes {region, epoch+1, workflow, time, previous} in one transaction that compares the key's

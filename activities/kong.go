@@ -13,8 +13,8 @@ import (
 
 // TargetWeight is one Kong upstream target and its weight (0 = no traffic).
 type TargetWeight struct {
-	Target string
-	Weight int
+	Target string `json:"target"`
+	Weight int    `json:"weight"`
 }
 
 // ReadWeights lists an upstream's targets and weights, sorted by target.

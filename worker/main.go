@@ -34,8 +34,10 @@ func main() {
 
 func run(args []string, logger *slog.Logger) error {
 	var cfg endpoints.Config
+	var auditPath string
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
 	cfg.Bind(fs)
+	fs.StringVar(&auditPath, "audit-log", envOr("AUDIT_LOG", "stdout"), "where audit records go as JSON lines: stdout, or a file path (env AUDIT_LOG)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,7 +61,12 @@ func run(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger}
+	audit, closeAudit, err := openAudit(auditPath)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Audit: audit}
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
@@ -69,4 +76,23 @@ func run(args []string, logger *slog.Logger) error {
 	<-ctx.Done()
 	w.Stop()
 	return nil
+}
+
+// openAudit opens the audit sink: stdout or a file appended to.
+func openAudit(path string) (*activities.AuditLog, func(), error) {
+	if path == "" || path == "stdout" {
+		return activities.NewAuditLog(os.Stdout), func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-log %s: %w", path, err)
+	}
+	return activities.NewAuditLog(f), func() { f.Close() }, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

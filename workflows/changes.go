@@ -17,6 +17,7 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 	key := f.plan.Etcd.ActiveKey
 	in := activities.CutoverInput{Key: key, Expected: f.active, Region: f.req.To,
 		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID}
+	f.changesBegan = true
 	if err := workflow.ExecuteActivity(quick(ctx, fmt.Sprintf("cutover %s → %s", key, f.req.To)), a.Cutover, in).Get(ctx, &f.cut); err != nil {
 		if isFenced(err) {
 			return f.stepFailed(ctx, Fenced, "%v", err)
@@ -24,6 +25,7 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 		return f.stepFailed(ctx, FailedNeedsHuman, "cutover %s: %v", key, err)
 	}
 	f.status.EtcdAfter = &f.cut.Value
+	f.sideEffect(ctx, key, f.active, f.cut, fmt.Sprintf("etcd %s → %s epoch %d at revision %d", key, f.req.To, f.cut.Value.Epoch, f.cut.Revision))
 	if f.active.Exists {
 		f.addUndo("restore "+key, func(ctx workflow.Context) error {
 			restore := activities.CutoverInput{Key: key, Region: f.active.Value.Region,
@@ -33,6 +35,7 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 			err := workflow.ExecuteActivity(quick(ctx, "restore "+key+" → "+f.active.Value.Region), a.Cutover, restore).Get(ctx, &res)
 			if err == nil {
 				f.status.EtcdAfter = &res.Value
+				f.sideEffect(ctx, key, f.cut, res, fmt.Sprintf("etcd %s restored to %s at epoch %d", key, res.Value.Region, res.Value.Epoch))
 			}
 			return err
 		})
@@ -90,7 +93,12 @@ func (f *failover) setWeights(ctx workflow.Context, summary string, want []activ
 	err := workflow.ExecuteActivity(quick(ctx, summary), a.SetWeights,
 		activities.SetWeightsInput{Upstream: f.plan.Kong.Upstream, Weights: want}).Get(ctx, &res)
 	if err == nil {
+		before := f.status.KongAfter
+		if before == nil {
+			before = f.weights
+		}
 		f.status.KongAfter = want
+		f.sideEffect(ctx, f.plan.Kong.Upstream, before, want, summary)
 		f.publish(ctx)
 	}
 	return err
@@ -192,6 +200,10 @@ func (f *failover) runChecks(ctx workflow.Context, checks []plan.Check) []activi
 		}
 	}
 	f.status.Checks = append(f.status.Checks, results...)
+	for _, r := range results {
+		f.countCheck(ctx, r.Name, string(r.Verdict))
+		f.emit(ctx, activities.Event{Type: activities.EventCheck, Step: f.status.Step, Target: r.Name, Result: string(r.Verdict), Detail: r.Detail})
+	}
 	f.publish(ctx)
 	return results
 }

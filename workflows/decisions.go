@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/failover/failover/activities"
 )
 
 // Updates that answer the decision a failover is waiting for.
@@ -108,6 +110,8 @@ func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalReque
 	} else if p.Have++; p.Have >= p.Needed {
 		p.Outcome = ApproveUpdate
 	}
+	f.emit(ctx, activities.Event{Type: activities.EventDecision, Step: f.status.Step, DecisionKind: p.Kind, Actor: req.By, Via: req.Via,
+		Decision: decision, Detail: req.Comment, Needed: p.Needed, Have: p.Have, Result: p.Outcome})
 	f.publish(ctx)
 	return DecisionState{Kind: p.Kind, Have: p.Have, Needed: p.Needed, Outcome: p.Outcome}
 }
@@ -116,9 +120,13 @@ func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalReque
 func (f *failover) decide(ctx workflow.Context, kind, question string, needed int, timeout time.Duration) string {
 	f.status.Pending = &Pending{Kind: kind, Question: question, Needed: needed}
 	f.publish(ctx)
-	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return f.status.Pending.Outcome != "" })
+	f.emit(ctx, activities.Event{Type: activities.EventDecisionNeeded, Step: f.status.Step, DecisionKind: kind, Question: question,
+		Needed: needed, Evidence: f.status.Evidence, Preview: Preview(f.plan, f.req.From, f.req.To, f.active, f.weights)})
+	asked := workflow.Now(ctx)
+	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return f.status.Pending.Outcome != "" || f.sourceRecovered })
 	outcome := f.status.Pending.Outcome
 	f.status.Pending = nil
+	f.timeDecision(ctx, kind, workflow.Now(ctx).Sub(asked))
 	f.publish(ctx)
 	if err != nil || !ok {
 		return ""
@@ -130,4 +138,6 @@ func (f *failover) decide(ctx workflow.Context, kind, question string, needed in
 func (f *failover) recordPolicy(ctx workflow.Context, kind, decision, why string) {
 	f.status.Approvals = append(f.status.Approvals, Approval{
 		By: "policy", Via: "plan", Decision: decision, For: kind, Comment: why, At: workflow.Now(ctx)})
+	f.emit(ctx, activities.Event{Type: activities.EventDecision, Step: f.status.Step, DecisionKind: kind, Actor: "policy", Via: "plan",
+		Decision: decision, Detail: why})
 }

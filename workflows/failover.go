@@ -35,6 +35,9 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 	if s := f.approve(ctx); s != nil {
 		return f.finish(ctx, s)
 	}
+	if s := f.recovered(ctx); s != nil {
+		return f.finish(ctx, s)
+	}
 	if s := f.cutover(ctx); s != nil {
 		return f.fail(ctx, s)
 	}
@@ -63,6 +66,14 @@ type failover struct {
 	active       activities.ActiveState
 	weights      []activities.TargetWeight
 	cut          activities.CutoverResult
+	// changesBegan is set when the cutover is attempted; a resolved alert after it is only recorded.
+	changesBegan    bool
+	sourceRecovered bool
+	// events feeds the publisher coroutine (audit log, Slack); see events.go.
+	events    workflow.Channel
+	seq       int
+	threadRef string
+	published bool
 }
 
 // stop ends the workflow early with an outcome.
@@ -92,9 +103,13 @@ func (f *failover) start(ctx workflow.Context) error {
 	if err := f.registerDecisions(ctx); err != nil {
 		return err
 	}
+	f.startPublisher(ctx)
+	f.listenForAlerts(ctx)
 	if err := f.req.Validate(); err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad failover request: %v", err), "BadRequest", nil)
 	}
+	f.emit(ctx, activities.Event{Type: activities.EventStarted, Actor: f.req.Trigger.By, Via: f.req.Trigger.Source,
+		Detail: fmt.Sprintf("%s of %s from %s to %s (plan %s)", f.req.Kind, f.plan.Service, f.req.From, f.req.To, f.req.PlanHash)})
 	return workflow.UpsertTypedSearchAttributes(ctx,
 		ServiceKey.ValueSet(f.plan.Service), FromKey.ValueSet(f.req.From), ToKey.ValueSet(f.req.To), StepKey.ValueSet("start"))
 }
@@ -242,7 +257,10 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 func (f *failover) approve(ctx workflow.Context) *stop {
 	f.begin(ctx, "approve")
 	ap := f.plan.Approval
-	if f.req.Kind == KindFailover {
+	if f.req.Trigger.RequireApproval {
+		f.recordPolicy(ctx, DecideFailover, "require-approval", f.req.Trigger.RequireReason)
+	}
+	if f.req.Kind == KindFailover && !f.req.Trigger.RequireApproval {
 		if ap.Mode == plan.ApprovalAuto {
 			f.recordPolicy(ctx, DecideFailover, "auto-approve", "approval.mode is auto")
 			f.end(ctx, "ok", "auto-approved by the plan")
@@ -257,11 +275,13 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To)
 	decision := f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
 	if decision == "" && ap.OnTimeout == plan.OnTimeoutEscalate {
-		f.notify(ctx, "escalation", ap.EscalateTo, fmt.Sprintf("%s waits for approval for %s: %s", f.info.WorkflowExecution.ID, ap.Timeout, question))
+		f.escalate(ctx, fmt.Sprintf("%s has waited %s for approval: %s", f.info.WorkflowExecution.ID, ap.Timeout, question))
 		f.recordPolicy(ctx, DecideFailover, "escalate", "no decision in "+ap.Timeout.String()+"; paged "+ap.EscalateTo)
 		decision = f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
 	}
 	switch {
+	case f.sourceRecovered:
+		return f.recovered(ctx)
 	case decision == ApproveUpdate:
 		f.end(ctx, "ok", "approved")
 		return nil
@@ -282,10 +302,8 @@ func (f *failover) lastVoter() string {
 	return "?"
 }
 
-func (f *failover) notify(ctx workflow.Context, kind, to, text string) {
-	// A notice that cannot be delivered must never block the failover.
-	_ = workflow.ExecuteActivity(quick(ctx, "notify "+to), a.Notify, activities.Notice{
-		Service: f.plan.Service, WorkflowID: f.info.WorkflowExecution.ID, Kind: kind, To: to, Text: text}).Get(ctx, nil)
+func (f *failover) escalate(ctx workflow.Context, text string) {
+	f.emit(ctx, activities.Event{Type: activities.EventEscalation, Step: f.status.Step, Detail: text})
 }
 
 func contains(list []string, s string) bool {

@@ -55,7 +55,7 @@ type fakes struct {
 	restoreErr error
 	cutovers   []activities.CutoverInput
 	weights    [][]activities.TargetWeight
-	notices    []activities.Notice
+	events     []activities.Event
 	checkRuns  int
 }
 
@@ -108,12 +108,22 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 			return activities.CheckResult{Name: in.Name, Verdict: f.verdict}, nil
 		})
 	env.OnActivity(a.Warmup, mock.Anything, mock.Anything).Return(activities.WarmupResult{}, nil)
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, n activities.Notice) error {
-			f.notices = append(f.notices, n)
-			return nil
+	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, e activities.Event) (activities.PublishResult, error) {
+			f.events = append(f.events, e)
+			return activities.PublishResult{Ref: "thread-1"}, nil
 		})
 	return env, f
+}
+
+func (f *fakes) ofType(typ string) []activities.Event {
+	var out []activities.Event
+	for _, e := range f.events {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // vote sends an approve or reject update after delay and returns where its rejection (if any) lands.
@@ -279,8 +289,8 @@ func TestApprovalTimeoutActions(t *testing.T) {
 			p.Approval.OnTimeout, p.Approval.EscalateTo = tc.onTimeout, "@sre-leads"
 			res := run(t, env, request(p))
 			wantOutcome(t, res, tc.outcome)
-			if len(f.notices) != tc.notices {
-				t.Fatalf("notices %v, want %d", f.notices, tc.notices)
+			if n := len(f.ofType(activities.EventEscalation)); n != tc.notices {
+				t.Fatalf("%d escalations, want %d", n, tc.notices)
 			}
 		})
 	}
@@ -292,8 +302,8 @@ func TestEscalationThenApproval(t *testing.T) {
 	p.Approval.OnTimeout, p.Approval.EscalateTo = plan.OnTimeoutEscalate, "@sre-leads"
 	vote(env, 15*time.Minute, ApproveUpdate, ApprovalRequest{By: "bob", PlanHash: p.Hash()})
 	wantOutcome(t, run(t, env, request(p)), Succeeded)
-	if len(f.notices) != 1 || f.notices[0].To != "@sre-leads" {
-		t.Fatalf("notices %v", f.notices)
+	if esc := f.ofType(activities.EventEscalation); len(esc) != 1 || esc[0].EscalateTo != "@sre-leads" {
+		t.Fatalf("escalations %+v", esc)
 	}
 }
 

@@ -43,6 +43,9 @@ type Trigger struct {
 	Severity string `json:"severity,omitempty"`
 	// FaultAt is when the fault began (an alert's startsAt); the RTO counts from it. Zero means the workflow start.
 	FaultAt time.Time `json:"fault_at,omitempty"`
+	// RequireApproval overrides the plan's auto-approve policies, e.g. inside the cooldown after a failover.
+	RequireApproval bool   `json:"require_approval,omitempty"`
+	RequireReason   string `json:"require_reason,omitempty"`
 }
 
 // Validate checks a request before it starts and again inside the workflow.
@@ -78,6 +81,7 @@ const (
 	Fenced           = "fenced"             // someone else changed the active-region key; nothing changed by us
 	RolledBack       = "rolled-back"        // a step failed after changes began; every change was undone
 	FailedNeedsHuman = "failed-needs-human" // a step failed and the system is not back to a known state
+	SourceRecovered  = "source-recovered"   // the alert resolved before the cutover; nothing changed
 )
 
 // Result is what a finished failover returns.

@@ -75,6 +75,8 @@ func (f *failover) begin(ctx workflow.Context, name string) {
 func (f *failover) end(ctx workflow.Context, result, detail string) {
 	last := &f.status.Steps[len(f.status.Steps)-1]
 	last.Ended, last.Result, last.Detail = workflow.Now(ctx), result, detail
+	f.timeStep(ctx, *last)
+	f.emit(ctx, activities.Event{Type: activities.EventStep, Step: last.Name, Result: result, Detail: detail, StepSeconds: last.Seconds()})
 	f.publish(ctx)
 }
 
@@ -94,6 +96,9 @@ func (f *failover) finish(ctx workflow.Context, s *stop) (Result, error) {
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet("done"), OutcomeKey.ValueSet(s.Outcome))
 	f.publish(ctx)
+	f.countOutcome(ctx, s.Outcome)
+	f.emit(ctx, activities.Event{Type: activities.EventOutcome, Outcome: s.Outcome, Reason: s.Reason, RTOSeconds: f.status.RTOSeconds})
+	f.drainEvents(ctx)
 	workflow.GetLogger(ctx).Info("failover finished", "outcome", s.Outcome, "reason", s.Reason)
 	res := Result{Outcome: s.Outcome, Reason: s.Reason, Service: f.plan.Service, From: f.req.From, To: f.req.To,
 		RTOSeconds: f.status.RTOSeconds, Steps: f.status.Steps}

@@ -27,6 +27,8 @@ type Status struct {
 	// Pending is the decision the workflow waits for, if any.
 	Pending  *Pending `json:"pending,omitempty"`
 	Evidence []string `json:"evidence,omitempty"`
+	// Alerts are the Alertmanager notifications that started or joined this failover.
+	Alerts []Alert `json:"alerts,omitempty"`
 	// EtcdBefore and EtcdAfter are the active-region key before and after the cutover.
 	EtcdBefore *activities.ActiveState `json:"etcd_before,omitempty"`
 	EtcdAfter  *follow.Active          `json:"etcd_after,omitempty"`

@@ -1,0 +1,141 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Event is one thing a failover did or decided, in order (Seq). Every event is written to the audit log and handed
+// to the publishers (Slack, ...). It never holds secrets.
+type Event struct {
+	Seq        int       `json:"seq"`
+	Time       time.Time `json:"time"`
+	Type       string    `json:"type"` // see the Event* constants
+	WorkflowID string    `json:"workflow_id"`
+	RunID      string    `json:"run_id"`
+	Service    string    `json:"service"`
+	Kind       string    `json:"kind"` // failover or failback
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	PlanHash   string    `json:"plan_hash"`
+	// Channel and EscalateTo come from the plan's approval section.
+	Channel    string `json:"channel,omitempty"`
+	EscalateTo string `json:"escalate_to,omitempty"`
+
+	Step   string `json:"step,omitempty"`
+	Result string `json:"result,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// StepSeconds is the step's duration, for step events.
+	StepSeconds float64 `json:"step_seconds,omitempty"`
+
+	// Decisions: what is asked, and who answered how.
+	DecisionKind string   `json:"decision_kind,omitempty"`
+	Question     string   `json:"question,omitempty"`
+	Needed       int      `json:"needed,omitempty"`
+	Have         int      `json:"have,omitempty"`
+	Actor        string   `json:"actor,omitempty"`
+	Via          string   `json:"via,omitempty"`
+	Decision     string   `json:"decision,omitempty"`
+	Evidence     []string `json:"evidence,omitempty"`
+	Preview      []string `json:"preview,omitempty"`
+
+	// Side effects: the state before and after, as JSON.
+	Target string `json:"target,omitempty"` // e.g. the etcd key or the Kong upstream
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+
+	Outcome    string  `json:"outcome,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
+	RTOSeconds float64 `json:"rto_seconds,omitempty"`
+
+	// ThreadRef is what the first publisher returned for this failover (e.g. a Slack message), so later events
+	// can update or reply to it.
+	ThreadRef string `json:"thread_ref,omitempty"`
+}
+
+// Event types.
+const (
+	EventStarted        = "started"
+	EventStep           = "step"
+	EventDecisionNeeded = "decision-needed"
+	EventDecision       = "decision"
+	EventSideEffect     = "side-effect"
+	EventCheck          = "check"
+	EventEscalation     = "escalation"
+	EventAlert          = "alert"
+	EventOutcome        = "outcome"
+)
+
+// Publisher delivers events to people (Slack, a pager). It returns a reference to what it posted first (a
+// message), which later events carry as ThreadRef.
+type Publisher interface {
+	Publish(ctx context.Context, e Event) (ref string, err error)
+}
+
+// PublishResult carries the first publisher's reference.
+type PublishResult struct {
+	Ref string
+}
+
+// AuditLog writes one JSON line per event; safe for concurrent use.
+type AuditLog struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewAuditLog writes audit records to w (os.Stdout, a file).
+func NewAuditLog(w io.Writer) *AuditLog { return &AuditLog{w: w} }
+
+// Write appends one record.
+func (l *AuditLog) Write(e Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err = l.w.Write(append(b, '\n'))
+	return err
+}
+
+// Publish writes the event to the audit log (an error is retried: the record matters) and hands it to every
+// publisher. A publisher that fails is retried a few times and then logged, never failing the failover: Slack
+// being down must not block a failover.
+func (a *Activities) Publish(ctx context.Context, e Event) (PublishResult, error) {
+	if a.Audit != nil {
+		if err := a.Audit.Write(e); err != nil {
+			return PublishResult{}, fmt.Errorf("audit record %d of %s: %w", e.Seq, e.WorkflowID, err)
+		}
+	}
+	var res PublishResult
+	for _, p := range a.Publishers {
+		ref, err := publishWithRetry(ctx, p, e)
+		if err != nil {
+			a.logger().Warn("publish failed; the failover goes on", "workflow", e.WorkflowID, "event", e.Type, "seq", e.Seq, "error", err)
+			continue
+		}
+		if res.Ref == "" {
+			res.Ref = ref
+		}
+	}
+	return res, nil
+}
+
+func publishWithRetry(ctx context.Context, p Publisher, e Event) (string, error) {
+	var err error
+	for attempt, wait := 1, 200*time.Millisecond; ; attempt, wait = attempt+1, wait*4 {
+		var ref string
+		if ref, err = p.Publish(ctx, e); err == nil || attempt == 3 {
+			return ref, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+type flakyPublisher struct {
+	fails int
+	calls int
+	ref   string
+}
+
+func (p *flakyPublisher) Publish(_ context.Context, e Event) (string, error) {
+	p.calls++
+	if p.calls <= p.fails {
+		return "", errors.New("slack is down")
+	}
+	return p.ref, nil
+}
+
+func TestPublishWritesTheAuditAndNeverFailsOnAPublisher(t *testing.T) {
+	var audit bytes.Buffer
+	down := &flakyPublisher{fails: 100}
+	slow := &flakyPublisher{fails: 1, ref: "C1:123.456"}
+	a := &Activities{Audit: NewAuditLog(&audit), Publishers: []Publisher{down, slow}}
+	res, err := a.Publish(context.Background(), Event{Seq: 1, Type: EventDecision, WorkflowID: "failover-payments", Actor: "alice"})
+	if err != nil {
+		t.Fatalf("a failing publisher failed the event: %v", err)
+	}
+	if res.Ref != "C1:123.456" || down.calls != 3 || slow.calls != 2 {
+		t.Fatalf("ref %q, calls %d/%d: want the working publisher's ref after retries", res.Ref, down.calls, slow.calls)
+	}
+	var rec Event
+	if err := json.Unmarshal([]byte(strings.TrimSpace(audit.String())), &rec); err != nil || rec.Actor != "alice" || rec.Type != EventDecision {
+		t.Fatalf("audit record %q (%v)", audit.String(), err)
+	}
+}
+
+type brokenWriter struct{}
+
+func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestPublishFailsWhenTheAuditCannotBeWritten(t *testing.T) {
+	a := &Activities{Audit: NewAuditLog(brokenWriter{})}
+	if _, err := a.Publish(context.Background(), Event{Seq: 3, WorkflowID: "w"}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("error %v: an audit record that cannot be written must be retried", err)
+	}
+}

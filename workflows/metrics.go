@@ -1,0 +1,41 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// Metrics go through the SDK's metrics handler, which the worker exports to Prometheus; the SDK drops them while
+// replaying, so each is counted once.
+const (
+	metricFailovers    = "failover_total"                 // by service, kind, outcome
+	metricRTO          = "failover_rto_seconds"           // by service
+	metricStep         = "failover_step_duration_seconds" // by service, step, result
+	metricApprovalWait = "failover_approval_wait_seconds" // by service, decision kind
+	metricChecks       = "failover_check_results_total"   // by service, check, verdict
+)
+
+func (f *failover) countOutcome(ctx workflow.Context, outcome string) {
+	h := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service, "kind": f.req.Kind, "outcome": outcome})
+	h.Counter(metricFailovers).Inc(1)
+	if outcome == Succeeded {
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service}).
+			Timer(metricRTO).Record(time.Duration(f.status.RTOSeconds * float64(time.Second)))
+	}
+}
+
+func (f *failover) timeStep(ctx workflow.Context, s StepRecord) {
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service, "step": s.Name, "result": s.Result}).
+		Timer(metricStep).Record(s.Ended.Sub(s.Started))
+}
+
+func (f *failover) timeDecision(ctx workflow.Context, kind string, waited time.Duration) {
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service, "decision": kind}).
+		Timer(metricApprovalWait).Record(waited)
+}
+
+func (f *failover) countCheck(ctx workflow.Context, check, verdict string) {
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service, "check": check, "verdict": verdict}).
+		Counter(metricChecks).Inc(1)
+}
