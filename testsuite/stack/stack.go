@@ -90,11 +90,11 @@ var RegionNames = []string{"us-east", "eu-west"}
 
 // Start brings the stack up and seeds the demo: Kong service, route and upstream with both regions as targets
 // (100/0), and the active-region key pointing at the first region. On error nothing is left running.
-func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s = &Stack{Regions: map[string]*region.Server{}, StartTimes: map[string]time.Duration{}, dir: opts.Dir, logger: opts.Logger}
+	s := &Stack{Regions: map[string]*region.Server{}, StartTimes: map[string]time.Duration{}, dir: opts.Dir, logger: opts.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
