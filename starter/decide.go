@@ -50,7 +50,7 @@ func (c *cli) decideCmd(name string) *cobra.Command {
 			if err := handle.Get(cmd.Context(), &state); err != nil {
 				return fmt.Errorf("%s %s refused: %w", name, id, err)
 			}
-			fmt.Fprintf(os.Stdout, "%s recorded for %s (plan %s): %s, %d/%d approvals%s\n", name, id, planHash, state.Kind, state.Have, state.Needed,
+			fmt.Fprintf(cmd.OutOrStdout(), "%s recorded for %s (plan %s): %s, %d/%d approvals%s\n", name, id, planHash, state.Kind, state.Have, state.Needed,
 				map[bool]string{true: ", decided: " + state.Outcome, false: ""}[state.Outcome != ""])
 			return nil
 		},

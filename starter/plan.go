@@ -46,9 +46,9 @@ func (c *cli) planCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("kong at %s: %w", c.endpoints.KongAdminURL, err)
 			}
-			fmt.Printf("plan %s (%s): failover %s → %s would change:\n", planFile, req.PlanHash, req.From, req.To)
+			fmt.Fprintf(cmd.OutOrStdout(), "plan %s (%s): failover %s → %s would change:\n", planFile, req.PlanHash, req.From, req.To)
 			for _, line := range workflows.Preview(req.Plan, req.From, req.To, active, weights) {
-				fmt.Println("  " + line)
+				fmt.Fprintln(cmd.OutOrStdout(), "  "+line)
 			}
 			return nil
 		},

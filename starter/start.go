@@ -41,16 +41,16 @@ func (c *cli) startCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("started %s (run %s): %s %s → %s, plan %s\n", run.GetID(), run.GetRunID(), req.Kind, req.Plan.Service, req.To, req.PlanHash)
+			fmt.Fprintf(cmd.OutOrStdout(), "started %s (run %s): %s %s → %s, plan %s\n", run.GetID(), run.GetRunID(), req.Kind, req.Plan.Service, req.To, req.PlanHash)
 			if !wait {
-				fmt.Printf("follow it: starter status %s   approve it: starter approve %s --as NAME\n", run.GetID(), run.GetID())
+				fmt.Fprintf(cmd.OutOrStdout(), "follow it: starter status %s   approve it: starter approve %s --as NAME\n", run.GetID(), run.GetID())
 				return nil
 			}
 			var res workflows.Result
 			if err := run.Get(cmd.Context(), &res); err != nil {
 				return fmt.Errorf("failover %s: %w", run.GetID(), err)
 			}
-			return json.NewEncoder(os.Stdout).Encode(res)
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 		},
 	}
 	cmd.Flags().StringVar(&planFile, "plan", "", "failover plan YAML (required)")
@@ -97,8 +97,10 @@ func startFailover(ctx context.Context, tc client.Client, req workflows.Request)
 		ID:                       id,
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            fmt.Sprintf("%s %s: %s → %s", req.Kind, req.Plan.Service, req.From, req.To),
+		// Without this the SDK quietly returns the running failover instead of saying one is running.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:                            fmt.Sprintf("%s %s: %s → %s", req.Kind, req.Plan.Service, req.From, req.To),
 		StaticDetails: fmt.Sprintf("plan %s, started by %s via %s; approve with `starter approve %s --as NAME` or the `approve` update",
 			req.PlanHash, req.Trigger.By, req.Trigger.Source, id),
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ServiceKey.ValueSet(req.Plan.Service),

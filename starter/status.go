@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -31,9 +31,9 @@ func (c *cli) statusCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(st)
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(st)
 			}
-			printStatus(st)
+			printStatus(cmd.OutOrStdout(), st)
 			return nil
 		},
 	}
@@ -53,19 +53,19 @@ func queryStatus(cmd *cobra.Command, tc client.Client, id string) (workflows.Sta
 	return st, nil
 }
 
-func printStatus(st workflows.Status) {
-	fmt.Printf("%s %s: %s → %s (plan %s)\nstep: %s", st.Kind, st.Service, st.From, st.To, st.PlanHash, st.Step)
+func printStatus(w io.Writer, st workflows.Status) {
+	fmt.Fprintf(w, "%s %s: %s → %s (plan %s)\nstep: %s", st.Kind, st.Service, st.From, st.To, st.PlanHash, st.Step)
 	if st.Outcome != "" {
-		fmt.Printf("   outcome: %s (%s)", st.Outcome, st.Reason)
+		fmt.Fprintf(w, "   outcome: %s (%s)", st.Outcome, st.Reason)
 	}
-	fmt.Printf("   RTO: %.2fs\n\n", st.RTOSeconds)
+	fmt.Fprintf(w, "   RTO: %.2fs\n\n", st.RTOSeconds)
 	for _, s := range st.Steps {
-		fmt.Printf("  %-10s %-8s %8.3fs  %s\n", s.Name, s.Result, s.Seconds(), s.Detail)
+		fmt.Fprintf(w, "  %-10s %-8s %8.3fs  %s\n", s.Name, s.Result, s.Seconds(), s.Detail)
 	}
 	for _, a := range st.Approvals {
-		fmt.Printf("  decision: %s %s by %s via %s at %s %s\n", a.For, a.Decision, a.By, a.Via, a.At.Format("15:04:05"), a.Comment)
+		fmt.Fprintf(w, "  decision: %s %s by %s via %s at %s %s\n", a.For, a.Decision, a.By, a.Via, a.At.Format("15:04:05"), a.Comment)
 	}
 	if st.Pending != nil {
-		fmt.Printf("\nwaiting for: %s (%d/%d)\n", st.Pending.Question, st.Pending.Have, st.Pending.Needed)
+		fmt.Fprintf(w, "\nwaiting for: %s (%d/%d)\n", st.Pending.Question, st.Pending.Have, st.Pending.Needed)
 	}
 }
