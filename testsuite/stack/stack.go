@@ -88,6 +88,12 @@ type Stack struct {
 // RegionNames are the demo's regions; the first is active at start.
 var RegionNames = []string{"us-east", "eu-west"}
 
+// The demo service's keys, as deploy/plans/demo.yaml names them.
+const (
+	ActiveKey = "/failover/payments/active"
+	AckPrefix = "/failover/payments/acks/"
+)
+
 // Start brings the stack up and seeds the demo: Kong service, route and upstream with both regions as targets
 // (100/0), and the active-region key pointing at the first region. On error nothing is left running.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
@@ -114,6 +120,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	if err := s.startEtcd(opts); err != nil {
+		return nil, err
+	}
+	if err := s.seedActiveKey(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startKong(opts); err != nil {
@@ -203,7 +212,7 @@ func (s *Stack) startRegions(ctx context.Context, opts Options) error {
 	defer s.timed("regions", time.Now())
 	for _, name := range RegionNames {
 		srv, err := region.Start(s.ctx, region.Options{Region: name, Service: "payments", Addr: loopback(opts.Ports.Regions[name]),
-			Etcd: s.EtcdClient, ActiveKey: "/failover/payments/active", AckPrefix: "/failover/payments/acks/", Logger: opts.Logger})
+			Etcd: s.EtcdClient, ActiveKey: ActiveKey, AckPrefix: AckPrefix, Logger: opts.Logger})
 		if err != nil {
 			return err
 		}
@@ -254,7 +263,7 @@ func (s *Stack) loadPlan(opts Options) error {
 	return nil
 }
 
-// seed creates the demo's Kong entities and active-region key, converging if they exist (a restart on a kept dir).
+// seed creates the demo's Kong entities, converging if they exist.
 func (s *Stack) seed(ctx context.Context) error {
 	kc := s.KongClient
 	up := &kong.Upstream{Name: kong.String("payments")}
@@ -280,13 +289,18 @@ func (s *Stack) seed(ctx context.Context) error {
 	if _, err := kc.Routes.Create(ctx, route); err != nil && !isConflict(err) {
 		return fmt.Errorf("stack: create Kong route: %w", err)
 	}
+	return nil
+}
+
+// seedActiveKey points the demo's active-region key at the first region, unless a kept dir already has it.
+func (s *Stack) seedActiveKey(ctx context.Context) error {
 	acts := &activities.Activities{Etcd: s.EtcdClient, Logger: s.logger}
-	cur, err := acts.ReadActive(ctx, s.Plan.Etcd.ActiveKey)
+	cur, err := acts.ReadActive(ctx, ActiveKey)
 	if err != nil {
 		return fmt.Errorf("stack: read active key: %w", err)
 	}
 	if !cur.Exists {
-		if _, err := acts.Cutover(ctx, activities.CutoverInput{Key: s.Plan.Etcd.ActiveKey, Region: RegionNames[0], WorkflowID: "stack-seed"}); err != nil {
+		if _, err := acts.Cutover(ctx, activities.CutoverInput{Key: ActiveKey, Region: RegionNames[0], WorkflowID: "stack-seed"}); err != nil {
 			return fmt.Errorf("stack: seed active key: %w", err)
 		}
 	}
