@@ -22,10 +22,7 @@ func (c *cli) decideCmd(name string) *cobra.Command {
 			if as == "" {
 				return fmt.Errorf("--as: say who you are (must be in the plan's approval.approvers)")
 			}
-			if err := c.endpoints.Load(); err != nil {
-				return err
-			}
-			tc, err := c.endpoints.Temporal(c.logger)
+			tc, err := c.temporal()
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/failover/failover/endpoints"
 )
@@ -42,4 +43,12 @@ func newRoot() *cobra.Command {
 	c.endpoints.Bind(root.PersistentFlags())
 	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.devCmd(), c.demoCmd())
 	return root
+}
+
+// temporal loads the endpoint settings and dials Temporal.
+func (c *cli) temporal() (client.Client, error) {
+	if err := c.endpoints.Load(); err != nil {
+		return nil, err
+	}
+	return c.endpoints.Temporal(c.logger)
 }

@@ -18,10 +18,7 @@ func (c *cli) statusCmd() *cobra.Command {
 		Short: "Show a failover's current step, step timings, approvals and RTO so far",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.endpoints.Load(); err != nil {
-				return err
-			}
-			tc, err := c.endpoints.Temporal(c.logger)
+			tc, err := c.temporal()
 			if err != nil {
 				return err
 			}
