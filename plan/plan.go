@@ -120,9 +120,10 @@ type Approval struct {
 	Quorum int `yaml:"quorum" json:"quorum"`
 	// Timeout bounds the wait for a decision.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
-	// OnTimeout is abort (default), approve or escalate (notify the escalation group, wait once more, then abort).
+	// OnTimeout is abort (default), approve, or escalate (same as abort, but EscalateTo is required). When
+	// EscalateTo is set, the first timeout pages it and waits once more before applying OnTimeout.
 	OnTimeout string `yaml:"onTimeout" json:"onTimeout"`
-	// EscalateTo names who is paged on escalation.
+	// EscalateTo names who is paged (mentioned in Slack) when nobody decides in time.
 	EscalateTo string `yaml:"escalateTo" json:"escalateTo"`
 	// SlackChannel receives the approval message.
 	SlackChannel string `yaml:"slackChannel" json:"slackChannel"`

@@ -205,18 +205,18 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
 	active := workflow.ExecuteActivity(quick(ctx, "read "+f.plan.Etcd.ActiveKey), a.ReadActive, f.plan.Etcd.ActiveKey)
 	weights := workflow.ExecuteActivity(quick(ctx, "read weights of "+f.plan.Kong.Upstream), a.ReadWeights, f.plan.Kong.Upstream)
-	var problems []string
 	r := f.plan.Readiness
+	var checks []plan.Check
 	if r.LagQuery != "" {
-		cond := fmt.Sprintf("<= %g", r.MaxReplicationLag.Seconds())
-		if res := f.query(ctx, "replication-lag", to.PrometheusURL, plan.Query{Expr: r.LagQuery, Condition: cond}, f.req.To); res.Verdict != activities.Pass {
-			problems = append(problems, "replication lag above the RPO: "+res.String())
-		}
+		checks = append(checks, plan.Check{Name: "replication-lag", Prometheus: &plan.Query{Expr: r.LagQuery, Condition: fmt.Sprintf("<= %g", r.MaxReplicationLag.Seconds())}})
 	}
 	if r.ReadyQuery != "" {
-		cond := fmt.Sprintf(">= %d", r.MinReadyInstances)
-		if res := f.query(ctx, "capacity", to.PrometheusURL, plan.Query{Expr: r.ReadyQuery, Condition: cond}, f.req.To); res.Verdict != activities.Pass {
-			problems = append(problems, "not enough ready instances: "+res.String())
+		checks = append(checks, plan.Check{Name: "capacity", Prometheus: &plan.Query{Expr: r.ReadyQuery, Condition: fmt.Sprintf(">= %d", r.MinReadyInstances)}})
+	}
+	var problems []string
+	for _, res := range f.runChecks(ctx, checks) {
+		if res.Verdict != activities.Pass {
+			problems = append(problems, res.String())
 		}
 	}
 	var probe activities.ProbeResult
@@ -274,7 +274,9 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	}
 	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To)
 	decision := f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
-	if decision == "" && ap.OnTimeout == plan.OnTimeoutEscalate {
+	// No decision in time: page the escalation group (when the plan names one) and wait once more, then apply
+	// the plan's on-timeout action.
+	if decision == "" && ap.EscalateTo != "" && !f.sourceRecovered {
 		f.escalate(ctx, fmt.Sprintf("%s has waited %s for approval: %s", f.info.WorkflowExecution.ID, ap.Timeout, question))
 		f.recordPolicy(ctx, DecideFailover, "escalate", "no decision in "+ap.Timeout.String()+"; paged "+ap.EscalateTo)
 		decision = f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)

@@ -276,21 +276,27 @@ func TestQuorumNeedsDistinctApprovers(t *testing.T) {
 
 func TestApprovalTimeoutActions(t *testing.T) {
 	for _, tc := range []struct {
-		onTimeout, outcome string
-		notices            int
+		onTimeout, escalateTo, outcome string
+		escalations                    int
+		waited                         time.Duration
 	}{
-		{plan.OnTimeoutAbort, TimedOut, 0},
-		{plan.OnTimeoutApprove, Succeeded, 0},
-		{plan.OnTimeoutEscalate, TimedOut, 1},
+		{plan.OnTimeoutAbort, "", TimedOut, 0, 10 * time.Minute},
+		{plan.OnTimeoutApprove, "", Succeeded, 0, 10 * time.Minute},
+		{plan.OnTimeoutAbort, "@sre-leads", TimedOut, 1, 20 * time.Minute},
+		{plan.OnTimeoutApprove, "@sre-leads", Succeeded, 1, 20 * time.Minute},
+		{plan.OnTimeoutEscalate, "@sre-leads", TimedOut, 1, 20 * time.Minute},
 	} {
-		t.Run(tc.onTimeout, func(t *testing.T) {
+		t.Run(tc.onTimeout+tc.escalateTo, func(t *testing.T) {
 			env, f := newEnv(t)
 			p := testPlan()
-			p.Approval.OnTimeout, p.Approval.EscalateTo = tc.onTimeout, "@sre-leads"
+			p.Approval.OnTimeout, p.Approval.EscalateTo = tc.onTimeout, tc.escalateTo
 			res := run(t, env, request(p))
 			wantOutcome(t, res, tc.outcome)
-			if n := len(f.ofType(activities.EventEscalation)); n != tc.notices {
-				t.Fatalf("%d escalations, want %d", n, tc.notices)
+			if n := len(f.ofType(activities.EventEscalation)); n != tc.escalations {
+				t.Fatalf("%d escalations, want %d", n, tc.escalations)
+			}
+			if approve := res.Steps[2]; approve.Seconds() != tc.waited.Seconds() {
+				t.Fatalf("approval waited %.0fs, want %s", approve.Seconds(), tc.waited)
 			}
 		})
 	}
