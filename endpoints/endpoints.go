@@ -18,8 +18,11 @@ import (
 	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.uber.org/zap"
+
+	"github.com/failover/failover/codec"
 )
 
 // Config holds the connection settings. Secrets are read from files or the environment, never from flags' values
@@ -34,6 +37,10 @@ type Config struct {
 	KongTokenFile     string
 	// KongToken comes from KONG_ADMIN_TOKEN or KongTokenFile; never logged.
 	KongToken string
+	// CodecKeyFile holds the payload encryption keyring (see package codec); without it CODEC_KEYS is read.
+	CodecKeyFile string
+	// codec is loaded by Load; nil means payloads are not encrypted.
+	codec *codec.Codec
 }
 
 // Bind registers the flags, with defaults taken from the environment.
@@ -45,6 +52,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.EtcdCACert, "etcd-ca-cert", os.Getenv("ETCD_CA_CERT"), "CA bundle for https etcd endpoints (env ETCD_CA_CERT)")
 	fs.StringVar(&c.KongAdminURL, "kong-admin-url", env("KONG_ADMIN_URL", "http://localhost:8001"), "Kong Admin API URL (env KONG_ADMIN_URL)")
 	fs.StringVar(&c.KongTokenFile, "kong-admin-token-file", os.Getenv("KONG_ADMIN_TOKEN_FILE"), "file holding the Kong-Admin-Token (or env KONG_ADMIN_TOKEN)")
+	fs.StringVar(&c.CodecKeyFile, "codec-key-file", os.Getenv("CODEC_KEY_FILE"),
+		"encrypt payloads with AES-256-GCM: file of id:base64key lines, first = active (env CODEC_KEY_FILE, or the keys in CODEC_KEYS)")
 }
 
 // Load reads secrets and validates; each error names the flag and the fix.
@@ -69,14 +78,44 @@ func (c *Config) Load() error {
 		}
 		c.KongToken = strings.TrimSpace(string(b))
 	}
+	cd, err := codec.Load(c.CodecKeyFile)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--codec-key-file: %w", err))
+	}
+	c.codec = cd
 	return errors.Join(errs...)
 }
 
-// Temporal dials the Temporal frontend.
-func (c *Config) Temporal(logger *slog.Logger) (client.Client, error) {
+// Codec is the payload codec Load read, or nil when payloads are not encrypted.
+func (c *Config) Codec() *codec.Codec { return c.codec }
+
+// DataConverter turns values into payloads and back: encrypting when a codec key is configured.
+func (c *Config) DataConverter() converter.DataConverter {
+	if c.codec == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return c.codec.DataConverter()
+}
+
+// TemporalOption adjusts the client options before dialing, e.g. WithMetricsHandler.
+type TemporalOption func(*client.Options)
+
+// WithMetricsHandler sends the SDK's metrics, and the workflows' own, to h.
+func WithMetricsHandler(h client.MetricsHandler) TemporalOption {
+	return func(o *client.Options) { o.MetricsHandler = h }
+}
+
+// Temporal dials the Temporal frontend; with a codec key, everything it stores for us is encrypted (codec.ApplyTo).
+func (c *Config) Temporal(logger *slog.Logger, options ...TemporalOption) (client.Client, error) {
 	opts := client.Options{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger)}
 	if c.TemporalTLS {
 		opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if c.codec != nil {
+		c.codec.ApplyTo(&opts)
+	}
+	for _, o := range options {
+		o(&opts)
 	}
 	cl, err := client.Dial(opts)
 	if err != nil {

@@ -2,20 +2,30 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
+	"github.com/failover/failover/alerts"
+	deployalerts "github.com/failover/failover/deploy/alerts"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/workflows"
@@ -23,8 +33,9 @@ import (
 
 // demoReport is the demo's last stdout line.
 type demoReport struct {
-	Outcome    string             `json:"outcome"`
-	Reason     string             `json:"reason,omitempty"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	// RTOSeconds is fault injected → traffic verified on the target; it includes the detection.
 	RTOSeconds float64            `json:"rto_seconds"`
 	WorkflowID string             `json:"workflow_id"`
 	RunID      string             `json:"run_id"`
@@ -32,6 +43,14 @@ type demoReport struct {
 	// TrafficRestoredSeconds is fault → first answer from the target through the gateway, as a client saw it.
 	TrafficRestoredSeconds float64        `json:"traffic_restored_seconds"`
 	Requests               map[string]int `json:"requests"`
+	// DetectionSeconds is fault injected → the first alert received by the webhook (Prometheus scrape, rule,
+	// Alertmanager grouping and delivery).
+	DetectionSeconds float64 `json:"detection_seconds"`
+	// Alert is the alert that started the failover; TriggerSource is what the workflow recorded as its trigger.
+	Alert         string `json:"alert"`
+	TriggerSource string `json:"trigger_source"`
+	// AlertDeliveries counts the webhook deliveries the failover received (first ones and repeats).
+	AlertDeliveries int `json:"alert_deliveries"`
 }
 
 func (c *cli) demoCmd() *cobra.Command {
@@ -39,7 +58,7 @@ func (c *cli) demoCmd() *cobra.Command {
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Fail the demo service over on the local stack: inject an outage, run the failover, report the RTO",
+		Short: "Fail the demo service over on the local stack: inject an outage, let the alert start the failover, report detection and RTO",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if approveMode != "auto" && approveMode != "manual" {
@@ -66,37 +85,58 @@ func (c *cli) demoCmd() *cobra.Command {
 	return cmd
 }
 
+// alertWait bounds fault → alert → workflow started: a scrape, the rule's window and for:, Alertmanager's
+// group_wait, with room for a slow machine.
+const alertWait = 60 * time.Second
+
+// runDemo runs the real alert path: the demo region us-east is faulted, Prometheus's rule fires, Alertmanager
+// posts to the front door's webhook (served here on a loopback port, as `starter serve` serves it), and the
+// webhook starts the failover.
 func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoReport, error) {
 	fmt.Println("starting the local stack ...")
 	// The stack's own chatter (followers waiting for the first cutover, etcd shutting down) is not the demo.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	s, err := stack.Start(ctx, stack.Options{Prometheus: true, Logger: quiet})
+	door, err := startLoopbackDoor("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer door.close()
+	token, err := randomToken()
+	if err != nil {
+		return nil, err
+	}
+	s, err := stack.Start(ctx, stack.Options{Prometheus: true, Logger: quiet, WebhookURL: door.url + "/webhooks/alertmanager", WebhookToken: token})
 	if err != nil {
 		return nil, err
 	}
 	defer s.Stop()
-	printStack(s)
-	if err := waitForScrapes(ctx, s); err != nil {
-		return nil, err
-	}
 
 	p := s.Plan
 	if approveMode == "manual" {
 		p.Approval.Mode = plan.ApprovalManual
 	}
-	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/")
-	fmt.Println("\ninjecting an outage into us-east (every request answers 503)")
+	router, err := c.openDoor(door, s, p, token, quiet)
+	if err != nil {
+		return nil, err
+	}
+	printStack(s)
+	fmt.Printf("  %-16s %s (routes deploy/alerts/demo.yaml: %s)\n", "webhook", door.url+"/webhooks/alertmanager", router)
+	if err := waitForScrapes(ctx, s); err != nil {
+		return nil, err
+	}
+
+	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
+	fmt.Println("\ninjecting an outage into us-east (every request answers 503); waiting for Prometheus → Alertmanager → webhook")
 	faultAt := time.Now()
 	if err := postFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return nil, err
 	}
-	req := workflows.Request{Plan: p, PlanHash: p.Hash(), From: "us-east", To: "eu-west", Kind: workflows.KindFailover,
-		Trigger: workflows.Trigger{Source: "demo", By: "demo", FaultAt: faultAt}}
-	run, err := startFailover(ctx, s.TemporalClient, req)
+	run, err := awaitFailover(ctx, s, workflows.WorkflowID(p.Service))
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("started %s; watch it in the Web UI: %s/namespaces/default/workflows/%s\n", run.GetID(), s.Temporal.UIURL(), run.GetID())
+	fmt.Printf("alert received, failover %s started %.2fs after the fault; watch it in the Web UI: %s/namespaces/default/workflows/%s\n",
+		run.GetID(), time.Since(faultAt).Seconds(), s.Temporal.UIURL(), run.GetID())
 	if approveMode == "manual" {
 		fmt.Printf("approve it: go run ./starter approve %s --as alice --temporal-address %s\n", run.GetID(), s.Temporal.Address())
 	}
@@ -105,19 +145,148 @@ func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoR
 		return nil, fmt.Errorf("failover %s: %w", run.GetID(), err)
 	}
 	restored, counts := traffic.stop(faultAt, "eu-west")
-	printTimeline(res)
-	rep := &demoReport{Outcome: res.Outcome, Reason: res.Reason, RTOSeconds: res.RTOSeconds, WorkflowID: run.GetID(),
-		RunID: run.GetRunID(), Steps: map[string]float64{}, TrafficRestoredSeconds: restored.Seconds(), Requests: counts}
-	for _, st := range res.Steps {
-		rep.Steps[st.Name] = st.Seconds()
+	st, err := demoStatus(ctx, s, run)
+	if err != nil {
+		return nil, err
 	}
-	fmt.Printf("\noutcome %s, RTO %.2fs (fault injected → traffic verified on eu-west); clients saw eu-west answer after %.2fs\n",
-		res.Outcome, res.RTOSeconds, restored.Seconds())
+	printTimeline(res)
+	rep := &demoReport{Outcome: res.Outcome, Reason: res.Reason, WorkflowID: run.GetID(), RunID: run.GetRunID(), Steps: map[string]float64{},
+		TrafficRestoredSeconds: restored.Seconds(), Requests: counts, Alert: st.Trigger.Alert, TriggerSource: st.Trigger.Source}
+	for _, step := range res.Steps {
+		rep.Steps[step.Name] = step.Seconds()
+	}
+	if n := len(res.Steps); res.Outcome == workflows.Succeeded && n > 0 {
+		// The workflow counts its RTO from the alert's startsAt; the demo knows when the fault really began.
+		rep.RTOSeconds = res.Steps[n-1].Ended.Sub(faultAt).Seconds()
+	}
+	var first time.Time
+	for _, a := range st.Alerts {
+		rep.AlertDeliveries += 1 + a.Repeats
+		if a.Status == alerts.Firing && (first.IsZero() || a.ReceivedAt.Before(first)) {
+			first = a.ReceivedAt
+		}
+	}
+	if !first.IsZero() {
+		rep.DetectionSeconds = first.Sub(faultAt).Seconds()
+	}
+	fmt.Printf("\noutcome %s, RTO %.2fs (fault injected → traffic verified on eu-west), of which detection %.2fs (fault → alert %s received);"+
+		" clients saw eu-west answer after %.2fs\n", res.Outcome, rep.RTOSeconds, rep.DetectionSeconds, rep.Alert, restored.Seconds())
 	if keep {
 		fmt.Printf("stack kept up for inspection (Web UI %s); Ctrl-C stops it\n", s.Temporal.UIURL())
 		<-ctx.Done()
 	}
 	return rep, nil
+}
+
+// openDoor serves the front door (the webhook with deploy/alerts/demo.yaml's routes for plan p, /healthz,
+// /metrics) behind door, as `starter serve` would.
+func (c *cli) openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token string, logger *slog.Logger) (*alerts.Router, error) {
+	router, err := demoRoutes(p)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	hook, err := alerts.NewHandler(alerts.Options{Temporal: s.TemporalClient, Router: router, Auth: alerts.Auth{Token: token},
+		Metrics: alerts.NewMetrics(reg), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	door.set(c.serveMux(frontDoor{Webhook: hook, Health: temporalHealth(s.TemporalClient), Registry: reg}))
+	return router, nil
+}
+
+// demoRoutes are deploy/alerts/demo.yaml with the stack's copy of the demo plan (its addresses are free ports).
+func demoRoutes(p plan.Plan) (*alerts.Router, error) {
+	raw, err := deployalerts.Files.ReadFile("demo.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("demo routes: %w", err)
+	}
+	r, err := alerts.ParseRoutes(raw, func(path string) (plan.Plan, error) {
+		if filepath.Base(path) != "demo.yaml" {
+			return plan.Plan{}, fmt.Errorf("the demo runs only the demo plan, not %s", path)
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deploy/alerts/demo.yaml: %w", err)
+	}
+	return r, nil
+}
+
+// awaitFailover waits until the alert has started the service's failover and returns its run.
+func awaitFailover(ctx context.Context, s *stack.Stack, id string) (client.WorkflowRun, error) {
+	deadline := time.Now().Add(alertWait)
+	for {
+		desc, err := s.TemporalClient.DescribeWorkflow(ctx, id, "")
+		if err == nil {
+			return s.TemporalClient.GetWorkflow(ctx, id, desc.WorkflowExecution.RunID), nil
+		}
+		var nf *serviceerror.NotFound
+		if !errors.As(err, &nf) {
+			return nil, fmt.Errorf("describe %s: %w", id, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no alert started %s within %s of the fault: check the rule at %s/alerts and Alertmanager at %s",
+				id, alertWait, s.Prom.PrometheusURL(), s.Prom.AlertmanagerURL())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func demoStatus(ctx context.Context, s *stack.Stack, run client.WorkflowRun) (workflows.Status, error) {
+	var st workflows.Status
+	v, err := s.TemporalClient.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.StatusQuery)
+	if err != nil {
+		return st, fmt.Errorf("query %s: %w", run.GetID(), err)
+	}
+	if err := v.Get(&st); err != nil {
+		return st, fmt.Errorf("decode status of %s: %w", run.GetID(), err)
+	}
+	return st, nil
+}
+
+// loopbackDoor serves the front door on a loopback port. Its address must exist before the stack starts (it is
+// in Alertmanager's config) but its handler needs the stack's Temporal client: until set, it answers 503, which
+// Alertmanager retries.
+type loopbackDoor struct {
+	url string
+	h   atomic.Pointer[http.Handler]
+	srv *http.Server
+}
+
+func startLoopbackDoor(addr string) (*loopbackDoor, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("webhook listener: %w", err)
+	}
+	d := &loopbackDoor{url: "http://" + ln.Addr().String()}
+	d.srv = &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+	go d.srv.Serve(ln)
+	return d, nil
+}
+
+func (d *loopbackDoor) set(h http.Handler) { d.h.Store(&h) }
+
+func (d *loopbackDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := d.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+func (d *loopbackDoor) close() { d.srv.Close() }
+
+func randomToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("webhook token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // waitForScrapes waits until Prometheus has scraped both regions: readiness queries need the data.
@@ -170,7 +339,7 @@ type traffic struct {
 	finished chan struct{}
 }
 
-func startTraffic(ctx context.Context, url string) *traffic {
+func startTraffic(ctx context.Context, url string, every time.Duration) *traffic {
 	ctx, cancel := context.WithCancel(ctx)
 	tr := &traffic{counts: map[string]int{}, firstOK: map[string]time.Time{}, cancel: cancel, finished: make(chan struct{})}
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -193,7 +362,7 @@ func startTraffic(ctx context.Context, url string) *traffic {
 			tr.mu.Unlock()
 			select {
 			case <-ctx.Done():
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(every):
 			}
 		}
 	}()

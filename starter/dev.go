@@ -22,12 +22,30 @@ func (c *cli) devCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			s, err := stack.Start(ctx, stack.Options{Dir: dir, Ports: stack.DefaultPorts, Prometheus: !noProm, Logger: c.logger})
+			// The front door (Alertmanager's webhook target) listens first, so Alertmanager can be pointed at it.
+			door, err := startLoopbackDoor(fmt.Sprintf("127.0.0.1:%d", frontDoorPort))
+			if err != nil {
+				return fmt.Errorf("%w (port %d: stop what holds it)", err, frontDoorPort)
+			}
+			defer door.close()
+			token, err := randomToken()
+			if err != nil {
+				return err
+			}
+			s, err := stack.Start(ctx, stack.Options{Dir: dir, Ports: stack.DefaultPorts, Prometheus: !noProm, Logger: c.logger,
+				WebhookURL: door.url + "/webhooks/alertmanager", WebhookToken: token})
 			if err != nil {
 				return err
 			}
 			defer s.Stop()
+			if _, err := c.openDoor(door, s, s.Plan, token, c.logger); err != nil {
+				return err
+			}
+			// Light user traffic through the gateway, so the error-ratio alert has requests to judge.
+			startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 50*time.Millisecond)
 			printStack(s)
+			fmt.Printf("  %-16s %s (bearer token %s; routes deploy/alerts/demo.yaml)\n", "webhook", door.url+"/webhooks/alertmanager", token)
+			fmt.Println("\nbreak us-east and watch the alert start the failover: curl -XPOST -d '{\"status\":503}' http://127.0.0.1:9101/fault")
 			fmt.Printf("\ndemo plan: deploy/plans/demo.yaml   try: starter plan --plan deploy/plans/demo.yaml --to eu-west\n")
 			fmt.Println("running; Ctrl-C stops everything")
 			<-ctx.Done()
@@ -39,6 +57,9 @@ func (c *cli) devCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&noProm, "no-prometheus", false, "skip Prometheus and Alertmanager")
 	return cmd
 }
+
+// frontDoorPort is where `starter dev` serves the webhook, like `starter serve --listen :8088`.
+const frontDoorPort = 8088
 
 func printStack(s *stack.Stack) {
 	for _, u := range s.URLs() {

@@ -6,6 +6,7 @@
 //	starter status failover-payments
 //	starter dev                                                       # the whole local stack
 //	starter demo                                                      # an outage and its failover, measured
+//	starter serve --routes deploy/alerts/routes.yaml                 # the Alertmanager webhook: failovers from alerts
 package main
 
 import (
@@ -41,7 +42,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	c.endpoints.Bind(root.PersistentFlags())
-	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.devCmd(), c.demoCmd())
+	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.devCmd(), c.demoCmd(), c.serveCmd())
+	root.AddCommand(c.observeCmds()...)
 	return root
 }
 

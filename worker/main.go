@@ -21,6 +21,7 @@ import (
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/endpoints"
+	"github.com/failover/failover/observe"
 	"github.com/failover/failover/workflows"
 )
 
@@ -38,6 +39,7 @@ func run(args []string, logger *slog.Logger) error {
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
 	cfg.Bind(fs)
 	fs.StringVar(&auditPath, "audit-log", envOr("AUDIT_LOG", "stdout"), "where audit records go as JSON lines: stdout, or a file path (env AUDIT_LOG)")
+	metricsAddr := metricsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,11 +49,17 @@ func run(args []string, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	tc, err := cfg.Temporal(logger)
+	metrics := observe.NewMetrics(logger)
+	tc, err := cfg.Temporal(logger, endpoints.WithMetricsHandler(metrics.SDKHandler()))
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	stopMetrics, err := serveMetrics(*metricsAddr, metrics, tc, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	etcd, err := cfg.Etcd()
 	if err != nil {
 		return err

@@ -54,10 +54,25 @@ func (f *failover) recordAlert(ctx workflow.Context, al Alert) {
 	f.status.Alerts = append(f.status.Alerts, al)
 	f.emit(ctx, activities.Event{Type: activities.EventAlert, Step: f.status.Step, Result: al.Status,
 		Detail: fmt.Sprintf("%s %s (fingerprint %s)", al.Alertname, al.Status, al.Fingerprint)})
-	if al.Status == "resolved" && !f.changesBegan {
+	if al.Status == "resolved" && !f.changesBegan && f.allResolved() {
 		f.sourceRecovered = true
 	}
 	f.publish(ctx)
+}
+
+// allResolved reports whether every alert seen (by fingerprint) was last reported resolved: one resolved alert
+// must not abort a failover while another alert on the source still fires.
+func (f *failover) allResolved() bool {
+	last := map[string]string{}
+	for _, al := range f.status.Alerts {
+		last[al.Fingerprint] = al.Status
+	}
+	for _, status := range last {
+		if status != "resolved" {
+			return false
+		}
+	}
+	return true
 }
 
 // recovered stops the failover if the source recovered before anything changed.

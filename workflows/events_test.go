@@ -89,3 +89,17 @@ func TestRequireApprovalOverridesAutoApprove(t *testing.T) {
 	req.Trigger.RequireApproval, req.Trigger.RequireReason = true, "within the 30m cooldown after failover-payments"
 	wantOutcome(t, run(t, env, req), TimedOut)
 }
+
+func TestOneResolvedAlertDoesNotAbortWhileAnotherFires(t *testing.T) {
+	env, f := newEnv(t)
+	p := testPlan()
+	down := Alert{Status: "firing", Alertname: "RegionDown", Fingerprint: "def"}
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("firing")) }, 10*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, down) }, 20*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("resolved")) }, time.Minute)
+	vote(env, 2*time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
+	wantOutcome(t, run(t, env, request(p)), Succeeded)
+	if len(f.cutovers) != 1 {
+		t.Fatal("no cutover: RegionDown still fired, so the failover had to go on")
+	}
+}

@@ -1,0 +1,323 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/failover/failover/workflows"
+)
+
+// Temporal is what the webhook needs from a Temporal client; client.Client has it.
+type Temporal interface {
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
+	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
+		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
+}
+
+// Options configure the webhook handler.
+type Options struct {
+	Temporal Temporal
+	Router   *Router
+	// Auth must have at least one credential: the handler refuses every request otherwise.
+	Auth Auth
+	// Metrics defaults to counters registered nowhere.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// MaxBody bounds the request body; default DefaultMaxBody. Larger bodies get 413.
+	MaxBody int64
+	// Timeout bounds the Temporal calls of one request; default 10s. Past it the answer is 503 and Alertmanager
+	// retries.
+	Timeout time.Duration
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Handler is the POST /webhooks/alertmanager endpoint. For every alert that matches a route it signals the
+// service's failover workflow (failover-<service>) with workflows.AlertSignal: a firing alert starts the failover
+// when none runs (Signal-With-Start, so concurrent duplicates attach to one run), a resolved alert only reaches a
+// running one. Answers: 200 with what became of each alert; 400 (with the reason) for input that a retry cannot
+// fix; 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer, so
+// Alertmanager retries.
+type Handler struct {
+	o Options
+	// started remembers, per workflow ID, the run this process counted as started: Signal-With-Start does not say
+	// whether it started the run, and concurrent duplicates all see "no failover yet" before they send.
+	mu      sync.Mutex
+	started map[string]string
+}
+
+// NewHandler checks the options and fills the defaults.
+func NewHandler(o Options) (*Handler, error) {
+	switch {
+	case o.Temporal == nil:
+		return nil, errors.New("alerts: Options.Temporal is nil")
+	case o.Router == nil:
+		return nil, errors.New("alerts: Options.Router is nil: load the routes file")
+	case !o.Auth.Configured():
+		return nil, errors.New("alerts: no credentials: set a bearer token or basic-auth user and password")
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{o: o, started: map[string]string{}}, nil
+}
+
+// Response is the body of a 200 answer.
+type Response struct {
+	Alerts []Result `json:"alerts"`
+}
+
+// Result is what became of one alert.
+type Result struct {
+	Alertname   string `json:"alertname"`
+	Fingerprint string `json:"fingerprint"`
+	Status      string `json:"status"`
+	// Action is started, attached, ignored or unmatched.
+	Action     string `json:"action"`
+	WorkflowID string `json:"workflow_id,omitempty"`
+	RunID      string `json:"run_id,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, OutcomeBadMethod, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	if !h.o.Auth.Allow(r) {
+		h.o.Logger.Warn("webhook: rejected a request without valid credentials", "remote", r.RemoteAddr,
+			"user_agent", r.UserAgent())
+		w.Header().Set("WWW-Authenticate", `Bearer realm="failover", Basic realm="failover"`)
+		h.fail(w, OutcomeUnauthorized, http.StatusUnauthorized, "missing or wrong credentials: send the bearer token or basic auth")
+		return
+	}
+	if r.ContentLength > h.o.MaxBody {
+		h.fail(w, OutcomeTooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("body of %d bytes: the limit is %d (lower the receiver's max_alerts)", r.ContentLength, h.o.MaxBody))
+		return
+	}
+	p, err := Decode(http.MaxBytesReader(w, r.Body, h.o.MaxBody), h.o.MaxBody)
+	if errors.Is(err, ErrTooLarge) {
+		h.fail(w, OutcomeTooLarge, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
+	if err != nil {
+		h.o.Logger.Warn("webhook: bad notification", "err", err, "remote", r.RemoteAddr)
+		h.fail(w, OutcomeBadRequest, http.StatusBadRequest, err.Error())
+		return
+	}
+	received := h.o.Now()
+
+	// Route every alert before acting on any, so a 400 always means nothing was done.
+	results := make([]Result, len(p.Alerts))
+	targets := make([]*Target, len(p.Alerts))
+	for i, a := range p.Alerts {
+		results[i] = Result{Alertname: a.Name(), Fingerprint: a.Fingerprint, Status: a.Status}
+		t, ok, err := h.o.Router.Route(a)
+		switch {
+		case !ok:
+			results[i].Action, results[i].Reason = ActionUnmatched, "no route matches its labels"
+		case errors.Is(err, ErrMissingLabel):
+			h.o.Logger.Warn("webhook: alert lacks a label its route needs", "err", err, "group", p.GroupKey)
+			h.fail(w, OutcomeBadRequest, http.StatusBadRequest, err.Error())
+			return
+		case err != nil:
+			results[i].Action, results[i].Reason = ActionIgnored, err.Error()
+		default:
+			targets[i] = &t
+			results[i].WorkflowID = workflows.WorkflowID(t.Plan.Service)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.Timeout)
+	defer cancel()
+	for i, a := range p.Alerts {
+		res := &results[i]
+		if t := targets[i]; t != nil {
+			sig := workflows.Alert{Status: a.Status, Alertname: a.Name(), Fingerprint: a.Fingerprint, GroupKey: p.GroupKey,
+				Severity: a.Labels["severity"], Labels: a.Labels, StartsAt: a.StartsAt, EndsAt: a.EndsAt, ReceivedAt: received}
+			if a.Status == Firing {
+				err = h.fire(ctx, res, a, *t, sig)
+			} else {
+				err = h.resolve(ctx, res, *t, sig)
+			}
+			if err != nil {
+				// Alerts before this one were delivered; on the retry they arrive again and attach as repeats.
+				h.o.Logger.Error("webhook: Temporal did not take the alert; answering 503 so Alertmanager retries",
+					"alertname", res.Alertname, "fingerprint", res.Fingerprint, "workflow", res.WorkflowID, "err", err)
+				h.fail(w, OutcomeUnavailable, http.StatusServiceUnavailable, fmt.Sprintf("temporal: %v: retry later", err))
+				return
+			}
+		}
+		h.o.Metrics.Alerts.WithLabelValues(res.Action).Inc()
+		h.o.Logger.Info("webhook: alert", "action", res.Action, "alertname", res.Alertname, "status", res.Status,
+			"fingerprint", res.Fingerprint, "workflow", res.WorkflowID, "run", res.RunID, "reason", res.Reason,
+			"labels", a.Labels, "group", p.GroupKey)
+	}
+	h.o.Metrics.Requests.WithLabelValues(OutcomeOK).Inc()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(Response{Alerts: results})
+}
+
+func (h *Handler) fail(w http.ResponseWriter, outcome string, code int, msg string) {
+	h.o.Metrics.Requests.WithLabelValues(outcome).Inc()
+	http.Error(w, msg, code)
+}
+
+// fire delivers a firing alert: it joins the running failover, or starts one unless the latest run already
+// handled this alert, and asks for a human inside the plan's cooldown after a successful failover.
+func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig workflows.Alert) error {
+	id := res.WorkflowID
+	for attempt := 1; ; attempt++ {
+		desc, err := h.describe(ctx, id)
+		if err != nil {
+			return err
+		}
+		if desc != nil && desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			// Signal that very run: if it closes meanwhile the signal fails (rather than starting a second
+			// failover for an alert the first one handled) and the decision is made again.
+			run := desc.WorkflowExecution.RunID
+			err := h.o.Temporal.SignalWorkflow(ctx, id, run, workflows.AlertSignal, sig)
+			if isNotFound(err) && attempt < 3 {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("signal %s: %w", id, err)
+			}
+			res.Action, res.RunID = ActionAttached, run
+			return nil
+		}
+		trigger := workflows.Trigger{Source: "alert", By: "alertmanager", Alert: a.Name(), Severity: a.Labels["severity"],
+			FaultAt: a.StartsAt}
+		if desc != nil && desc.WorkflowCloseTime != nil {
+			closed, run := *desc.WorkflowCloseTime, desc.WorkflowExecution.RunID
+			outcome, _ := desc.TypedSearchAttributes.GetKeyword(workflows.OutcomeKey)
+			if !a.StartsAt.After(closed) {
+				res.Action, res.RunID = ActionIgnored, run
+				res.Reason = fmt.Sprintf("already handled: the alert began at %s, before run %s closed at %s with outcome %q; "+
+					"start another failover with `starter start` if one is needed",
+					a.StartsAt.Format(time.RFC3339), run, closed.Format(time.RFC3339), outcome)
+				return nil
+			}
+			if since := h.o.Now().Sub(closed); desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED &&
+				outcome == workflows.Succeeded && since < t.Plan.Cooldown {
+				trigger.RequireApproval = true
+				trigger.RequireReason = fmt.Sprintf("within the %s cooldown after %s run %s (succeeded %s ago)",
+					t.Plan.Cooldown, id, run, since.Round(time.Second))
+				res.Reason = trigger.RequireReason + ": needs approval"
+			}
+		}
+		req := workflows.Request{Plan: t.Plan, PlanHash: t.Plan.Hash(), From: t.From, To: t.To, Kind: workflows.KindFailover,
+			Trigger: trigger}
+		if err := req.Validate(); err != nil {
+			// The routes were checked against the plans at startup; this is a bug, not the alert's fault.
+			return fmt.Errorf("build the request for %s: %w", id, err)
+		}
+		run, err := h.o.Temporal.SignalWithStartWorkflow(ctx, id, workflows.AlertSignal, sig, startOptions(id, req, sig),
+			workflows.Failover, req)
+		if err != nil {
+			return fmt.Errorf("signal-with-start %s: %w", id, err)
+		}
+		res.Action, res.RunID = h.claimStart(id, run.GetRunID()), run.GetRunID()
+		return nil
+	}
+}
+
+// resolve delivers a resolved alert to the running failover away from the alert's region (before the cutover the
+// workflow then stops with outcome source-recovered). It never starts a failover.
+func (h *Handler) resolve(ctx context.Context, res *Result, t Target, sig workflows.Alert) error {
+	id := res.WorkflowID
+	desc, err := h.describe(ctx, id)
+	if err != nil {
+		return err
+	}
+	if desc == nil || desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		res.Action, res.Reason = ActionIgnored, "no failover of "+t.Plan.Service+" is running"
+		return nil
+	}
+	run := desc.WorkflowExecution.RunID
+	if from, ok := desc.TypedSearchAttributes.GetKeyword(workflows.FromKey); ok && from != t.From {
+		res.Action, res.RunID = ActionIgnored, run
+		res.Reason = fmt.Sprintf("the running failover moves %s away from %s, not from %s", t.Plan.Service, from, t.From)
+		return nil
+	}
+	err = h.o.Temporal.SignalWorkflow(ctx, id, run, workflows.AlertSignal, sig)
+	if isNotFound(err) {
+		res.Action, res.RunID, res.Reason = ActionIgnored, run, "the failover finished meanwhile"
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", id, err)
+	}
+	res.Action, res.RunID = ActionAttached, run
+	return nil
+}
+
+// describe returns the latest run of the workflow ID, or nil when there is none.
+func (h *Handler) describe(ctx context.Context, id string) (*client.WorkflowExecutionDescription, error) {
+	desc, err := h.o.Temporal.DescribeWorkflow(ctx, id, "")
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", id, err)
+	}
+	return desc, nil
+}
+
+func (h *Handler) claimStart(id, run string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started[id] == run {
+		return ActionAttached
+	}
+	h.started[id] = run
+	return ActionStarted
+}
+
+// startOptions are those of `starter start` (summary, details, search attributes), except that a running
+// failover is joined instead of refused.
+func startOptions(id string, req workflows.Request, sig workflows.Alert) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            fmt.Sprintf("%s %s: %s → %s (alert %s)", req.Kind, req.Plan.Service, req.From, req.To, sig.Alertname),
+		StaticDetails: fmt.Sprintf("plan %s, started by Alertmanager: alert %s (%s, fingerprint %s, group %s); "+
+			"approve with `starter approve %s --as NAME` or the `approve` update",
+			req.PlanHash, sig.Alertname, sig.Severity, sig.Fingerprint, sig.GroupKey, id),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ServiceKey.ValueSet(req.Plan.Service),
+			workflows.FromKey.ValueSet(req.From), workflows.ToKey.ValueSet(req.To), workflows.StepKey.ValueSet("start")),
+	}
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}

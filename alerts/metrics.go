@@ -1,0 +1,56 @@
+package alerts
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Request outcomes, the values of failover_webhook_requests_total{outcome}.
+const (
+	OutcomeOK           = "ok"
+	OutcomeUnauthorized = "unauthorized"
+	OutcomeBadRequest   = "bad_request"
+	OutcomeTooLarge     = "too_large"
+	OutcomeBadMethod    = "method_not_allowed"
+	OutcomeUnavailable  = "temporal_unavailable"
+)
+
+// Alert actions, the values of failover_webhook_alerts_total{action}.
+const (
+	// ActionStarted: the alert started its service's failover.
+	ActionStarted = "started"
+	// ActionAttached: the alert was signalled to the running failover as evidence.
+	ActionAttached = "attached"
+	// ActionIgnored: routed, but nothing to do (a resolved alert with no failover running, a repeat of an alert a
+	// finished failover already handled, an alert about the target region).
+	ActionIgnored = "ignored"
+	// ActionUnmatched: no route matched.
+	ActionUnmatched = "unmatched"
+)
+
+// Metrics counts webhook requests and what became of each alert.
+type Metrics struct {
+	Requests *prometheus.CounterVec
+	Alerts   *prometheus.CounterVec
+}
+
+// NewMetrics registers the counters on reg; every outcome and action starts at zero so dashboards see them.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "failover_webhook_requests_total",
+			Help: "Alertmanager webhook requests, by outcome.",
+		}, []string{"outcome"}),
+		Alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "failover_webhook_alerts_total",
+			Help: "Alerts received on the Alertmanager webhook, by what the orchestrator did with them.",
+		}, []string{"action"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Requests, m.Alerts)
+	}
+	for _, o := range []string{OutcomeOK, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeBadMethod, OutcomeUnavailable} {
+		m.Requests.WithLabelValues(o)
+	}
+	for _, a := range []string{ActionStarted, ActionAttached, ActionIgnored, ActionUnmatched} {
+		m.Alerts.WithLabelValues(a)
+	}
+	return m
+}

@@ -1,0 +1,234 @@
+package alerts
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/failover/failover/plan"
+)
+
+// ToOther as a route's target means the plan's other region, relative to the alert's region label.
+const ToOther = "other"
+
+// RegionLabel is the alert label that names the region an alert is about.
+const RegionLabel = "region"
+
+// ErrMissingLabel is wrapped by Router.Route when an alert lacks a label its route needs.
+var ErrMissingLabel = errors.New("missing label")
+
+// RoutesFile is the routes YAML as written: which alerts fail over which service, and to where.
+// deploy/alerts/routes.yaml documents it.
+type RoutesFile struct {
+	Routes []RouteSpec `yaml:"routes"`
+}
+
+// RouteSpec is one route: alerts whose labels equal every Match entry fail over Plan's service to To.
+type RouteSpec struct {
+	Match map[string]string `yaml:"match"`
+	// Plan is the plan file, relative to the routes file.
+	Plan string `yaml:"plan"`
+	// To is a region of the plan, or "other": the plan's other region than the alert's region label.
+	To string `yaml:"to"`
+}
+
+var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// Validate checks the file without loading plans; each problem names the field and the fix.
+func (f RoutesFile) Validate() error {
+	if len(f.Routes) == 0 {
+		return errors.New("routes: empty: add at least one route (see deploy/alerts/routes.yaml)")
+	}
+	var errs []error
+	for i, r := range f.Routes {
+		field := fmt.Sprintf("routes[%d]", i)
+		if len(r.Match) == 0 {
+			errs = append(errs, fmt.Errorf("%s.match: empty: it would match every alert; name at least alertname or service", field))
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.Match)) {
+			if !labelNameRE.MatchString(k) {
+				errs = append(errs, fmt.Errorf("%s.match: %q is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", field, k))
+			}
+			if r.Match[k] == "" {
+				errs = append(errs, fmt.Errorf("%s.match.%s: empty value: give the exact label value to match", field, k))
+			}
+		}
+		if r.Plan == "" {
+			errs = append(errs, fmt.Errorf("%s.plan: missing: give the plan file, relative to the routes file", field))
+		}
+		if r.To == "" {
+			errs = append(errs, fmt.Errorf("%s.to: missing: name a region of the plan, or %q for the plan's other region", field, ToOther))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LoadRoutes reads a routes file and loads (and validates) every plan it names, relative to the file.
+func LoadRoutes(path string) (*Router, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read routes: %w", err)
+	}
+	dir := filepath.Dir(path)
+	r, err := ParseRoutes(b, func(p string) (plan.Plan, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return plan.Load(p)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("routes %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// ParseRoutes decodes a routes file strictly (unknown fields are errors), validates it and loads each plan with
+// loadPlan, called once per distinct plan path.
+func ParseRoutes(data []byte, loadPlan func(path string) (plan.Plan, error)) (*Router, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f RoutesFile
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the routes file is empty: start from deploy/alerts/routes.yaml")
+		}
+		return nil, fmt.Errorf("decode: %w (fields are routes[].match, plan, to)", err)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	plans := map[string]plan.Plan{}
+	var routes []Route
+	for i, spec := range f.Routes {
+		p, ok := plans[spec.Plan]
+		if !ok {
+			var err error
+			if p, err = loadPlan(spec.Plan); err != nil {
+				return nil, fmt.Errorf("routes[%d].plan: %w", i, err)
+			}
+			plans[spec.Plan] = p
+		}
+		routes = append(routes, Route{Match: spec.Match, Plan: p, To: spec.To})
+	}
+	return NewRouter(routes...)
+}
+
+// Route is a route with its plan loaded.
+type Route struct {
+	Match map[string]string
+	Plan  plan.Plan
+	To    string
+}
+
+// Router picks the route of an alert: the first route whose matchers all equal the alert's labels.
+type Router struct {
+	routes []Route
+}
+
+// NewRouter checks each route's target against its plan.
+func NewRouter(routes ...Route) (*Router, error) {
+	var errs []error
+	for i, r := range routes {
+		field := fmt.Sprintf("routes[%d]", i)
+		if len(r.Match) == 0 {
+			errs = append(errs, fmt.Errorf("%s.match: empty: name at least alertname or service", field))
+		}
+		switch _, ok := r.Plan.Regions[r.To]; {
+		case r.To == ToOther:
+			if n := len(r.Plan.Regions); n != 2 {
+				errs = append(errs, fmt.Errorf("%s.to: %q needs a plan with exactly two regions; plan %s has %d %v: name the target region",
+					field, ToOther, r.Plan.Service, n, r.Plan.RegionNames()))
+			}
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s.to: region %q is not in plan %s (it has %v), and not %q",
+				field, r.To, r.Plan.Service, r.Plan.RegionNames(), ToOther))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Router{routes: slices.Clone(routes)}, nil
+}
+
+// Target is where a routed alert fails over.
+type Target struct {
+	// Route is the index of the matching route.
+	Route    int
+	Plan     plan.Plan
+	From, To string
+}
+
+// Route returns the target of the alert and true, or false when no route matches. An error wrapping
+// ErrMissingLabel means the alert cannot be acted on as sent; any other error means the matching route does not
+// apply to it (e.g. the alert is about the target region itself) and says why.
+func (r *Router) Route(a Alert) (Target, bool, error) {
+	for i, rt := range r.routes {
+		if !matches(rt.Match, a.Labels) {
+			continue
+		}
+		t := Target{Route: i, Plan: rt.Plan}
+		region := a.Labels[RegionLabel]
+		names := rt.Plan.RegionNames()
+		if region != "" && !slices.Contains(names, region) {
+			return t, true, fmt.Errorf("alert %s is about region %q, which plan %s does not have (it has %v)",
+				a.Name(), region, rt.Plan.Service, names)
+		}
+		if rt.To == ToOther {
+			if region == "" {
+				return t, true, fmt.Errorf("%w: alert %s has no %q label; routes[%d] (to: %s) needs it to pick the target region",
+					ErrMissingLabel, a.Name(), RegionLabel, i, ToOther)
+			}
+			to, err := rt.Plan.OtherRegion(region)
+			if err != nil {
+				return t, true, err
+			}
+			t.From, t.To = region, to
+			return t, true, nil
+		}
+		t.To = rt.To
+		if region == rt.To {
+			return t, true, fmt.Errorf("alert %s is about %s, the target of routes[%d]: there is nowhere to fail over to",
+				a.Name(), region, i)
+		}
+		if t.From = region; t.From == "" {
+			from, err := rt.Plan.OtherRegion(rt.To)
+			if err != nil {
+				return t, true, fmt.Errorf("%w: alert %s has no %q label and %v", ErrMissingLabel, a.Name(), RegionLabel, err)
+			}
+			t.From = from
+		}
+		return t, true, nil
+	}
+	return Target{}, false, nil
+}
+
+func matches(match, labels map[string]string) bool {
+	for k, v := range match {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// String describes the routes for a startup log line.
+func (r *Router) String() string {
+	var parts []string
+	for _, rt := range r.routes {
+		var m []string
+		for _, k := range slices.Sorted(maps.Keys(rt.Match)) {
+			m = append(m, k+"="+rt.Match[k])
+		}
+		parts = append(parts, fmt.Sprintf("{%s} → %s to %s", strings.Join(m, ","), rt.Plan.Service, rt.To))
+	}
+	return strings.Join(parts, "; ")
+}

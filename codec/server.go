@@ -1,0 +1,66 @@
+package codec
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/converter"
+)
+
+// ServerOptions guard the codec endpoint that the Web UI (and `temporal --codec-endpoint`) call.
+type ServerOptions struct {
+	// AllowedOrigins are the Web UI origins (scheme://host:port) a browser may call from; "*" allows any.
+	AllowedOrigins []string
+	// Token, when set, must arrive as "Authorization: Bearer <token>".
+	Token string
+}
+
+// maxBody bounds a request: Temporal's own blob limit is 2 MiB per payload, and the UI decodes one event at a time.
+const maxBody = 16 << 20
+
+// NewServer serves POST /encode and /decode (Temporal's remote codec protocol) with CORS for the Web UI's origin
+// and an optional bearer token. Preflight (OPTIONS) requests carry no credentials, so they skip the token check.
+func NewServer(c *Codec, opts ServerOptions) http.Handler {
+	codecs := converter.NewPayloadCodecHTTPHandler(c)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" {
+			if !opts.allows(origin) {
+				http.Error(w, "origin "+origin+" is not allowed: start the codec server with --cors-origin "+origin, http.StatusForbidden)
+				return
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if opts.Token != "" && !bearer(r, opts.Token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="failover codec"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		codecs.ServeHTTP(w, r)
+	})
+}
+
+func (o ServerOptions) allows(origin string) bool {
+	return slices.Contains(o.AllowedOrigins, "*") || slices.Contains(o.AllowedOrigins, strings.TrimSuffix(origin, "/"))
+}
+
+func bearer(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/failover/failover/alerts"
+	"github.com/failover/failover/observe"
+)
+
+// serveConfig is `starter serve`'s own configuration; Temporal's address comes from the shared endpoints flags.
+type serveConfig struct {
+	Listen        string
+	RoutesFile    string
+	TokenFile     string
+	BasicAuthFile string
+	// auth is read from the files or WEBHOOK_TOKEN by load; never logged.
+	auth alerts.Auth
+}
+
+func (sc *serveConfig) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&sc.Listen, "listen", serveEnv("LISTEN_ADDR", ":8080"), "address to serve HTTP on (env LISTEN_ADDR)")
+	fs.StringVar(&sc.RoutesFile, "routes", os.Getenv("ROUTES_FILE"),
+		"alert routes YAML, required (env ROUTES_FILE; see deploy/alerts/routes.yaml)")
+	fs.StringVar(&sc.TokenFile, "webhook-token-file", os.Getenv("WEBHOOK_TOKEN_FILE"),
+		"file holding the bearer token Alertmanager sends (env WEBHOOK_TOKEN_FILE, or the token itself in WEBHOOK_TOKEN)")
+	fs.StringVar(&sc.BasicAuthFile, "webhook-basic-auth-file", os.Getenv("WEBHOOK_BASIC_AUTH_FILE"),
+		"file holding user:password for webhook basic auth (env WEBHOOK_BASIC_AUTH_FILE)")
+}
+
+// load reads the credentials and validates; each error names the flag and the fix.
+func (sc *serveConfig) load() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(sc.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: give host:port or :port, e.g. :8080", sc.Listen))
+	}
+	if sc.RoutesFile == "" {
+		errs = append(errs, errors.New("--routes (env ROUTES_FILE) is required: the alert routes file, see deploy/alerts/routes.yaml"))
+	}
+	sc.auth = alerts.Auth{Token: strings.TrimSpace(os.Getenv("WEBHOOK_TOKEN"))}
+	if sc.TokenFile != "" {
+		b, err := os.ReadFile(sc.TokenFile)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--webhook-token-file: %w", err))
+		case strings.TrimSpace(string(b)) == "":
+			errs = append(errs, fmt.Errorf("--webhook-token-file %s is empty: put the token in it", sc.TokenFile))
+		default:
+			sc.auth.Token = strings.TrimSpace(string(b))
+		}
+	}
+	if sc.BasicAuthFile != "" {
+		b, err := os.ReadFile(sc.BasicAuthFile)
+		user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--webhook-basic-auth-file: %w", err))
+		case !ok || user == "" || pass == "":
+			errs = append(errs, fmt.Errorf("--webhook-basic-auth-file %s: want one line user:password", sc.BasicAuthFile))
+		default:
+			sc.auth.User, sc.auth.Password = user, pass
+		}
+	}
+	if len(errs) == 0 && !sc.auth.Configured() {
+		errs = append(errs, errors.New("no webhook credentials: set --webhook-token-file (env WEBHOOK_TOKEN_FILE), "+
+			"env WEBHOOK_TOKEN, or --webhook-basic-auth-file (env WEBHOOK_BASIC_AUTH_FILE); unauthenticated webhooks are refused"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *cli) serveCmd() *cobra.Command {
+	var sc serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve --routes FILE --webhook-token-file FILE",
+		Short: "Run the HTTP front door: POST /webhooks/alertmanager starts failovers from alerts; GET /healthz, /metrics",
+		Long: `Run the orchestrator's HTTP front door until SIGTERM:
+
+  POST /webhooks/alertmanager  Alertmanager webhook (payload version 4, bearer token or basic auth). Each alert
+                               that matches a route starts its service's failover, or joins the running one.
+  GET  /healthz                200 when Temporal answers, else 503
+  GET  /metrics                Prometheus metrics (failover_webhook_requests_total, failover_webhook_alerts_total)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := sc.load(); err != nil {
+				return err
+			}
+			if err := c.endpoints.Load(); err != nil {
+				return err
+			}
+			router, err := alerts.LoadRoutes(sc.RoutesFile)
+			if err != nil {
+				return fmt.Errorf("--routes: %w", err)
+			}
+			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			tc := connectTemporal(ctx, func() (client.Client, error) { return c.endpoints.Temporal(c.logger) }, logger)
+			defer tc.close()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(observe.NewInFlightCollector(tc, logger)) // failovers running now, read from Temporal
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			hook, err := alerts.NewHandler(alerts.Options{Temporal: tc, Router: router, Auth: sc.auth,
+				Metrics: alerts.NewMetrics(reg), Logger: logger})
+			if err != nil {
+				return err
+			}
+			logger.Info("starter serve: routes loaded", "routes", router.String(), "temporal", c.endpoints.TemporalAddress)
+			return listenAndServe(ctx, sc.Listen, c.serveMux(frontDoor{Webhook: hook, Health: tc.health, Registry: reg}), logger)
+		},
+	}
+	sc.bind(cmd.Flags())
+	return cmd
+}
+
+// frontDoor is what the orchestrator's HTTP front door serves. Mount new endpoints (Slack interactions, ...) by
+// adding them here and in serveMux.
+type frontDoor struct {
+	// Webhook serves POST /webhooks/alertmanager.
+	Webhook http.Handler
+	// Health is nil when Temporal answers.
+	Health func(context.Context) error
+	// Registry is served at GET /metrics.
+	Registry *prometheus.Registry
+}
+
+// serveMux routes the front door's endpoints. `starter serve` and `starter demo` serve the same mux.
+func (c *cli) serveMux(fd frontDoor) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/alertmanager", fd.Webhook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := fd.Health(ctx); err != nil {
+			http.Error(w, "temporal does not answer: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(fd.Registry, promhttp.HandlerOpts{Registry: fd.Registry}))
+	return mux
+}
+
+// temporalConn is the Temporal client of a long-running server. It dials with the shared endpoints settings (TLS,
+// payload codec) in the background until Temporal answers, so serve comes up while Temporal is down: meanwhile
+// /healthz and the webhook answer 503, and Alertmanager retries. Once connected, the SDK client reconnects by itself.
+type temporalConn struct {
+	cur    atomic.Pointer[client.Client]
+	cancel context.CancelFunc
+}
+
+// errNotConnected is what calls get before the first connection; Unavailable, like a Temporal outage.
+var errNotConnected = serviceerror.NewUnavailable("not connected to Temporal yet (see --temporal-address)")
+
+// connectTemporal starts dialing; close stops it and closes the client.
+func connectTemporal(ctx context.Context, dial func() (client.Client, error), logger *slog.Logger) *temporalConn {
+	ctx, cancel := context.WithCancel(ctx)
+	t := &temporalConn{cancel: cancel}
+	go t.dial(ctx, dial, logger)
+	return t
+}
+
+func (t *temporalConn) dial(ctx context.Context, dial func() (client.Client, error), logger *slog.Logger) {
+	wait := 500 * time.Millisecond
+	for {
+		tc, err := dial()
+		if err == nil {
+			t.cur.Store(&tc)
+			logger.Info("starter serve: connected to Temporal")
+			if ctx.Err() != nil { // closed while dialing: close may have run before the Store
+				t.close()
+			}
+			return
+		}
+		logger.Warn("starter serve: Temporal does not answer; retrying", "err", err, "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+func (t *temporalConn) client() (client.Client, error) {
+	if p := t.cur.Load(); p != nil {
+		return *p, nil
+	}
+	return nil, errNotConnected
+}
+
+func (t *temporalConn) close() {
+	t.cancel()
+	if p := t.cur.Swap(nil); p != nil {
+		(*p).Close()
+	}
+}
+
+func (t *temporalConn) health(ctx context.Context) error {
+	tc, err := t.client()
+	if err != nil {
+		return err
+	}
+	return temporalHealth(tc)(ctx)
+}
+
+// ListWorkflow lists executions through the current client (the in-flight metrics).
+func (t *temporalConn) ListWorkflow(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	tc, err := t.client()
+	if err != nil {
+		return nil, err
+	}
+	return tc.ListWorkflow(ctx, req)
+}
+
+func (t *temporalConn) DescribeWorkflow(ctx context.Context, id, runID string) (*client.WorkflowExecutionDescription, error) {
+	tc, err := t.client()
+	if err != nil {
+		return nil, err
+	}
+	return tc.DescribeWorkflow(ctx, id, runID)
+}
+
+func (t *temporalConn) SignalWorkflow(ctx context.Context, id, runID, name string, arg any) error {
+	tc, err := t.client()
+	if err != nil {
+		return err
+	}
+	return tc.SignalWorkflow(ctx, id, runID, name, arg)
+}
+
+func (t *temporalConn) SignalWithStartWorkflow(ctx context.Context, id, name string, arg any, opts client.StartWorkflowOptions,
+	workflow any, args ...any) (client.WorkflowRun, error) {
+	tc, err := t.client()
+	if err != nil {
+		return nil, err
+	}
+	return tc.SignalWithStartWorkflow(ctx, id, name, arg, opts, workflow, args...)
+}
+
+func temporalHealth(tc client.Client) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	}
+}
+
+// shutdownGrace bounds how long requests in flight may finish after SIGTERM; the webhook's Temporal calls are
+// bounded well below it.
+const shutdownGrace = 20 * time.Second
+
+// listenAndServe serves h on addr until ctx ends, then shuts down gracefully.
+func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("starter serve: listening", "addr", ln.Addr().String())
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	logger.Info("starter serve: shutting down; finishing requests in flight", "grace", shutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func serveEnv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
