@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/failover/failover/codec"
 	"github.com/failover/failover/testsuite/stack"
 )
 
@@ -22,6 +23,21 @@ func (c *cli) devCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := c.endpoints.Load(); err != nil {
+				return err
+			}
+			opts := stack.Options{Dir: dir, Ports: stack.DefaultPorts, Prometheus: !noProm, Logger: c.logger}
+			if cd := c.endpoints.Codec(); cd != nil {
+				// Payloads are encrypted; the Web UI decrypts them for display through this codec server.
+				cs, err := startCodecServer(fmt.Sprintf("127.0.0.1:%d", codecPort), cd, codec.ServerOptions{
+					AllowedOrigins: []string{fmt.Sprintf("http://127.0.0.1:%d", stack.DefaultPorts.TemporalUI), fmt.Sprintf("http://localhost:%d", stack.DefaultPorts.TemporalUI)}})
+				if err != nil {
+					return err
+				}
+				defer cs.stop()
+				opts.Codec, opts.UICodecEndpoint = cd, cs.url
+				fmt.Printf("  %-16s %s (payloads encrypted with key %s)\n", "codec server", cs.url, cd.ActiveKeyID())
+			}
 			// The front door (Alertmanager's webhook target) listens first, so Alertmanager can be pointed at it.
 			door, err := startLoopbackDoor(fmt.Sprintf("127.0.0.1:%d", frontDoorPort))
 			if err != nil {
@@ -32,8 +48,8 @@ func (c *cli) devCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := stack.Start(ctx, stack.Options{Dir: dir, Ports: stack.DefaultPorts, Prometheus: !noProm, Logger: c.logger,
-				WebhookURL: door.url + "/webhooks/alertmanager", WebhookToken: token})
+			opts.WebhookURL, opts.WebhookToken = door.url+"/webhooks/alertmanager", token
+			s, err := stack.Start(ctx, opts)
 			if err != nil {
 				return err
 			}
@@ -60,6 +76,9 @@ func (c *cli) devCmd() *cobra.Command {
 
 // frontDoorPort is where `starter dev` serves the webhook, like `starter serve --listen :8088`.
 const frontDoorPort = 8088
+
+// codecPort is where `starter dev --codec-key-file` serves the codec server for the Web UI.
+const codecPort = 8081
 
 func printStack(s *stack.Stack) {
 	for _, u := range s.URLs() {

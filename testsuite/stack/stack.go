@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/codec"
 	"github.com/failover/failover/deploy/plans"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/etcdserver"
@@ -57,7 +58,11 @@ type Options struct {
 	KongPropagationDelay time.Duration
 	// NoWorker skips the in-process failover worker (tests that run their own).
 	NoWorker bool
-	Logger   *slog.Logger
+	// Codec, when set, encrypts payloads (the stack's client and worker use it); UICodecEndpoint points the Web UI
+	// at a codec server that decrypts them for display.
+	Codec           *codec.Codec
+	UICodecEndpoint string
+	Logger          *slog.Logger
 }
 
 // Stack is the running local stack. Stop it when done.
@@ -156,15 +161,18 @@ func (s *Stack) timed(name string, start time.Time) { s.StartTimes[name] = time.
 func (s *Stack) startTemporal(ctx context.Context, opts Options) error {
 	defer s.timed("temporal", time.Now())
 	srv, err := temporaldev.Start(ctx, temporaldev.Options{DBFile: filepath.Join(s.dir, "temporal.db"),
-		GRPCPort: opts.Ports.TemporalGRPC, UIPort: opts.Ports.TemporalUI, NoUI: opts.NoUI,
+		GRPCPort: opts.Ports.TemporalGRPC, UIPort: opts.Ports.TemporalUI, NoUI: opts.NoUI, UICodecEndpoint: opts.UICodecEndpoint,
 		SearchAttributes: workflows.SearchAttributes(), Logger: opts.Logger})
 	if err != nil {
 		return err
 	}
 	s.Temporal = srv
 	s.stops = append(s.stops, func() { srv.Stop() })
-	tc, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace(),
-		Logger: sdklog.NewStructuredLogger(opts.Logger)})
+	copts := client.Options{HostPort: srv.Address(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(opts.Logger)}
+	if opts.Codec != nil {
+		opts.Codec.ApplyTo(&copts)
+	}
+	tc, err := client.Dial(copts)
 	if err != nil {
 		return fmt.Errorf("stack: connect to Temporal: %w", err)
 	}
