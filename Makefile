@@ -4,7 +4,7 @@ GO ?= go
 
 # Packages that embed the Temporal server are tested without -race: a race build of the server takes minutes and
 # gigabytes on a 2-core machine. Everything else runs with the race detector.
-HEAVY := /testsuite/temporaldev|/testsuite/stack|/testsuite/e2e|/starter
+HEAVY := /testsuite/temporaldev|/testsuite/stack|/testsuite/e2e|/starter|/slackbot/e2e
 RACE_PKGS = $(shell $(GO) list ./... | grep -Ev '$(HEAVY)')
 HEAVY_PKGS = $(shell $(GO) list ./... | grep -E '$(HEAVY)')
 

@@ -51,7 +51,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.EtcdEndpoints, "etcd-endpoints", strings.Split(env("ETCD_ENDPOINTS", "http://localhost:2379"), ","), "etcd endpoints (env ETCD_ENDPOINTS, comma-separated)")
 	fs.StringVar(&c.EtcdCACert, "etcd-ca-cert", os.Getenv("ETCD_CA_CERT"), "CA bundle for https etcd endpoints (env ETCD_CA_CERT)")
 	fs.StringVar(&c.KongAdminURL, "kong-admin-url", env("KONG_ADMIN_URL", "http://localhost:8001"), "Kong Admin API URL (env KONG_ADMIN_URL)")
-	fs.StringVar(&c.KongTokenFile, "kong-admin-token-file", os.Getenv("KONG_ADMIN_TOKEN_FILE"), "file holding the Kong-Admin-Token (or env KONG_ADMIN_TOKEN)")
+	fs.StringVar(&c.KongTokenFile, "kong-admin-token-file", os.Getenv("KONG_ADMIN_TOKEN_FILE"), "file holding the Kong-Admin-Token (env KONG_ADMIN_TOKEN_FILE, or the token itself in KONG_ADMIN_TOKEN)")
 	fs.StringVar(&c.CodecKeyFile, "codec-key-file", os.Getenv("CODEC_KEY_FILE"),
 		"encrypt payloads with AES-256-GCM: file of id:base64key lines, first = active (env CODEC_KEY_FILE, or the keys in CODEC_KEYS)")
 }

@@ -97,7 +97,12 @@ func (c *cli) serveCmd() *cobra.Command {
   POST /webhooks/alertmanager  Alertmanager webhook (payload version 4, bearer token or basic auth). Each alert
                                that matches a route starts its service's failover, or joins the running one.
   GET  /healthz                200 when Temporal answers, else 503
-  GET  /metrics                Prometheus metrics (failover_webhook_requests_total, failover_webhook_alerts_total)`,
+  GET  /metrics                Prometheus metrics (failover_webhook_requests_total, failover_webhook_alerts_total)
+  POST /slack/interactions     Slack approval buttons (env SLACK_SIGNING_SECRET or SLACK_SIGNING_SECRET_FILE)
+
+Slack Socket Mode, no public URL needed (env SLACK_APP_TOKEN or SLACK_APP_TOKEN_FILE); either mode also needs
+the bot token (env SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE), and may narrow who can click (env SLACK_APPROVER_USERS,
+SLACK_APPROVER_GROUPS).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := sc.load(); err != nil {
@@ -124,7 +129,13 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			logger.Info("starter serve: routes loaded", "routes", router.String(), "temporal", c.endpoints.TemporalAddress)
-			return listenAndServe(ctx, sc.Listen, c.serveMux(frontDoor{Webhook: hook, Health: tc.health, Registry: reg}), logger)
+			mux := c.serveMux(frontDoor{Webhook: hook, Health: tc.health, Registry: reg})
+			waitSlack, err := serveSlack(ctx, mux, tc, logger)
+			if err != nil {
+				return err
+			}
+			defer waitSlack()
+			return listenAndServe(ctx, sc.Listen, mux, logger)
 		},
 	}
 	sc.bind(cmd.Flags())

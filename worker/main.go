@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/observe"
+	"github.com/failover/failover/slackbot"
 	"github.com/failover/failover/workflows"
 )
 
@@ -40,7 +42,12 @@ func run(args []string, logger *slog.Logger) error {
 	cfg.Bind(fs)
 	fs.StringVar(&auditPath, "audit-log", envOr("AUDIT_LOG", "stdout"), "where audit records go as JSON lines: stdout, or a file path (env AUDIT_LOG)")
 	metricsAddr := metricsFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage of worker:\n%s\nSlack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE) to post approvals and progress to each plan's approval.slackChannel.\n", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if err := cfg.Load(); err != nil {
@@ -75,6 +82,14 @@ func run(args []string, logger *slog.Logger) error {
 	}
 	defer closeAudit()
 	acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Audit: audit}
+	slackCfg, err := slackbot.LoadConfig() // SLACK_BOT_TOKEN(_FILE): post approvals and progress to the plan's channel
+	if err != nil {
+		return err
+	}
+	if slackCfg.BotToken != "" {
+		// First publisher: its message reference threads every later event of the failover.
+		acts.Publishers = append(acts.Publishers, slackbot.NewPublisher(slackCfg.BotClient(), logger))
+	}
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {

@@ -17,7 +17,8 @@ func (f *failover) startPublisher(ctx workflow.Context) {
 	f.events = workflow.NewBufferedChannel(ctx, 10000)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:             "publish event",
-		StartToCloseTimeout: 30 * time.Second,
+		// Short: a worker that dies mid-publish delays the next event (and the outcome) by this much.
+		StartToCloseTimeout: 20 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {

@@ -28,7 +28,7 @@ func buildWorker(t *testing.T) string {
 func runWorkerProcess(t *testing.T, bin string, s *stack.Stack) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "--temporal-address", s.Temporal.Address(), "--etcd-endpoints", s.Etcd.Endpoint(),
-		"--kong-admin-url", s.Kong.AdminURL())
+		"--kong-admin-url", s.Kong.AdminURL(), "--metrics-addr", "off")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,326 @@
+package slackbot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/slack-go/slack"
+
+	"github.com/failover/failover/workflows"
+)
+
+// Workflows is what the click handlers need from Temporal: a failover run's status, and its approve/reject Update.
+type Workflows interface {
+	// Status returns the run's status; ErrRunClosed when the run has ended.
+	Status(ctx context.Context, workflowID, runID string) (workflows.Status, error)
+	// Decide sends the approve or reject Update to that run and waits for its result; updateID makes a repeat of
+	// the same click a no-op on the server.
+	Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error)
+}
+
+// ErrRunClosed means the failover run a message belongs to has ended.
+var ErrRunClosed = errors.New("that failover has ended")
+
+// Temporal implements Workflows with a Temporal client.
+type Temporal struct {
+	Client client.Client
+}
+
+// Status queries the run; a closed run is rejected by the server without asking a worker.
+func (t Temporal) Status(ctx context.Context, workflowID, runID string) (workflows.Status, error) {
+	res, err := t.Client.QueryWorkflowWithOptions(ctx, &client.QueryWorkflowWithOptionsRequest{
+		WorkflowID: workflowID, RunID: runID, QueryType: workflows.StatusQuery,
+		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
+	})
+	if err != nil {
+		return workflows.Status{}, fmt.Errorf("status of %s run %s: %w", workflowID, runID, err)
+	}
+	if res.QueryRejected != nil {
+		return workflows.Status{}, ErrRunClosed
+	}
+	var st workflows.Status
+	if err := res.QueryResult.Get(&st); err != nil {
+		return workflows.Status{}, fmt.Errorf("status of %s: %w", workflowID, err)
+	}
+	return st, nil
+}
+
+// Decide sends the Update to that very run, so an earlier run's message cannot decide a later run.
+func (t Temporal) Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error) {
+	h, err := t.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflowID, RunID: runID, UpdateID: updateID, UpdateName: update,
+		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{req},
+	})
+	if err != nil {
+		return workflows.DecisionState{}, fmt.Errorf("%s %s: %w", update, workflowID, err)
+	}
+	var st workflows.DecisionState
+	if err := h.Get(ctx, &st); err != nil { // the workflow's validator refusing surfaces here
+		return workflows.DecisionState{}, err
+	}
+	return st, nil
+}
+
+// Allowlist is the Slack-side list of who may press Approve / Reject: Slack user IDs, and user groups whose members
+// are read with usergroups.users.list and cached for TTL. It is checked before anything reaches Temporal.
+//
+// It narrows, it does not widen: the workflow still requires the clicking user's ID in the plan's
+// approval.approvers, so a group member who is not in the plan is refused by the workflow.
+type Allowlist struct {
+	users  []string
+	groups []string
+	api    *slack.Client
+	// TTL is how long a group's members are trusted before they are read again; default 5 minutes.
+	TTL time.Duration
+
+	mu      sync.Mutex
+	members map[string]groupMembers
+	now     func() time.Time
+}
+
+type groupMembers struct {
+	users []string
+	at    time.Time
+}
+
+// NewAllowlist allows the given user IDs and the members of the given user group IDs.
+func NewAllowlist(api *slack.Client, users, groups []string) *Allowlist {
+	return &Allowlist{users: users, groups: groups, api: api, TTL: 5 * time.Minute, members: map[string]groupMembers{}, now: time.Now}
+}
+
+// Allows reports whether user may press the buttons. When a group's members cannot be read, the last members
+// read are used; with none, the error is returned (and the click refused).
+func (l *Allowlist) Allows(ctx context.Context, user string) (bool, error) {
+	if slices.Contains(l.users, user) {
+		return true, nil
+	}
+	var errs []error
+	for _, g := range l.groups {
+		members, err := l.groupMembers(ctx, g)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if slices.Contains(members, user) {
+			return true, nil
+		}
+	}
+	return false, errors.Join(errs...)
+}
+
+func (l *Allowlist) groupMembers(ctx context.Context, group string) ([]string, error) {
+	l.mu.Lock()
+	cached, ok := l.members[group]
+	l.mu.Unlock()
+	if ok && l.now().Sub(cached.at) < l.TTL {
+		return cached.users, nil
+	}
+	users, err := l.api.GetUserGroupMembersContext(ctx, group)
+	if err != nil {
+		if ok {
+			return cached.users, nil
+		}
+		return nil, fmt.Errorf("members of user group %s: %w", group, err)
+	}
+	l.mu.Lock()
+	l.members[group] = groupMembers{users: users, at: l.now()}
+	l.mu.Unlock()
+	return users, nil
+}
+
+// Approvals turns Approve / Reject clicks into the workflow's approve / reject Updates. Both delivery modes (HTTP
+// via Interactions, Socket Mode via RunSocketMode) hand it the callbacks they have authenticated.
+//
+// A click changes the workflow only if, in order: it is not a repeat of a click already handled, its button value
+// is a failover decision, the user is on the Allowlist (when one is set), the run it names is still open, runs the
+// plan it names and waits for the decision kind it names, and the workflow's own validator accepts the user
+// (plan approvers, no double vote). Every refusal is answered with an ephemeral message to the user alone.
+type Approvals struct {
+	api       *slack.Client
+	workflows Workflows
+	allow     *Allowlist
+	logger    *slog.Logger
+	// Timeout bounds handling one click (status query and Update); default 20 s.
+	Timeout time.Duration
+
+	seen     *recent
+	now      func() time.Time
+	inflight sync.WaitGroup
+}
+
+// NewApprovals answers users with api (the bot client) and decides through wf. allow may be nil: the plan's
+// approvers, checked by the workflow, then decide alone.
+func NewApprovals(api *slack.Client, wf Workflows, allow *Allowlist, logger *slog.Logger) *Approvals {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Approvals{api: api, workflows: wf, allow: allow, logger: logger, Timeout: 20 * time.Second,
+		seen: newRecent(replayWindow, 10000), now: time.Now}
+}
+
+// Click results.
+const (
+	ClickRecorded   = "recorded"    // the Update was accepted
+	ClickIgnored    = "ignored"     // not a failover button (another action, another interaction type)
+	ClickDuplicate  = "duplicate"   // the same click was handled already (redelivery, replay)
+	ClickNotAllowed = "not-allowed" // the user is not on the Slack allow-list
+	ClickStale      = "stale"       // another run, another plan, another decision, or nothing pending
+	ClickRefused    = "refused"     // the workflow's validator said no, or the Update failed
+)
+
+// ClickResult says what became of a click.
+type ClickResult struct {
+	Result string
+	// Detail is what the user was told, or why the click was ignored.
+	Detail string
+	State  workflows.DecisionState
+}
+
+// Click handles one interaction callback (already authenticated) and answers the user.
+func (a *Approvals) Click(ctx context.Context, cb slack.InteractionCallback) ClickResult {
+	start := time.Now()
+	res := a.click(ctx, cb)
+	a.logger.Info("slack click", "user", cb.User.ID, "result", res.Result, "detail", res.Detail, "took", time.Since(start).Round(time.Millisecond))
+	return res
+}
+
+func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) ClickResult {
+	if cb.Type != slack.InteractionTypeBlockActions {
+		return ClickResult{Result: ClickIgnored, Detail: "interaction type " + string(cb.Type)}
+	}
+	var act *slack.BlockAction
+	for _, x := range cb.ActionCallback.BlockActions {
+		if x != nil && (x.ActionID == ActionApprove || x.ActionID == ActionReject) {
+			act = x
+			break
+		}
+	}
+	if act == nil {
+		return ClickResult{Result: ClickIgnored, Detail: "no failover button in the callback"}
+	}
+	user := cb.User.ID
+	key := clickKey(cb, act)
+	if first, _ := a.seen.firstTime(key, a.now()); !first {
+		return ClickResult{Result: ClickDuplicate, Detail: "this click was handled already"}
+	}
+	v, err := ParseButtonValue(act.Value)
+	if err != nil {
+		return a.answer(ctx, cb, ClickResult{Result: ClickIgnored, Detail: "That button is not a failover decision: nothing changed."})
+	}
+	if a.allow != nil {
+		ok, err := a.allow.Allows(ctx, user)
+		switch {
+		case !ok && err != nil:
+			return a.answer(ctx, cb, ClickResult{Result: ClickNotAllowed,
+				Detail: "Could not check that you may decide (Slack user groups unreadable); nothing changed. Try again, or use `starter approve`."})
+		case !ok:
+			return a.answer(ctx, cb, ClickResult{Result: ClickNotAllowed,
+				Detail: fmt.Sprintf("You are not allowed to decide failovers, so nothing changed. Ask an approver of %s.", v.WorkflowID)})
+		}
+	}
+	st, err := a.workflows.Status(ctx, v.WorkflowID, v.RunID)
+	if err != nil {
+		detail := "This message belongs to a failover that has ended (or no longer exists): nothing changed."
+		if !errors.Is(err, ErrRunClosed) && !isNotFound(err) {
+			detail = "Could not reach the failover to check this message; nothing changed. Try again, or use `starter approve`."
+		}
+		return a.answer(ctx, cb, ClickResult{Result: ClickStale, Detail: detail})
+	}
+	if why := staleReason(st, v); why != "" {
+		return a.answer(ctx, cb, ClickResult{Result: ClickStale, Detail: "This message is out of date: " + why + ". Nothing changed."})
+	}
+	update := workflows.ApproveUpdate
+	if act.ActionID == ActionReject {
+		update = workflows.RejectUpdate
+	}
+	req := workflows.ApprovalRequest{By: user, PlanHash: v.PlanHash, Via: "slack"}
+	state, err := a.workflows.Decide(ctx, v.WorkflowID, v.RunID, update, "slack:"+key, req)
+	if err != nil {
+		why := cleanError(err)
+		if strings.Contains(why, "may not decide") { // the workflow's allow-list check (workflows.validateVote)
+			return a.answer(ctx, cb, ClickResult{Result: ClickNotAllowed, Detail: "You are not allowed to decide this failover, so nothing changed: " + why})
+		}
+		return a.answer(ctx, cb, ClickResult{Result: ClickRefused, Detail: "Refused, nothing changed: " + why})
+	}
+	detail := fmt.Sprintf("Your %s of %s is recorded: %d of %d approvals.", map[string]string{
+		workflows.ApproveUpdate: "approval", workflows.RejectUpdate: "rejection"}[update], v.WorkflowID, state.Have, state.Needed)
+	if state.Outcome != "" {
+		detail += " Decided: " + state.Outcome + "."
+	}
+	return a.answer(ctx, cb, ClickResult{Result: ClickRecorded, Detail: detail, State: state})
+}
+
+// staleReason says why a button no longer applies to the run's current state, or "".
+func staleReason(st workflows.Status, v ButtonValue) string {
+	switch {
+	case st.PlanHash != v.PlanHash:
+		return fmt.Sprintf("it shows plan %s but the failover runs plan %s", v.PlanHash, st.PlanHash)
+	case st.Outcome != "":
+		return "the failover has ended (" + st.Outcome + ")"
+	case st.Pending == nil || st.Pending.Outcome != "":
+		return "the failover waits for no decision now (step " + st.Step + ")"
+	case st.Pending.Kind != v.Kind:
+		return fmt.Sprintf("it asks %s but the failover now asks %s", v.Kind, st.Pending.Kind)
+	}
+	return ""
+}
+
+// clickKey identifies one click: the same user pressing the same button at the same instant.
+func clickKey(cb slack.InteractionCallback, act *slack.BlockAction) string {
+	return strings.Join([]string{cb.User.ID, act.ActionID, act.ActionTs, cb.Container.MessageTs}, ":")
+}
+
+func isNotFound(err error) bool {
+	return strings.Contains(strings.ToLower(err.Error()), "not found")
+}
+
+// cleanError keeps the validator's sentence and drops the SDK's wrapping.
+func cleanError(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "(type: "); i > 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	return truncate(esc(msg), 500)
+}
+
+// answer tells the clicking user, and only them, what happened.
+func (a *Approvals) answer(ctx context.Context, cb slack.InteractionCallback, res ClickResult) ClickResult {
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	if channel == "" || cb.User.ID == "" {
+		return res
+	}
+	if _, err := a.api.PostEphemeralContext(ctx, channel, cb.User.ID, slack.MsgOptionText(res.Detail, false)); err != nil {
+		a.logger.Warn("slack: could not answer the user", "user", cb.User.ID, "error", err)
+	}
+	return res
+}
+
+// clickAsync handles a click in the background, so the transport can acknowledge Slack at once. done (may be nil)
+// is closed when the click is handled.
+func (a *Approvals) clickAsync(cb slack.InteractionCallback, done chan<- ClickResult) {
+	a.inflight.Add(1)
+	go func() {
+		defer a.inflight.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), a.Timeout)
+		defer cancel()
+		res := a.Click(ctx, cb)
+		if done != nil {
+			done <- res
+		}
+	}()
+}
+
+// Wait blocks until the clicks being handled are done (for a clean shutdown).
+func (a *Approvals) Wait() { a.inflight.Wait() }

@@ -1,0 +1,276 @@
+package slackbot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/slack-go/slack"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/failover/failover/activities"
+)
+
+// Publisher posts a failover's events to the plan's Slack channel (approval.slackChannel); it implements
+// activities.Publisher. List it first among the worker's publishers: the workflow carries the first publisher's
+// reference as Event.ThreadRef.
+//
+// Channel readability: one top-level message (the card) per failover run, posted by the run's first event
+// (started) and edited in place from then on: the evidence, readiness, the dry-run diff and Approve / Reject
+// buttons while a decision is pending, each vote (who, when), the decision (buttons removed) and the outcome with
+// the RTO. Under it, one thread reply per step, per decision asked and per escalation (also shown in the channel,
+// mentioning the plan's escalateTo), and a final summary with the RTO. Side effects, checks and alerts are not
+// posted: they are in the audit log. A plan without slackChannel posts nothing.
+//
+// If the first event could not be posted (Slack down), the next event that gets through posts the card: the
+// failover never waits for Slack (the workflow publishes in the background and the Publish activity gives up on
+// a failing publisher after a few tries).
+//
+// Retries: the Publish activity may run an event twice (a lost response, a worker crash). The card is rewritten
+// from what Slack holds (read back with conversations.history) with blocks keyed by ID and votes keyed by the
+// event's Seq, so a repeat changes nothing. A thread reply carries its Seq in its block ID; the Publisher
+// remembers the replies and cards it posted, and when an earlier attempt's result is unknown (it failed here, or
+// Temporal says this is a retry) it looks in the thread (conversations.replies) or the channel's history
+// (conversations.history) before posting again. The bot needs chat:write and channels:history (groups:history
+// for private channels), and usergroups:read for group allow-lists.
+type Publisher struct {
+	api    *slack.Client
+	logger *slog.Logger
+
+	parents *recent // run ID → the card's ref
+	replies *recent // ref#seq of replies posted
+	tried   *recent // posts attempted whose result is unknown
+	now     func() time.Time
+}
+
+// NewPublisher posts with api (the bot client: Config.BotClient).
+func NewPublisher(api *slack.Client, logger *slog.Logger) *Publisher {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Publisher{api: api, logger: logger, now: time.Now,
+		parents: newRecent(48*time.Hour, 10000), replies: newRecent(48*time.Hour, 50000), tried: newRecent(48*time.Hour, 10000)}
+}
+
+var _ activities.Publisher = (*Publisher)(nil)
+
+// messageRef is a Slack message, "CHANNEL:TS" as a ThreadRef.
+type messageRef struct {
+	channel, ts string
+}
+
+var refPattern = regexp.MustCompile(`^([A-Z0-9]+):([0-9]+\.[0-9]+)$`)
+
+func parseRef(s string) (messageRef, bool) {
+	m := refPattern.FindStringSubmatch(s)
+	if m == nil {
+		return messageRef{}, false
+	}
+	return messageRef{channel: m[1], ts: m[2]}, true
+}
+
+func (r messageRef) String() string { return r.channel + ":" + r.ts }
+
+// Publish posts or applies one event and returns the card's reference ("CHANNEL:TS").
+func (p *Publisher) Publish(ctx context.Context, e activities.Event) (string, error) {
+	if e.Channel == "" {
+		return "", nil
+	}
+	ref, ok := parseRef(e.ThreadRef)
+	if !ok {
+		ref, ok = p.knownCard(ctx, e)
+	}
+	if !ok {
+		c := newCard(e)
+		c.apply(e)
+		var err error
+		if ref, err = p.postCard(ctx, e, c); err != nil {
+			return "", err
+		}
+	} else if touchesCard(e) {
+		if err := p.updateCard(ctx, ref, e); err != nil {
+			return "", err
+		}
+	}
+	if r, ok := replyFor(e); ok {
+		if err := p.reply(ctx, ref, e.Seq, r); err != nil {
+			return "", err
+		}
+	}
+	return ref.String(), nil
+}
+
+// touchesCard reports whether an event changes the card (the rest only get thread replies, or nothing).
+func touchesCard(e activities.Event) bool {
+	switch e.Type {
+	case activities.EventStarted, activities.EventDecisionNeeded, activities.EventDecision, activities.EventOutcome:
+		return true
+	case activities.EventStep:
+		switch e.Step {
+		case "detect", "hold-down", "readiness", "approve":
+			return true
+		}
+	}
+	return false
+}
+
+// knownCard finds a card already posted for e's run when the event does not name it: from memory, or, if an
+// earlier post may have got through unseen, from the channel's history.
+func (p *Publisher) knownCard(ctx context.Context, e activities.Event) (messageRef, bool) {
+	if v, ok := p.parents.get(e.RunID, p.now()); ok {
+		return parseRef(v)
+	}
+	if !p.mayHavePosted(ctx, "card:"+e.RunID, e.Seq > 1) {
+		return messageRef{}, false
+	}
+	ref, ok, err := p.findCard(ctx, e)
+	if err != nil {
+		// A second card is better than none: post, and say so.
+		p.logger.Warn("slack: cannot look for an earlier card; posting a new one", "workflow", e.WorkflowID, "error", err)
+		return messageRef{}, false
+	}
+	if ok {
+		p.parents.put(e.RunID, ref.String(), p.now())
+	}
+	return ref, ok
+}
+
+func (p *Publisher) findCard(ctx context.Context, e activities.Event) (messageRef, bool, error) {
+	since := e.Time
+	if since.IsZero() {
+		since = p.now()
+	}
+	resp, err := p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: e.Channel, Oldest: slackTS(since.Add(-24 * time.Hour)), Limit: 200})
+	if err != nil {
+		return messageRef{}, false, err
+	}
+	for _, m := range resp.Messages {
+		if hasBlock(m, blockHead+":"+e.RunID) {
+			return messageRef{channel: e.Channel, ts: m.Timestamp}, true, nil
+		}
+	}
+	return messageRef{}, false, nil
+}
+
+func (p *Publisher) postCard(ctx context.Context, e activities.Event, c *card) (messageRef, error) {
+	key := "card:" + e.RunID
+	p.tried.put(key, "", p.now())
+	ch, ts, err := p.api.PostMessageContext(ctx, e.Channel, slack.MsgOptionText(c.text(), false), slack.MsgOptionBlocks(c.blocks...))
+	if err != nil {
+		return messageRef{}, fmt.Errorf("slack: post the card of %s to %s: %w", e.WorkflowID, e.Channel, err)
+	}
+	p.tried.delete(key)
+	ref := messageRef{channel: ch, ts: ts}
+	p.parents.put(e.RunID, ref.String(), p.now())
+	return ref, nil
+}
+
+// updateCard reads the card back, applies the event and writes it with chat.update when it changed.
+func (p *Publisher) updateCard(ctx context.Context, ref messageRef, e activities.Event) error {
+	resp, err := p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: ref.channel, Latest: ref.ts, Oldest: ref.ts, Inclusive: true, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("slack: read the card %s: %w", ref, err)
+	}
+	var msg *slack.Message
+	for i := range resp.Messages {
+		if resp.Messages[i].Timestamp == ref.ts {
+			msg = &resp.Messages[i]
+		}
+	}
+	if msg == nil {
+		p.logger.Warn("slack: the failover's message is gone (deleted?); not updating it", "ref", ref.String(), "event", e.Type)
+		return nil
+	}
+	c := cardFrom(msg.Blocks.BlockSet)
+	if !c.apply(e) {
+		return nil
+	}
+	if _, _, _, err := p.api.UpdateMessageContext(ctx, ref.channel, ref.ts,
+		slack.MsgOptionText(c.text(), false), slack.MsgOptionBlocks(c.blocks...)); err != nil {
+		return fmt.Errorf("slack: update the card %s with event %d (%s): %w", ref, e.Seq, e.Type, err)
+	}
+	return nil
+}
+
+// reply posts one thread reply per event Seq.
+func (p *Publisher) reply(ctx context.Context, ref messageRef, seq int, r reply) error {
+	key := ref.String() + "#" + strconv.Itoa(seq)
+	if _, ok := p.replies.get(key, p.now()); ok {
+		return nil
+	}
+	if p.mayHavePosted(ctx, key, false) {
+		found, err := p.findReply(ctx, ref, seq)
+		if err != nil {
+			return fmt.Errorf("slack: look for reply %d under %s: %w", seq, ref, err)
+		}
+		if found {
+			p.replies.put(key, "", p.now())
+			return nil
+		}
+	}
+	opts := []slack.MsgOption{slack.MsgOptionTS(ref.ts), slack.MsgOptionText(r.text, false), slack.MsgOptionBlocks(replyBlocks(seq, r)...)}
+	if r.broadcast {
+		opts = append(opts, slack.MsgOptionBroadcast())
+	}
+	p.tried.put(key, "", p.now())
+	if _, _, err := p.api.PostMessageContext(ctx, ref.channel, opts...); err != nil {
+		return fmt.Errorf("slack: reply %d under %s: %w", seq, ref, err)
+	}
+	p.tried.delete(key)
+	p.replies.put(key, "", p.now())
+	return nil
+}
+
+func (p *Publisher) findReply(ctx context.Context, ref messageRef, seq int) (bool, error) {
+	id := blockEvent + ":" + strconv.Itoa(seq)
+	params := &slack.GetConversationRepliesParameters{ChannelID: ref.channel, Timestamp: ref.ts, Limit: 200}
+	for page := 0; page < 10; page++ {
+		msgs, more, cursor, err := p.api.GetConversationRepliesContext(ctx, params)
+		if err != nil {
+			return false, err
+		}
+		for _, m := range msgs {
+			if hasBlock(m, id) {
+				return true, nil
+			}
+		}
+		if !more || cursor == "" {
+			break
+		}
+		params.Cursor = cursor
+	}
+	return false, nil
+}
+
+// mayHavePosted reports whether a post may already have happened without us seeing its result: hint, an earlier
+// failed attempt in this process, or a Temporal retry of the activity (possibly on another worker).
+func (p *Publisher) mayHavePosted(ctx context.Context, key string, hint bool) bool {
+	if hint {
+		return true
+	}
+	if _, ok := p.tried.get(key, p.now()); ok {
+		return true
+	}
+	return activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt > 1
+}
+
+func hasBlock(m slack.Message, id string) bool {
+	for _, b := range m.Blocks.BlockSet {
+		if b.ID() == id {
+			return true
+		}
+	}
+	return false
+}
+
+func slackTS(t time.Time) string {
+	if t.Unix() < 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000)
+}
