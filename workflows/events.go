@@ -16,7 +16,7 @@ import (
 func (f *failover) startPublisher(ctx workflow.Context) {
 	f.events = workflow.NewBufferedChannel(ctx, 10000)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             "publish event",
+		Summary: "publish event",
 		// Short: a worker that dies mid-publish delays the next event (and the outcome) by this much.
 		StartToCloseTimeout: 20 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
