@@ -17,7 +17,8 @@ import (
 )
 
 // specPath is Kong's published Admin API spec (3.9 OSS), shared by the project.
-const specPath = "/work/shared/kong/admin-oss-3.9.openapi.yaml"
+// specPath is Kong's published Admin API spec (3.9 OSS), copied from shared/kong.
+const specPath = "testdata/admin-oss-3.9.openapi.yaml"
 
 // Where Kong's OpenAPI spec and its Lua source (tag 3.9.0) disagree, the stand-in follows the source. Each entry
 // names the disagreement and where the source says otherwise; the tests below assert the source's behaviour and fail
