@@ -19,6 +19,7 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{[]string{"plan", "--plan", "../deploy/plans/demo.yaml", "--to", "eu-west", "--kong-admin-url", "localhost"}, "--kong-admin-url"},
 		{[]string{"approve", "failover-payments", "--as", ""}, "--as"},
 		{[]string{"demo", "--approve", "maybe"}, "--approve"},
+		{[]string{"demo", "--approve", "slack"}, "SLACK_CHANNEL"},
 		{[]string{"start", "--plan", "../deploy/plans/demo.yaml", "--to", "eu-west", "--temporal-address", "nowhere"}, "--temporal-address"},
 	} {
 		root := newRoot()

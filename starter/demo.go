@@ -61,8 +61,8 @@ func (c *cli) demoCmd() *cobra.Command {
 		Short: "Fail the demo service over on the local stack: inject an outage, let the alert start the failover, report detection and RTO",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if approveMode != "auto" && approveMode != "manual" {
-				return fmt.Errorf("--approve %q: use auto or manual", approveMode)
+			if approveMode != "auto" && approveMode != "manual" && approveMode != "slack" {
+				return fmt.Errorf("--approve %q: use auto, manual or slack", approveMode)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -80,7 +80,7 @@ func (c *cli) demoCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&approveMode, "approve", "auto", "auto (the plan approves) or manual (run `starter approve` from another terminal)")
+	cmd.Flags().StringVar(&approveMode, "approve", "auto", "auto (the plan approves), manual (run `starter approve` from another terminal) or slack (buttons in a real workspace: env SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_CHANNEL, SLACK_APPROVER_USERS)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the stack and Web UI up after the demo, until Ctrl-C")
 	return cmd
 }
@@ -105,15 +105,28 @@ func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoR
 	if err != nil {
 		return nil, err
 	}
-	s, err := stack.Start(ctx, stack.Options{Prometheus: true, Logger: quiet, WebhookURL: door.url + "/webhooks/alertmanager", WebhookToken: token})
+	opts := stack.Options{Prometheus: true, Logger: quiet, WebhookURL: door.url + "/webhooks/alertmanager", WebhookToken: token}
+	var sd *slackDemo
+	if approveMode == "slack" {
+		if sd, err = newSlackDemo(); err != nil {
+			return nil, err
+		}
+		opts.Publishers = sd.publishers(quiet)
+	}
+	s, err := stack.Start(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Stop()
 
 	p := s.Plan
-	if approveMode == "manual" {
+	if approveMode != "auto" {
 		p.Approval.Mode = plan.ApprovalManual
+	}
+	if sd != nil {
+		sd.adapt(&p)
+		go sd.listen(ctx, s, quiet)
+		fmt.Printf("Slack: the approval request goes to channel %s; approvers %v\n", p.Approval.SlackChannel, p.Approval.Approvers)
 	}
 	router, err := c.openDoor(door, s, p, token, quiet)
 	if err != nil {
@@ -137,8 +150,8 @@ func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoR
 	}
 	fmt.Printf("alert received, failover %s started %.2fs after the fault; watch it in the Web UI: %s/namespaces/default/workflows/%s\n",
 		run.GetID(), time.Since(faultAt).Seconds(), s.Temporal.UIURL(), run.GetID())
-	if approveMode == "manual" {
-		fmt.Printf("approve it: go run ./starter approve %s --as alice --temporal-address %s\n", run.GetID(), s.Temporal.Address())
+	if approveMode != "auto" {
+		fmt.Printf("approve it in Slack (--approve=slack) or: go run ./starter approve %s --as alice --temporal-address %s\n", run.GetID(), s.Temporal.Address())
 	}
 	var res workflows.Result
 	if err := run.Get(ctx, &res); err != nil {

@@ -62,7 +62,9 @@ type Options struct {
 	// at a codec server that decrypts them for display.
 	Codec           *codec.Codec
 	UICodecEndpoint string
-	Logger          *slog.Logger
+	// Publishers receive the in-process worker's failover events (e.g. Slack).
+	Publishers []activities.Publisher
+	Logger     *slog.Logger
 }
 
 // Stack is the running local stack. Stop it when done.
@@ -316,7 +318,8 @@ func (s *Stack) seedActiveKey(ctx context.Context) error {
 }
 
 func (s *Stack) startWorker(opts Options) error {
-	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: opts.Logger}
+	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: opts.Logger,
+		Publishers: opts.Publishers}
 	s.worker = worker.New(s.TemporalClient, workflows.TaskQueue, worker.Options{})
 	workflows.Register(s.worker, acts)
 	if err := s.worker.Start(); err != nil {
