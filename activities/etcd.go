@@ -122,6 +122,19 @@ func (a *Activities) WaitAcks(ctx context.Context, in WaitAcksInput) (WaitAcksRe
 			acked[ack.Instance] = true
 		}
 	}
+	// Watch from "now" first, then read: a watch that starts at a past revision is served by etcd's catch-up
+	// loop, which adds up to 100 ms; consumers often ack within a millisecond of the cutover.
+	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer wcancel()
+	events := a.Etcd.Watch(wctx, in.AckPrefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+	select {
+	case w, ok := <-events:
+		if !ok || w.Err() != nil || !w.Created {
+			return WaitAcksResult{}, fmt.Errorf("watch acks under %s: %v", in.AckPrefix, w.Err())
+		}
+	case <-ctx.Done():
+		return WaitAcksResult{}, fmt.Errorf("watch acks under %s: %w", in.AckPrefix, ctx.Err())
+	}
 	resp, err := a.Etcd.Get(ctx, in.AckPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return WaitAcksResult{}, fmt.Errorf("read acks under %s: %w", in.AckPrefix, err)
@@ -132,9 +145,6 @@ func (a *Activities) WaitAcks(ctx context.Context, in WaitAcksInput) (WaitAcksRe
 	if missing := missingAcks(acked, in); missing == "" {
 		return WaitAcksResult{Acked: sortedKeys(acked)}, nil
 	}
-	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer wcancel()
-	events := a.Etcd.Watch(wctx, in.AckPrefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
 	for {
 		select {
 		case <-ctx.Done():
