@@ -47,11 +47,15 @@ func TestRestartResumesWorkflow(t *testing.T) {
 // waits, then gets SIGKILL (no Stop, no checkpoint). A server started here on the same file
 // resumes the workflow. It also proves the state is on disk: this process never had the file open.
 func TestRestartAfterKill(t *testing.T) {
+	if db := os.Getenv(childDBEnv); db != "" {
+		runKilledChild(t, db) // this process is the child the parent below starts
+		return
+	}
 	db := filepath.Join(t.TempDir(), "temporal.db")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 
-	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestRestartAfterKillChild$", "-test.count=1")
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestRestartAfterKill$", "-test.count=1")
 	child.Env = append(os.Environ(), childDBEnv+"="+db)
 	child.Stderr = os.Stderr
 	out, err := child.StdoutPipe()
@@ -83,12 +87,9 @@ const (
 	childReady = "workflow waiting"
 )
 
-// TestRestartAfterKillChild is the child process of TestRestartAfterKill; it skips otherwise.
-func TestRestartAfterKillChild(t *testing.T) {
-	db := os.Getenv(childDBEnv)
-	if db == "" {
-		t.Skip("runs only as the child process of TestRestartAfterKill")
-	}
+// runKilledChild is TestRestartAfterKill's child process: it runs the server until the workflow waits, says so on
+// stdout, and waits to be killed.
+func runKilledChild(t *testing.T, db string) {
 	s := startServer(t, Options{DBFile: db, NoUI: true})
 	c := dial(t, s)
 	runWorker(t, c, "approvals", func(r worker.Registry) { r.RegisterWorkflow(approvalWorkflow) })
