@@ -45,12 +45,12 @@ type Config struct {
 
 // Bind registers the flags, with defaults taken from the environment.
 func (c *Config) Bind(fs *pflag.FlagSet) {
-	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.TemporalNamespace, "namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.TemporalAddress, "temporal-address", EnvOr("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
+	fs.StringVar(&c.TemporalNamespace, "namespace", EnvOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
 	fs.BoolVar(&c.TemporalTLS, "temporal-tls", os.Getenv("TEMPORAL_TLS") == "true", "connect to Temporal with TLS (env TEMPORAL_TLS=true)")
-	fs.StringSliceVar(&c.EtcdEndpoints, "etcd-endpoints", strings.Split(env("ETCD_ENDPOINTS", "http://localhost:2379"), ","), "etcd endpoints (env ETCD_ENDPOINTS, comma-separated)")
+	fs.StringSliceVar(&c.EtcdEndpoints, "etcd-endpoints", strings.Split(EnvOr("ETCD_ENDPOINTS", "http://localhost:2379"), ","), "etcd endpoints (env ETCD_ENDPOINTS, comma-separated)")
 	fs.StringVar(&c.EtcdCACert, "etcd-ca-cert", os.Getenv("ETCD_CA_CERT"), "CA bundle for https etcd endpoints (env ETCD_CA_CERT)")
-	fs.StringVar(&c.KongAdminURL, "kong-admin-url", env("KONG_ADMIN_URL", "http://localhost:8001"), "Kong Admin API URL (env KONG_ADMIN_URL)")
+	fs.StringVar(&c.KongAdminURL, "kong-admin-url", EnvOr("KONG_ADMIN_URL", "http://localhost:8001"), "Kong Admin API URL (env KONG_ADMIN_URL)")
 	fs.StringVar(&c.KongTokenFile, "kong-admin-token-file", os.Getenv("KONG_ADMIN_TOKEN_FILE"), "file holding the Kong-Admin-Token (env KONG_ADMIN_TOKEN_FILE, or the token itself in KONG_ADMIN_TOKEN)")
 	fs.StringVar(&c.CodecKeyFile, "codec-key-file", os.Getenv("CODEC_KEY_FILE"),
 		"encrypt payloads with AES-256-GCM: file of id:base64key lines, first = active (env CODEC_KEY_FILE, or the keys in CODEC_KEYS)")
@@ -158,7 +158,8 @@ func (c *Config) Kong() (*kong.Client, error) {
 	return kc, nil
 }
 
-func env(name, def string) string {
+// EnvOr is the environment variable name, or def when it is unset or empty: every flag default comes from it.
+func EnvOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/failover/failover/codec"
+	"github.com/failover/failover/endpoints"
 )
 
 func (c *cli) codecServerCmd() *cobra.Command {
@@ -64,8 +65,8 @@ set codec.includeCredentials so the browser sends the proxy's cookie.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", codecEnvOr("CODEC_LISTEN", "127.0.0.1:8081"), "host:port to serve on (env CODEC_LISTEN)")
-	cmd.Flags().StringSliceVar(&origins, "cors-origin", strings.Split(codecEnvOr("CODEC_CORS_ORIGIN", "http://127.0.0.1:8233,http://localhost:8233"), ","),
+	cmd.Flags().StringVar(&listen, "listen", endpoints.EnvOr("CODEC_LISTEN", "127.0.0.1:8081"), "host:port to serve on (env CODEC_LISTEN)")
+	cmd.Flags().StringSliceVar(&origins, "cors-origin", strings.Split(endpoints.EnvOr("CODEC_CORS_ORIGIN", "http://127.0.0.1:8233,http://localhost:8233"), ","),
 		`Web UI origins allowed to call (scheme://host:port, comma-separated; "*" for any) (env CODEC_CORS_ORIGIN)`)
 	cmd.Flags().StringVar(&tokenFile, "auth-token-file", os.Getenv("CODEC_AUTH_TOKEN_FILE"), "require Authorization: Bearer <token in this file> (env CODEC_AUTH_TOKEN_FILE)")
 	return cmd
@@ -98,12 +99,4 @@ func (s *codecServer) stop() {
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 	<-s.done
-}
-
-// codecEnvOr reads a codec-server setting from the environment.
-func codecEnvOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -32,10 +32,7 @@ func (c *cli) reportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.endpoints.Load(); err != nil {
-				return err
-			}
-			tc, err := c.endpoints.Temporal(c.logger)
+			tc, err := c.temporal()
 			if err != nil {
 				return err
 			}

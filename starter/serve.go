@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/failover/failover/alerts"
+	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/observe"
 )
 
@@ -38,7 +39,7 @@ type serveConfig struct {
 }
 
 func (sc *serveConfig) bind(fs *pflag.FlagSet) {
-	fs.StringVar(&sc.Listen, "listen", serveEnv("LISTEN_ADDR", ":8080"), "address to serve HTTP on (env LISTEN_ADDR)")
+	fs.StringVar(&sc.Listen, "listen", endpoints.EnvOr("LISTEN_ADDR", ":8080"), "address to serve HTTP on (env LISTEN_ADDR)")
 	fs.StringVar(&sc.RoutesFile, "routes", os.Getenv("ROUTES_FILE"),
 		"alert routes YAML, required (env ROUTES_FILE; see deploy/alerts/routes.yaml)")
 	fs.StringVar(&sc.TokenFile, "webhook-token-file", os.Getenv("WEBHOOK_TOKEN_FILE"),
@@ -301,11 +302,4 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-func serveEnv(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -30,10 +30,7 @@ func (c *cli) watchCmd() *cobra.Command {
 			if interval < 50*time.Millisecond {
 				return fmt.Errorf("--interval %s: poll at most every 50ms", interval)
 			}
-			if err := c.endpoints.Load(); err != nil {
-				return err
-			}
-			tc, err := c.endpoints.Temporal(c.logger)
+			tc, err := c.temporal()
 			if err != nil {
 				return err
 			}

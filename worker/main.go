@@ -40,7 +40,7 @@ func run(args []string, logger *slog.Logger) error {
 	var auditPath string
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
 	cfg.Bind(fs)
-	fs.StringVar(&auditPath, "audit-log", envOr("AUDIT_LOG", "stdout"), "where audit records go as JSON lines: stdout, or a file path (env AUDIT_LOG)")
+	fs.StringVar(&auditPath, "audit-log", endpoints.EnvOr("AUDIT_LOG", "stdout"), "where audit records go as JSON lines: stdout, or a file path (env AUDIT_LOG)")
 	metricsAddr := metricsFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage of worker:\n%s\nSlack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE) to post approvals and progress to each plan's approval.slackChannel.\n", fs.FlagUsages())
@@ -111,11 +111,4 @@ func openAudit(path string) (*activities.AuditLog, func(), error) {
 		return nil, nil, fmt.Errorf("--audit-log %s: %w", path, err)
 	}
 	return activities.NewAuditLog(f), func() { f.Close() }, nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 
+	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/observe"
 )
 
 // metricsFlag registers --metrics-addr (env METRICS_ADDR); deployment manifests scrape it.
 func metricsFlag(fs *pflag.FlagSet) *string {
-	return fs.String("metrics-addr", envOr("METRICS_ADDR", ":9464"),
+	return fs.String("metrics-addr", endpoints.EnvOr("METRICS_ADDR", ":9464"),
 		`serve Prometheus metrics on host:port at /metrics (env METRICS_ADDR); "off" disables`)
 }
 

@@ -23,6 +23,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/testsuite/region"
 )
 
@@ -44,8 +45,8 @@ type config struct {
 
 func (c *config) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Region, "region", os.Getenv("REGION"), "region this instance serves, e.g. us-east (env REGION)")
-	fs.StringVar(&c.Service, "service", envOr("SERVICE", "payments"), "service name (env SERVICE)")
-	fs.StringVar(&c.Listen, "listen", envOr("LISTEN_ADDR", ":9101"), "listen address host:port (env LISTEN_ADDR)")
+	fs.StringVar(&c.Service, "service", endpoints.EnvOr("SERVICE", "payments"), "service name (env SERVICE)")
+	fs.StringVar(&c.Listen, "listen", endpoints.EnvOr("LISTEN_ADDR", ":9101"), "listen address host:port (env LISTEN_ADDR)")
 	fs.StringSliceVar(&c.EtcdEndpoints, "etcd-endpoints", splitList(os.Getenv("ETCD_ENDPOINTS")),
 		"etcd endpoints to follow the active-region key on; none = do not follow (env ETCD_ENDPOINTS, comma-separated)")
 	fs.StringVar(&c.ActiveKey, "active-key", os.Getenv("ACTIVE_KEY"), "active-region key, default /failover/<service>/active (env ACTIVE_KEY)")
@@ -108,13 +109,6 @@ func run(args []string, logger *slog.Logger) error {
 	}
 	<-ctx.Done()
 	return srv.Close()
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // splitList splits a comma-separated list, dropping empty items, so an unset variable means "none".
