@@ -2,10 +2,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"sync"
 	"time"
 )
 
@@ -51,6 +47,8 @@ type Event struct {
 	Outcome    string  `json:"outcome,omitempty"`
 	Reason     string  `json:"reason,omitempty"`
 	RTOSeconds float64 `json:"rto_seconds,omitempty"`
+	// StillChanged lists, with a failed-needs-human outcome, what is still changed and how to finish by hand.
+	StillChanged []string `json:"still_changed,omitempty"`
 
 	// ThreadRef is what the first publisher returned for this failover (e.g. a Slack message), so later events
 	// can update or reply to it.
@@ -81,48 +79,49 @@ type PublishResult struct {
 	Ref string
 }
 
-// AuditLog writes one JSON line per event; safe for concurrent use.
-type AuditLog struct {
-	mu sync.Mutex
-	w  io.Writer
+// NotifyInput is a batch of events for the publishers, in order, with the thread reference known so far.
+type NotifyInput struct {
+	ThreadRef string
+	Events    []Event
 }
 
-// NewAuditLog writes audit records to w (os.Stdout, a file).
-func NewAuditLog(w io.Writer) *AuditLog { return &AuditLog{w: w} }
-
-// Write appends one record.
-func (l *AuditLog) Write(e Event) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, err = l.w.Write(append(b, '\n'))
-	return err
-}
-
-// Publish writes the event to the audit log (an error is retried: the record matters) and hands it to every
-// publisher. A publisher that fails is retried a few times and then logged, never failing the failover: Slack
-// being down must not block a failover.
-func (a *Activities) Publish(ctx context.Context, e Event) (PublishResult, error) {
-	if a.Audit != nil {
-		if err := a.Audit.Write(e); err != nil {
-			return PublishResult{}, fmt.Errorf("audit record %d of %s: %w", e.Seq, e.WorkflowID, err)
+// Notify hands each event to every publisher (Slack, ...), in order; the first publisher's reference threads the
+// events after it. A publisher that fails is retried a few times and then logged, never failing the failover:
+// Slack being down must not block a failover. The audit log is written by RecordAudit, not here.
+func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult, error) {
+	res := PublishResult{Ref: in.ThreadRef}
+	for _, e := range in.Events {
+		if e.ThreadRef == "" {
+			e.ThreadRef = res.Ref
+		}
+		if ref := a.notifyOne(ctx, e); res.Ref == "" {
+			res.Ref = ref
 		}
 	}
-	var res PublishResult
+	return res, nil
+}
+
+func (a *Activities) notifyOne(ctx context.Context, e Event) (first string) {
 	for _, p := range a.Publishers {
 		ref, err := publishWithRetry(ctx, p, e)
 		if err != nil {
 			a.logger().Warn("publish failed; the failover goes on", "workflow", e.WorkflowID, "event", e.Type, "seq", e.Seq, "error", err)
 			continue
 		}
-		if res.Ref == "" {
-			res.Ref = ref
+		if first == "" {
+			first = ref
 		}
 	}
-	return res, nil
+	return first
+}
+
+// Publish is the first release's combined activity (audit record, then publishers, one event at a time). Runs
+// started before the RecordAudit/Notify split still schedule it, so it stays registered until they have all ended.
+func (a *Activities) Publish(ctx context.Context, e Event) (PublishResult, error) {
+	if err := a.RecordAudit(ctx, []Event{e}); err != nil {
+		return PublishResult{}, err
+	}
+	return PublishResult{Ref: a.notifyOne(ctx, e)}, nil
 }
 
 func publishWithRetry(ctx context.Context, p Publisher, e Event) (string, error) {

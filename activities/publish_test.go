@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,37 @@ func TestPublishFailsWhenTheAuditCannotBeWritten(t *testing.T) {
 	a := &Activities{Audit: NewAuditLog(brokenWriter{})}
 	if _, err := a.Publish(context.Background(), Event{Seq: 3, WorkflowID: "w"}); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("error %v: an audit record that cannot be written must be retried", err)
+	}
+}
+
+// A retried RecordAudit (the worker died after writing) must not write a record twice, also after a restart
+// that reopens the file.
+func TestAuditRecordsAreWrittenOncePerSequenceNumber(t *testing.T) {
+	path := t.TempDir() + "/audit.jsonl"
+	l, closer, err := OpenAuditFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{Audit: l}
+	batch := []Event{{Seq: 1, WorkflowID: "w", RunID: "r"}, {Seq: 2, WorkflowID: "w", RunID: "r"}}
+	for range 2 {
+		if err := a.RecordAudit(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closer.Close()
+	l, closer, err = OpenAuditFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	a.Audit = l
+	more := append(batch, Event{Seq: 1, WorkflowID: "w", RunID: "other-run"})
+	if err := a.RecordAudit(context.Background(), more); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if lines := strings.Count(string(b), "\n"); lines != 3 {
+		t.Fatalf("%d audit lines, want 3 (seq 1 and 2 once, then the other run's seq 1):\n%s", lines, b)
 	}
 }

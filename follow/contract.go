@@ -12,7 +12,11 @@
 //     current value: the epochs in between are gone from etcd and are skipped.
 //   - proves the watch alive and caught up by requesting a progress notification every LeaseTTL/4; two
 //     unanswered requests count as a disconnect (the client library alone would wait silently).
-//   - calls the Handler once per new epoch, oldest first, retrying with backoff while it fails, then acks.
+//   - calls the Handler for each new epoch, oldest first, and acks the epoch once the handler succeeds. A failing
+//     handler is retried with backoff until it succeeds or a newer epoch arrives: the newer epoch supersedes it
+//     (the retry's context is cancelled), the failing epoch and any queued behind it are dropped unacked
+//     (follow_superseded_epochs_total), and the newest is delivered next, so a rollback is never held back by the
+//     epoch it undoes. An epoch is applied at most once, and applied epochs only increase.
 //   - reports (log + follow_ignored_values_total) and skips malformed values, deletions of the key, and epochs that
 //     do not move forward; the last good value stays.
 //   - with CacheFile, persists each value etcd confirmed (write, fsync, rename). When etcd is unreachable at start
@@ -20,7 +24,7 @@
 //
 // Metrics, registered when Config.Registerer is set, each with the constant label key=<Config.Key>:
 // follow_epoch, follow_config_stale_seconds, follow_fallback_active, follow_watch_reconnects_total,
-// follow_ignored_values_total{reason}, follow_handler_errors_total.
+// follow_ignored_values_total{reason}, follow_handler_errors_total, follow_superseded_epochs_total.
 package follow
 
 import (

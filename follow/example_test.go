@@ -53,7 +53,9 @@ func Example() {
 		Registerer: reg,
 	}, func(ctx context.Context, a follow.Active) error {
 		// Apply the cutover: drain, switch the primary, warm caches... An error means "not yet": the same value
-		// comes back after a backoff, and the orchestrator sees no ack for this epoch until this returns nil.
+		// comes back after a backoff, and the orchestrator sees no ack for this epoch until this returns nil. If a
+		// newer epoch (say, the rollback) arrives while this one keeps failing, ctx is cancelled and the newer one
+		// is delivered instead; this one is never acked.
 		slog.Info("active region changed", "region", a.Region, "epoch", a.Epoch)
 		return nil
 	})

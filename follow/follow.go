@@ -40,9 +40,13 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
-// Handler applies a new active value. It is called once per epoch, in epoch order, never concurrently. An error
-// means "not applied": the same value is retried with backoff, and no ack is written until the handler succeeds.
-// Inside the handler, Current still returns the previous value.
+// Handler applies a new active value. It is called for each new epoch, in epoch order, never concurrently; inside
+// it, Current still returns the previous value. An error means "not applied": no ack is written, and the same value
+// is retried with backoff until the handler succeeds or a newer epoch supersedes it. A newer epoch supersedes a
+// failing one: ctx is cancelled with context.Cause(ctx) == ErrSuperseded, the failing value is dropped for good
+// (never retried, never acked), and the newest value is delivered next, skipping any queued in between. The first
+// call for an epoch is not cancelled this way, so a working handler sees every epoch; bound its work with a timeout,
+// since a call that never returns holds back every later epoch.
 type Handler func(ctx context.Context, a Active) error
 
 // State describes the value Current returns.
@@ -74,9 +78,10 @@ type Follower struct {
 	saveWake chan struct{} // the applied value is confirmed by etcd: rewrite the cache file
 
 	mu          sync.Mutex
-	cached      *cacheEntry // loaded by New; offered when etcd is down at start
-	pending     []pending   // seen, newer than applied, not yet applied; strictly increasing epochs
-	seen        Active      // newest good value seen (pending tail, or applied)
+	cached      *cacheEntry             // loaded by New; offered when etcd is down at start
+	pending     []pending               // seen, newer than applied, not yet applied; strictly increasing epochs
+	supersede   context.CancelCauseFunc // set while the handler fails pending[0]: cancels its retries
+	seen        Active                  // newest good value seen (pending tail, or applied)
 	haveSeen    bool
 	applied     Active
 	appliedRev  int64

@@ -228,10 +228,11 @@ func TestEtcdStoppedAndRestartedMidWatch(t *testing.T) {
 	if f.metric(t, "follow_watch_reconnects_total") < 1 {
 		t.Fatal("follow_watch_reconnects_total did not count the reconnect")
 	}
-	c, err := readCache(cache, testKey)
-	if err != nil || c == nil || c.Active.Epoch != 2 {
-		t.Fatalf("cache file after epoch 2 = %+v, %v; want epoch 2", c, err)
-	}
+	// The cache file is written apart from the ack (the disk is never on the path to the ack): wait for it.
+	eventually(t, waitLonger, "the cache file holds epoch 2", func() bool {
+		c, err := readCache(cache, testKey)
+		return err == nil && c != nil && c.Active.Epoch == 2
+	})
 }
 
 // While the follower is cut off, etcd moves on and compacts past the last revision it saw: the resumed watch

@@ -374,6 +374,37 @@ func ackedEpoch(t testing.TB, c *clientv3.Client, instance string) int64 {
 	return a.Epoch
 }
 
+// ackHistory replays an instance's ack key from etcd's history: every epoch written there since revision since,
+// in order. Unlike polling ackOf, it cannot miss an ack that was written and then replaced.
+func ackHistory(t testing.TB, c *clientv3.Client, instance string, since int64) []int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	key := AckKey(testAcks, instance)
+	now, err := c.Get(ctx, key, clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatalf("get ack: %v", err)
+	}
+	var epochs []int64
+	var lastMod int64
+	for rev := since; rev <= now.Header.Revision; rev++ {
+		resp, err := c.Get(ctx, key, clientv3.WithRev(rev))
+		if err != nil {
+			t.Fatalf("get ack at revision %d: %v", rev, err)
+		}
+		if len(resp.Kvs) == 0 || resp.Kvs[0].ModRevision == lastMod {
+			continue
+		}
+		lastMod = resp.Kvs[0].ModRevision
+		a, err := ParseAck(resp.Kvs[0].Value)
+		if err != nil {
+			t.Fatalf("ack of %s at revision %d: %v", instance, rev, err)
+		}
+		epochs = append(epochs, a.Epoch)
+	}
+	return epochs
+}
+
 // testLogger writes the follower's log into the test log; FOLLOW_DEBUG=1 adds debug lines.
 func testLogger(t testing.TB, instance string) *slog.Logger {
 	level := slog.LevelInfo

@@ -13,6 +13,7 @@ type metrics struct {
 	reconnects    prometheus.Counter
 	ignored       *prometheus.CounterVec
 	handlerErrors prometheus.Counter
+	superseded    prometheus.Counter
 }
 
 // newMetrics builds the metrics and registers them (with the constant label key) when reg is set. All names:
@@ -22,7 +23,9 @@ type metrics struct {
 //	follow_fallback_active         1 while serving a value etcd cannot currently confirm (outage, or cached value)
 //	follow_watch_reconnects_total  watches re-established after a break or compaction
 //	follow_ignored_values_total    values not delivered, by reason: malformed, deleted, old_epoch
-//	follow_handler_errors_total    handler calls that returned an error (each is retried)
+//	follow_handler_errors_total    handler calls that returned an error (each is retried unless superseded)
+//	follow_superseded_epochs_total epochs dropped unapplied and unacked because a newer one arrived while the
+//	                               handler was failing (the failing epoch and any queued behind it)
 func newMetrics(f *Follower, reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
@@ -35,7 +38,11 @@ func newMetrics(f *Follower, reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		handlerErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "follow_handler_errors_total",
-			Help: "Handler calls that returned an error; the same value is retried.",
+			Help: "Handler calls that returned an error; the same value is retried unless a newer epoch supersedes it.",
+		}),
+		superseded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "follow_superseded_epochs_total",
+			Help: "Epochs dropped without being applied or acked because a newer epoch arrived while the handler was failing.",
 		}),
 	}
 	if reg == nil {
@@ -43,7 +50,7 @@ func newMetrics(f *Follower, reg prometheus.Registerer) (*metrics, error) {
 	}
 	reg = prometheus.WrapRegistererWith(prometheus.Labels{"key": f.cfg.Key}, reg)
 	collectors := []prometheus.Collector{
-		m.reconnects, m.ignored, m.handlerErrors,
+		m.reconnects, m.ignored, m.handlerErrors, m.superseded,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "follow_epoch",
 			Help: "Epoch of the active-region value this instance has applied (0 = none yet).",

@@ -223,6 +223,9 @@ func (f *Follower) offer(p pending) {
 	case !f.haveSeen || a.Epoch > f.seen.Epoch:
 		f.pending = append(f.pending, p)
 		f.seen, f.haveSeen = a, true
+		if f.supersede != nil { // the handler is failing the value ahead: stop retrying it, deliver this one
+			f.supersede(ErrSuperseded)
+		}
 		signal(f.wake)
 	case a.Epoch == f.seen.Epoch && a.Region == f.seen.Region:
 		if p.fromCache {

@@ -44,7 +44,9 @@ type Report struct {
 	Decisions      []workflows.Approval `json:"decisions,omitempty"`
 	Checks         CheckSummary         `json:"checks"`
 	Changes        []Change             `json:"changes,omitempty"`
-	Alerts         []workflows.Alert    `json:"alerts,omitempty"`
+	Alerts         []workflows.AlertState `json:"alerts,omitempty"`
+	// StillChanged is what a failed-needs-human run left changed, and how to finish by hand.
+	StillChanged []workflows.Leftover `json:"still_changed,omitempty"`
 	Evidence       []string             `json:"evidence,omitempty"`
 }
 
@@ -100,7 +102,8 @@ func PhaseName(step string) string {
 func FromStatus(workflowID, runID string, st workflows.Status) Report {
 	r := Report{WorkflowID: workflowID, RunID: runID, Kind: st.Kind, Service: st.Service, From: st.From, To: st.To,
 		PlanHash: st.PlanHash, Trigger: st.Trigger, Outcome: st.Outcome, Reason: st.Reason, FaultAt: st.FaultAt.UTC(),
-		StartedAt: st.StartedAt.UTC(), Decisions: st.Approvals, Alerts: st.Alerts, Evidence: st.Evidence}
+		StartedAt: st.StartedAt.UTC(), Decisions: st.Approvals, Alerts: st.Alerts, Evidence: st.Evidence,
+		StillChanged: st.StillChanged}
 	if r.FaultAt.IsZero() {
 		r.FaultAt = r.StartedAt
 	}

@@ -74,6 +74,12 @@ func (r Report) WriteText(w io.Writer) error {
 			b.WriteString("\n")
 		}
 	}
+	if len(r.StillChanged) > 0 {
+		b.WriteString("\nstill changed (finish by hand)\n")
+		for _, l := range r.StillChanged {
+			fmt.Fprintf(b, "  %s %s: %s (before: %s)\n    %s\n", l.System, l.Target, l.Now, l.Before, l.Fix)
+		}
+	}
 	if len(r.Changes) > 0 {
 		b.WriteString("\nchanges\n")
 		for _, c := range r.Changes {
@@ -89,7 +95,8 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.Alerts) > 0 {
 		b.WriteString("\nalerts\n")
 		for _, a := range r.Alerts {
-			fmt.Fprintf(b, "  %s %s %s (fingerprint %s, %d repeats) at %s\n", a.Alertname, a.Status, a.Severity, a.Fingerprint, a.Repeats, a.ReceivedAt.UTC().Format(time.TimeOnly))
+			fmt.Fprintf(b, "  %s %s %s (fingerprint %s, region %s, %d notifications, %d status changes) first %s, last %s\n", a.Alertname, a.Status,
+				a.Severity, a.Fingerprint, a.Region, a.Notifications, a.Changes, a.FirstSeen.UTC().Format(time.TimeOnly), a.LastSeen.UTC().Format(time.TimeOnly))
 		}
 	}
 	if len(r.Evidence) > 0 {

@@ -174,9 +174,9 @@ func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoR
 	}
 	var first time.Time
 	for _, a := range st.Alerts {
-		rep.AlertDeliveries += 1 + a.Repeats
-		if a.Status == alerts.Firing && (first.IsZero() || a.ReceivedAt.Before(first)) {
-			first = a.ReceivedAt
+		rep.AlertDeliveries += a.Notifications
+		if first.IsZero() || a.FirstSeen.Before(first) {
+			first = a.FirstSeen
 		}
 	}
 	if !first.IsZero() {

@@ -13,6 +13,9 @@ import (
 // repeat (Alertmanager resends, HA pairs) attaches to it as evidence.
 const AlertSignal = "alert"
 
+// RegionLabel is the alert label that names the region an alert is about.
+const RegionLabel = "region"
+
 // Alert is one Alertmanager alert as the webhook received it.
 type Alert struct {
 	Status      string            `json:"status"` // firing or resolved
@@ -28,8 +31,29 @@ type Alert struct {
 	Repeats int `json:"repeats"`
 }
 
-// listenForAlerts records every alert signal. A "resolved" that arrives before the cutover means the source came
-// back by itself: the failover stops with outcome source-recovered. After the cutover it is only recorded.
+// AlertState is what the run knows of one alert (by fingerprint): its status now, and counts rather than copies
+// of the notifications, so the status stays small however often Alertmanager repeats itself.
+type AlertState struct {
+	Fingerprint string            `json:"fingerprint"`
+	Alertname   string            `json:"alertname"`
+	Severity    string            `json:"severity,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	// Region is the alert's region label; AboutSource says whether it is about the region this run moves away
+	// from. Only those alerts can end the run as source-recovered.
+	Region      string    `json:"region,omitempty"`
+	AboutSource bool      `json:"about_source"`
+	Status      string    `json:"status"` // firing or resolved, as last reported
+	StartsAt    time.Time `json:"starts_at"`
+	FirstSeen   time.Time `json:"first_seen"`
+	LastSeen    time.Time `json:"last_seen"`
+	// Notifications counts every notification that carried it; Changes counts status changes after the first.
+	Notifications int `json:"notifications"`
+	Changes       int `json:"changes"`
+}
+
+// listenForAlerts records every alert signal. When every alert about the source is resolved before the cutover of
+// an alert-started run, the source came back by itself: the failover stops with outcome source-recovered. After
+// the cutover, and in runs a person started, alerts are only recorded.
 func (f *failover) listenForAlerts(ctx workflow.Context) {
 	ch := workflow.GetSignalChannel(ctx, AlertSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -44,35 +68,67 @@ func (f *failover) listenForAlerts(ctx workflow.Context) {
 }
 
 func (f *failover) recordAlert(ctx workflow.Context, al Alert) {
-	for i := range f.status.Alerts {
-		seen := &f.status.Alerts[i]
-		if seen.Fingerprint == al.Fingerprint && seen.Status == al.Status {
-			seen.Repeats++
-			return
-		}
+	st, isNew := f.alertState(al)
+	changed := !isNew && st.Status != al.Status
+	st.Notifications++
+	st.LastSeen = workflow.Now(ctx)
+	if changed {
+		st.Changes++
 	}
-	f.status.Alerts = append(f.status.Alerts, al)
+	st.Status = al.Status
+	if f.legacy {
+		f.recordAlertV0(ctx, al)
+		return
+	}
+	if (!isNew && !changed) || f.status.Outcome != "" {
+		return // a repeat, or the run has its outcome and only waits for its audit records
+	}
+	about := "about the source"
+	if !st.AboutSource {
+		about = fmt.Sprintf("about %s, not the source %s: evidence only", st.Region, f.req.From)
+	}
 	f.emit(ctx, activities.Event{Type: activities.EventAlert, Step: f.status.Step, Result: al.Status,
-		Detail: fmt.Sprintf("%s %s (fingerprint %s)", al.Alertname, al.Status, al.Fingerprint)})
-	if al.Status == "resolved" && !f.changesBegan && f.allResolved() {
+		Detail: fmt.Sprintf("%s %s (fingerprint %s), %s", al.Alertname, al.Status, al.Fingerprint, about)})
+	if f.mayRecover() && f.sourceAlertsResolved() {
 		f.sourceRecovered = true
 	}
 	f.publish(ctx)
 }
 
-// allResolved reports whether every alert seen (by fingerprint) was last reported resolved: one resolved alert
-// must not abort a failover while another alert on the source still fires.
-func (f *failover) allResolved() bool {
-	last := map[string]string{}
-	for _, al := range f.status.Alerts {
-		last[al.Fingerprint] = al.Status
-	}
-	for _, status := range last {
-		if status != "resolved" {
-			return false
+// alertState finds the alert's record by fingerprint, or adds one.
+func (f *failover) alertState(al Alert) (*AlertState, bool) {
+	for i := range f.status.Alerts {
+		if f.status.Alerts[i].Fingerprint == al.Fingerprint {
+			return &f.status.Alerts[i], false
 		}
 	}
-	return true
+	region := al.Labels[RegionLabel]
+	f.status.Alerts = append(f.status.Alerts, AlertState{Fingerprint: al.Fingerprint, Alertname: al.Alertname, Severity: al.Severity,
+		Labels: al.Labels, Region: region, AboutSource: region == "" || region == f.req.From, Status: al.Status,
+		StartsAt: al.StartsAt, FirstSeen: al.ReceivedAt})
+	return &f.status.Alerts[len(f.status.Alerts)-1], true
+}
+
+// mayRecover: only a run an alert started ends by itself when its alerts resolve, and only before the cutover. A
+// person's start (--force or not) is a person's decision; they reject or cancel it.
+func (f *failover) mayRecover() bool {
+	return !f.changesBegan && f.req.Trigger.Source == TriggerAlert && !f.req.Force
+}
+
+// sourceAlertsResolved reports whether every alert about the source is resolved now (at least one seen): one
+// resolved alert must not abort a failover while another alert on the source still fires.
+func (f *failover) sourceAlertsResolved() bool {
+	seen := false
+	for _, st := range f.status.Alerts {
+		if !st.AboutSource {
+			continue
+		}
+		if st.Status != "resolved" {
+			return false
+		}
+		seen = true
+	}
+	return seen
 }
 
 // recovered stops the failover if the source recovered before anything changed.

@@ -11,34 +11,29 @@ import (
 )
 
 // cutover moves the active-region key to the target in one fenced etcd transaction, then waits until the plan's
-// consumers acked the new epoch. Its undo writes the previous region back with a newer epoch.
+// consumers acked the new epoch. Its undo, registered first, writes the source region back with a newer epoch.
 func (f *failover) cutover(ctx workflow.Context) *stop {
 	f.begin(ctx, "cutover")
 	key := f.plan.Etcd.ActiveKey
 	in := activities.CutoverInput{Key: key, Expected: f.active, Region: f.req.To,
 		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID}
 	f.changesBegan = true
+	if !f.legacy {
+		f.addUndo("restore "+key, f.restoreActive)
+	}
 	if err := workflow.ExecuteActivity(quick(ctx, fmt.Sprintf("cutover %s → %s", key, f.req.To)), a.Cutover, in).Get(ctx, &f.cut); err != nil {
 		if isFenced(err) {
+			if !f.legacy {
+				f.undo = f.undo[:len(f.undo)-1] // the fenced transaction wrote nothing
+			}
 			return f.stepFailed(ctx, Fenced, "%v", err)
 		}
 		return f.stepFailed(ctx, FailedNeedsHuman, "cutover %s: %v", key, err)
 	}
 	f.status.EtcdAfter = &f.cut.Value
 	f.sideEffect(ctx, key, f.active, f.cut, fmt.Sprintf("etcd %s → %s epoch %d at revision %d", key, f.req.To, f.cut.Value.Epoch, f.cut.Revision))
-	if f.active.Exists {
-		f.addUndo("restore "+key, func(ctx workflow.Context) error {
-			restore := activities.CutoverInput{Key: key, Region: f.active.Value.Region,
-				Expected:   activities.ActiveState{Exists: true, Value: f.cut.Value, ModRevision: f.cut.Revision},
-				WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID}
-			var res activities.CutoverResult
-			err := workflow.ExecuteActivity(quick(ctx, "restore "+key+" → "+f.active.Value.Region), a.Cutover, restore).Get(ctx, &res)
-			if err == nil {
-				f.status.EtcdAfter = &res.Value
-				f.sideEffect(ctx, key, f.cut, res, fmt.Sprintf("etcd %s restored to %s at epoch %d", key, res.Value.Region, res.Value.Epoch))
-			}
-			return err
-		})
+	if f.legacy && f.active.Exists {
+		f.addUndo("restore "+key, f.restoreActiveV0)
 	}
 	e := f.plan.Etcd
 	if len(e.RequiredConsumers) > 0 || e.MinAcks > 0 {
@@ -56,23 +51,23 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 }
 
 // reroute shifts the Kong upstream's weights to the target in the plan's steps, running the gate checks between
-// steps. Its undo puts the weights readiness read back.
+// steps. Its undo, registered first, puts the weights readiness read back.
 func (f *failover) reroute(ctx workflow.Context) *stop {
 	f.begin(ctx, "reroute")
 	up := f.plan.Kong.Upstream
 	fromT, toT := f.plan.Regions[f.req.From].KongTarget, f.plan.Regions[f.req.To].KongTarget
+	if !f.legacy {
+		// Registered before the first write: a step that fails halfway (one target raised, the other not yet
+		// lowered) is undone too.
+		f.addUndo("restore Kong weights", f.restoreWeights)
+	}
 	for i, pct := range f.plan.Traffic.Steps {
 		want := []activities.TargetWeight{{Target: toT, Weight: pct}, {Target: fromT, Weight: 100 - pct}}
 		if err := f.setWeights(ctx, fmt.Sprintf("%s: %d%% to %s", up, pct, f.req.To), want); err != nil {
 			return f.stepFailed(ctx, RolledBack, "set Kong weights %v: %v", want, err)
 		}
-		if i == 0 {
-			before := []activities.TargetWeight{{Target: toT}, {Target: fromT}}
-			before[0].Weight, _ = weightOf(f.weights, toT)
-			before[1].Weight, _ = weightOf(f.weights, fromT)
-			f.addUndo("restore Kong weights", func(ctx workflow.Context) error {
-				return f.setWeights(ctx, fmt.Sprintf("restore %s weights", up), before)
-			})
+		if f.legacy && i == 0 {
+			f.addUndo("restore Kong weights", f.restoreWeights)
 		}
 		if i == len(f.plan.Traffic.Steps)-1 {
 			break
@@ -86,6 +81,33 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 	}
 	f.end(ctx, "ok", fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
 	return nil
+}
+
+// restoreActive undoes the cutover, whatever became of it (see activities.RestoreActive).
+func (f *failover) restoreActive(ctx workflow.Context) error {
+	key := f.plan.Etcd.ActiveKey
+	in := activities.RestoreInput{Key: key, Original: f.active, Region: f.req.From, CutRegion: f.req.To,
+		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID}
+	var res activities.RestoreResult
+	err := workflow.ExecuteActivity(quick(ctx, "restore "+key+" → "+f.req.From), a.RestoreActive, in).Get(ctx, &res)
+	if err == nil && res.Value.Region != "" {
+		f.status.EtcdAfter = &res.Value
+	}
+	if err == nil && res.Changed {
+		f.sideEffect(ctx, key, f.cut, res, res.Detail)
+	}
+	return err
+}
+
+// restoreWeights puts the source and target weights back to what readiness read.
+func (f *failover) restoreWeights(ctx workflow.Context) error {
+	var before []activities.TargetWeight
+	for _, region := range []string{f.req.To, f.req.From} {
+		t := f.plan.Regions[region].KongTarget
+		w, _ := weightOf(f.weights, t)
+		before = append(before, activities.TargetWeight{Target: t, Weight: w})
+	}
+	return f.setWeights(ctx, fmt.Sprintf("restore %s weights", f.plan.Kong.Upstream), before)
 }
 
 func (f *failover) setWeights(ctx workflow.Context, summary string, want []activities.TargetWeight) error {

@@ -10,31 +10,84 @@ import (
 	"github.com/failover/failover/activities"
 )
 
-// Events flow through one coroutine that publishes them in order (audit log, Slack) as activities. The steps
-// only queue them, so a slow or unreachable Slack never holds a failover up.
+// Events flow out through two coroutines, each publishing in order and in batches of what queued meanwhile:
+//   - the audit coroutine writes every event to the audit log (RecordAudit), retrying without limit: an audit
+//     record is never dropped, and the run does not end before its outcome is recorded;
+//   - the notify coroutine hands events to Slack and other publishers (Notify) with a few retries: a slow or
+//     unreachable Slack never holds up the audit log or the failover.
+//
+// Both run in a disconnected context, so a cancelled failover still records its rollback and its outcome.
 
-func (f *failover) startPublisher(ctx workflow.Context) {
-	f.events = workflow.NewBufferedChannel(ctx, 10000)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary: "publish event",
-		// Short: a worker that dies mid-publish delays the next event (and the outcome) by this much.
-		StartToCloseTimeout: 20 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
+const (
+	// eventBatch bounds one activity's events, so its input stays far below Temporal's payload limits.
+	eventBatch = 100
+	// notifyDrain is how long a finished run waits for Slack before it closes (the audit log is awaited in full).
+	notifyDrain = 2 * time.Minute
+)
+
+func (f *failover) startPublishers(ctx workflow.Context) {
+	if f.legacy {
+		f.startPublisherV0(ctx)
+		return
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	auditCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             "audit events",
+		StartToCloseTimeout: 5 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 30 * time.Second},
+	})
+	notifyCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary: "notify Slack",
+		// Per batch: Slack allows about one message a second per channel, and each event is tried three times.
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		defer func() { f.published = true }()
+		defer func() { f.audited = true }()
 		for {
-			var e activities.Event
-			if more := f.events.Receive(ctx, &e); !more {
+			batch := f.nextBatch(ctx, &f.toAudit)
+			if batch == nil {
 				return
 			}
-			e.ThreadRef = f.threadRef
+			// Retried without limit; only a non-retryable error ends it, and then the records go back in the queue.
+			if err := workflow.ExecuteActivity(auditCtx, a.RecordAudit, batch).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("audit records not written; trying again in a minute", "error", err, "first_seq", batch[0].Seq)
+				f.toAudit = append(batch, f.toAudit...)
+				_ = workflow.Sleep(ctx, time.Minute)
+			}
+		}
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { f.notified = true }()
+		for {
+			batch := f.nextBatch(ctx, &f.toNotify)
+			if batch == nil {
+				return
+			}
 			var res activities.PublishResult
-			if err := workflow.ExecuteActivity(actx, a.Publish, e).Get(ctx, &res); err == nil && f.threadRef == "" {
+			err := workflow.ExecuteActivity(notifyCtx, a.Notify, activities.NotifyInput{ThreadRef: f.threadRef, Events: batch}).Get(ctx, &res)
+			if err != nil {
+				f.status.NotifyDropped += len(batch)
+				workflow.GetLogger(ctx).Warn("events not delivered to Slack; the audit log has them", "error", err, "events", len(batch))
+				continue
+			}
+			if f.threadRef == "" {
 				f.threadRef = res.Ref
 			}
 		}
 	})
+}
+
+// nextBatch waits for queued events and takes up to eventBatch of them; nil once the run closed its queues.
+func (f *failover) nextBatch(ctx workflow.Context, queue *[]activities.Event) []activities.Event {
+	_ = workflow.Await(ctx, func() bool { return len(*queue) > 0 || f.closing })
+	n := min(len(*queue), eventBatch)
+	if n == 0 {
+		return nil
+	}
+	batch := (*queue)[:n:n]
+	*queue = (*queue)[n:]
+	return batch
 }
 
 // emit queues an event, filling in who and when.
@@ -44,13 +97,26 @@ func (f *failover) emit(ctx workflow.Context, e activities.Event) {
 	e.WorkflowID, e.RunID = f.info.WorkflowExecution.ID, f.info.WorkflowExecution.RunID
 	e.Service, e.Kind, e.From, e.To, e.PlanHash = f.plan.Service, f.req.Kind, f.req.From, f.req.To, f.req.PlanHash
 	e.Channel, e.EscalateTo = f.plan.Approval.SlackChannel, f.plan.Approval.EscalateTo
-	f.events.SendAsync(e)
+	if f.legacy {
+		f.events.SendAsync(e)
+		return
+	}
+	f.toAudit = append(f.toAudit, e)
+	f.toNotify = append(f.toNotify, e)
 }
 
-// drainEvents closes the queue and waits (bounded) until the last event, the outcome, is published.
+// drainEvents closes the queues and waits until every audit record is written, and Slack (bounded) has the rest.
 func (f *failover) drainEvents(ctx workflow.Context) {
-	f.events.Close()
-	_, _ = workflow.AwaitWithTimeout(ctx, time.Minute, func() bool { return f.published })
+	if f.legacy {
+		f.drainEventsV0(ctx)
+		return
+	}
+	f.closing = true
+	_ = workflow.Await(ctx, func() bool { return f.audited })
+	if ok, _ := workflow.AwaitWithTimeout(ctx, notifyDrain, func() bool { return f.notified }); !ok {
+		workflow.GetLogger(ctx).Warn("Slack did not take every event before the run closed; the audit log has them all",
+			"queued", len(f.toNotify))
+	}
 }
 
 // sideEffect records a change with its before and after state.

@@ -22,9 +22,6 @@ func TestEveryDecisionAndSideEffectIsPublishedInOrder(t *testing.T) {
 		if e.WorkflowID == "" || e.Service != "payments" || e.PlanHash != p.Hash() {
 			t.Fatalf("event %+v lacks its failover's identity", e)
 		}
-		if i > 0 && e.ThreadRef != "thread-1" {
-			t.Fatalf("event %d has thread ref %q: later events must carry the first publisher's reference", i, e.ThreadRef)
-		}
 		types = append(types, e.Type)
 	}
 	got := strings.Join(types, ",")
@@ -48,6 +45,13 @@ func TestEveryDecisionAndSideEffectIsPublishedInOrder(t *testing.T) {
 	}
 }
 
+// alertRequest is a request as the webhook starts it.
+func alertRequest(p plan.Plan) Request {
+	req := request(p)
+	req.Trigger = Trigger{Source: TriggerAlert, By: "alertmanager", Alert: "RegionDown"}
+	return req
+}
+
 func alert(status string) Alert {
 	return Alert{Status: status, Alertname: "RegionDown", Fingerprint: "abc", Labels: map[string]string{"region": "us-east"}}
 }
@@ -58,7 +62,7 @@ func TestResolvedBeforeCutoverAborts(t *testing.T) {
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("firing")) }, 10*time.Second)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("firing")) }, 20*time.Second)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("resolved")) }, time.Minute)
-	res := run(t, env, request(p))
+	res := run(t, env, alertRequest(p))
 	wantOutcome(t, res, SourceRecovered)
 	if len(f.cutovers) != 0 {
 		t.Fatal("cutover ran after the source recovered")
@@ -98,8 +102,74 @@ func TestOneResolvedAlertDoesNotAbortWhileAnotherFires(t *testing.T) {
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, down) }, 20*time.Second)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("resolved")) }, time.Minute)
 	vote(env, 2*time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
-	wantOutcome(t, run(t, env, request(p)), Succeeded)
+	wantOutcome(t, run(t, env, alertRequest(p)), Succeeded)
 	if len(f.cutovers) != 1 {
 		t.Fatal("no cutover: RegionDown still fired, so the failover had to go on")
+	}
+}
+
+// An alert that fires again after it resolved is firing: its last status counts, not the first of each status.
+func TestAlertFiringAgainAfterResolvedKeepsTheFailoverGoing(t *testing.T) {
+	env, f := newEnv(t)
+	p := testPlan()
+	other := Alert{Status: "firing", Alertname: "RegionHighErrorRatio", Fingerprint: "def", Labels: map[string]string{"region": "us-east"}}
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("firing")) }, 10*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, other) }, 15*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("resolved")) }, 20*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("firing")) }, 30*time.Second)
+	otherResolved := other
+	otherResolved.Status = "resolved"
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, otherResolved) }, 40*time.Second)
+	env.RegisterDelayedCallback(func() {
+		st := status(t, env)
+		if len(st.Alerts) != 2 || st.Alerts[0].Status != "firing" || st.Alerts[0].Notifications != 3 || st.Alerts[0].Changes != 2 {
+			t.Errorf("alerts %+v: want abc firing now after 3 notifications and 2 changes", st.Alerts)
+		}
+	}, 50*time.Second)
+	vote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
+	wantOutcome(t, run(t, env, alertRequest(p)), Succeeded)
+	if len(f.cutovers) != 1 {
+		t.Fatal("the failover stopped although RegionDown fired again")
+	}
+}
+
+// Alerts about the target (or any other region) are evidence: they neither count toward source-recovered nor
+// keep it from happening.
+func TestAlertsAboutTheTargetAreOnlyEvidence(t *testing.T) {
+	env, f := newEnv(t)
+	p := testPlan()
+	target := Alert{Status: "firing", Alertname: "RegionDown", Fingerprint: "t1", Labels: map[string]string{"region": "eu-west"}}
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("firing")) }, 10*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, target) }, 20*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("resolved")) }, time.Minute)
+	res := run(t, env, alertRequest(p))
+	wantOutcome(t, res, SourceRecovered)
+	events := f.ofType(activities.EventAlert)
+	if len(events) != 3 || !strings.Contains(events[1].Detail, "about eu-west, not the source us-east") {
+		t.Fatalf("alert events %+v: want the target's alert recorded as evidence only", events)
+	}
+	// A resolved alert about the target alone never ends the run.
+	env2, f2 := newEnv(t)
+	target.Status = "resolved"
+	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(AlertSignal, target) }, 10*time.Second)
+	vote(env2, time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
+	wantOutcome(t, run(t, env2, alertRequest(p)), Succeeded)
+	if len(f2.cutovers) != 1 {
+		t.Fatal("a resolved alert about the target stopped the failover")
+	}
+}
+
+// A person's failover (--force or not) is not ended by Alertmanager: only alert-started runs recover by themselves.
+func TestResolvedAlertDoesNotAbortAManualFailover(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		env, f := newEnv(t)
+		f.sourceUp = force
+		p := testPlan()
+		req := request(p)
+		req.Force = force
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("firing")) }, 10*time.Second)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("resolved")) }, 20*time.Second)
+		vote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
+		wantOutcome(t, run(t, env, req), Succeeded)
 	}
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -18,24 +19,29 @@ var a *activities.Activities
 //
 //	detect → readiness → approve → cutover (etcd) → reroute (Kong) → warm up → verify
 //
-// Nothing changes before cutover. From cutover on, each change registers its undo; a failed step rolls back in
-// reverse per the plan's rollback policy. Every run ends with one explicit outcome.
+// Nothing changes before cutover. From cutover on, each change registers its undo before it is made; a failed step
+// rolls back in reverse per the plan's rollback policy. Every run ends with one outcome that tells the truth (see
+// Outcomes in request.go). A cancel before the cutover ends the run as cancelled; after it, the rollback runs.
 func Failover(ctx workflow.Context, req Request) (Result, error) {
 	f := &failover{req: req, plan: req.Plan, info: workflow.GetInfo(ctx)}
+	f.legacy = workflow.GetVersion(ctx, truthfulOutcomes, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 	if err := f.start(ctx); err != nil {
 		return Result{}, err
 	}
 
 	if s := f.detect(ctx); s != nil {
-		return f.finish(ctx, s)
+		return f.finish(ctx, f.orCancelled(ctx, s))
 	}
 	if s := f.readiness(ctx); s != nil {
-		return f.finish(ctx, s)
+		return f.finish(ctx, f.orCancelled(ctx, s))
 	}
 	if s := f.approve(ctx); s != nil {
-		return f.finish(ctx, s)
+		return f.finish(ctx, f.orCancelled(ctx, s))
 	}
 	if s := f.recovered(ctx); s != nil {
+		return f.finish(ctx, s)
+	}
+	if s := f.orCancelled(ctx, nil); s != nil {
 		return f.finish(ctx, s)
 	}
 	if s := f.cutover(ctx); s != nil {
@@ -55,9 +61,11 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 
 // failover is one run's state; the status query reads it.
 type failover struct {
-	req    Request
-	plan   plan.Plan
-	info   *workflow.Info
+	req  Request
+	plan plan.Plan
+	info *workflow.Info
+	// legacy is set for runs the first release started: they replay its commands (legacy.go).
+	legacy bool
 	status Status
 	// undo holds the compensations for what was changed, in order of change.
 	undo []undoStep
@@ -69,11 +77,14 @@ type failover struct {
 	// changesBegan is set when the cutover is attempted; a resolved alert after it is only recorded.
 	changesBegan    bool
 	sourceRecovered bool
-	// events feeds the publisher coroutine (audit log, Slack); see events.go.
-	events    workflow.Channel
-	seq       int
-	threadRef string
-	published bool
+	// Events queue for the audit and notify coroutines (events.go); legacy runs use one channel.
+	seq               int
+	toAudit, toNotify []activities.Event
+	closing           bool
+	audited, notified bool
+	threadRef         string
+	events            workflow.Channel
+	legacyAlerts      []Alert
 }
 
 // stop ends the workflow early with an outcome.
@@ -103,9 +114,9 @@ func (f *failover) start(ctx workflow.Context) error {
 	if err := f.registerDecisions(ctx); err != nil {
 		return err
 	}
-	f.startPublisher(ctx)
+	f.startPublishers(ctx)
 	f.listenForAlerts(ctx)
-	if err := f.req.Validate(); err != nil {
+	if err := f.req.checkRun(); err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad failover request: %v", err), "BadRequest", nil)
 	}
 	f.emit(ctx, activities.Event{Type: activities.EventStarted, Actor: f.req.Trigger.By, Via: f.req.Trigger.Source,
@@ -266,7 +277,7 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 			f.end(ctx, "ok", "auto-approved by the plan")
 			return nil
 		}
-		if f.req.Trigger.Severity != "" && contains(ap.AutoApproveSeverities, f.req.Trigger.Severity) {
+		if f.req.Trigger.Severity != "" && slices.Contains(ap.AutoApproveSeverities, f.req.Trigger.Severity) {
 			f.recordPolicy(ctx, DecideFailover, "auto-approve", "alert severity "+f.req.Trigger.Severity)
 			f.end(ctx, "ok", "auto-approved: severity "+f.req.Trigger.Severity)
 			return nil
@@ -274,12 +285,18 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	}
 	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To)
 	decision := f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
+	if f.cancelRequested(ctx) {
+		return f.stepFailed(ctx, Cancelled, "cancelled while waiting for a decision")
+	}
 	// No decision in time: page the escalation group (when the plan names one) and wait once more, then apply
 	// the plan's on-timeout action.
 	if decision == "" && ap.EscalateTo != "" && !f.sourceRecovered {
 		f.escalate(ctx, fmt.Sprintf("%s has waited %s for approval: %s", f.info.WorkflowExecution.ID, ap.Timeout, question))
 		f.recordPolicy(ctx, DecideFailover, "escalate", "no decision in "+ap.Timeout.String()+"; paged "+ap.EscalateTo)
 		decision = f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
+		if f.cancelRequested(ctx) {
+			return f.stepFailed(ctx, Cancelled, "cancelled while waiting for a decision")
+		}
 	}
 	switch {
 	case f.sourceRecovered:
@@ -297,6 +314,20 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	return f.stepFailed(ctx, TimedOut, "no decision within %s", ap.Timeout)
 }
 
+// cancelRequested reports a Temporal cancel request (legacy runs ignored it).
+func (f *failover) cancelRequested(ctx workflow.Context) bool {
+	return !f.legacy && ctx.Err() != nil
+}
+
+// orCancelled turns a stop before the cutover into outcome cancelled when a cancel request caused it: the
+// activities and timers of a cancelled run fail, which must not read as a verdict about the regions.
+func (f *failover) orCancelled(ctx workflow.Context, s *stop) *stop {
+	if !f.cancelRequested(ctx) {
+		return s
+	}
+	return &stop{Cancelled, fmt.Sprintf("cancelled at step %s, before the cutover: nothing was changed", f.status.Step)}
+}
+
 func (f *failover) lastVoter() string {
 	if n := len(f.status.Approvals); n > 0 {
 		return f.status.Approvals[n-1].By
@@ -306,13 +337,4 @@ func (f *failover) lastVoter() string {
 
 func (f *failover) escalate(ctx workflow.Context, text string) {
 	f.emit(ctx, activities.Event{Type: activities.EventEscalation, Step: f.status.Step, Detail: text})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

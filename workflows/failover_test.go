@@ -53,10 +53,16 @@ type fakes struct {
 	cutoverErr error
 	acksErr    error
 	restoreErr error
+	// kongFault, when set, runs before each SetWeights write and may fail it (after applying some targets).
+	kongFault func(in activities.SetWeightsInput) error
 	cutovers   []activities.CutoverInput
+	restores   []activities.RestoreInput
 	weights    [][]activities.TargetWeight
 	events     []activities.Event
 	checkRuns  int
+	// etcd and kong are the state the fakes converge, so read-backs see the writes.
+	etcd activities.ActiveState
+	kong map[string]int
 }
 
 func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
@@ -64,7 +70,9 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
-	f := &fakes{env: env, targetUp: true, verdict: activities.Pass, gate: activities.Pass}
+	f := &fakes{env: env, targetUp: true, verdict: activities.Pass, gate: activities.Pass,
+		etcd: activities.ActiveState{Exists: true, ModRevision: 7, Value: follow.Active{Region: "us-east", Epoch: 4}},
+		kong: map[string]int{"10.0.0.1:8080": 100, "10.0.0.2:8080": 0}}
 	env.OnActivity(a.ProbeHealth, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ProbeInput) (activities.ProbeResult, error) {
 			up := f.sourceUp
@@ -73,21 +81,34 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 			}
 			return activities.ProbeResult{Confirmed: up == (in.Expect == "up"), Probes: in.Attempts, Evidence: []string{in.URL + " probed"}}, nil
 		})
-	env.OnActivity(a.ReadActive, mock.Anything, mock.Anything).Return(activities.ActiveState{
-		Exists: true, ModRevision: 7, Value: follow.Active{Region: "us-east", Epoch: 4}}, nil)
+	env.OnActivity(a.ReadActive, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) (activities.ActiveState, error) { return f.etcd, nil })
 	env.OnActivity(a.ReadWeights, mock.Anything, mock.Anything).Return(
-		[]activities.TargetWeight{{Target: "10.0.0.1:8080", Weight: 100}, {Target: "10.0.0.2:8080", Weight: 0}}, nil)
+		func(context.Context, string) ([]activities.TargetWeight, error) {
+			return []activities.TargetWeight{{Target: "10.0.0.1:8080", Weight: f.kong["10.0.0.1:8080"]}, {Target: "10.0.0.2:8080", Weight: f.kong["10.0.0.2:8080"]}}, nil
+		})
 	env.OnActivity(a.Cutover, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CutoverInput) (activities.CutoverResult, error) {
 			f.cutovers = append(f.cutovers, in)
-			if len(f.cutovers) == 1 && f.cutoverErr != nil {
+			if f.cutoverErr != nil {
 				return activities.CutoverResult{}, f.cutoverErr
 			}
-			if len(f.cutovers) > 1 && f.restoreErr != nil {
-				return activities.CutoverResult{}, f.restoreErr
+			f.etcd = activities.ActiveState{Exists: true, ModRevision: f.etcd.ModRevision + 1,
+				Value: follow.Active{Region: in.Region, Epoch: in.Expected.Value.Epoch + 1, RunID: in.RunID}}
+			return activities.CutoverResult{Value: f.etcd.Value, Revision: f.etcd.ModRevision}, nil
+		})
+	env.OnActivity(a.RestoreActive, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RestoreInput) (activities.RestoreResult, error) {
+			f.restores = append(f.restores, in)
+			if f.restoreErr != nil {
+				return activities.RestoreResult{}, f.restoreErr
 			}
-			v := follow.Active{Region: in.Region, Epoch: in.Expected.Value.Epoch + 1}
-			return activities.CutoverResult{Value: v, Revision: in.Expected.ModRevision + 1}, nil
+			if f.etcd.Value.Region != in.CutRegion {
+				return activities.RestoreResult{Value: f.etcd.Value}, nil
+			}
+			f.etcd = activities.ActiveState{Exists: true, ModRevision: f.etcd.ModRevision + 1,
+				Value: follow.Active{Region: in.Region, Epoch: f.etcd.Value.Epoch + 1, RunID: in.RunID}}
+			return activities.RestoreResult{Changed: true, Value: f.etcd.Value, Revision: f.etcd.ModRevision}, nil
 		})
 	env.OnActivity(a.WaitAcks, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.WaitAcksInput) (activities.WaitAcksResult, error) {
@@ -95,7 +116,15 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 		})
 	env.OnActivity(a.SetWeights, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SetWeightsInput) (activities.SetWeightsResult, error) {
+			if f.kongFault != nil {
+				if err := f.kongFault(in); err != nil {
+					return activities.SetWeightsResult{}, err
+				}
+			}
 			f.weights = append(f.weights, in.Weights)
+			for _, w := range in.Weights {
+				f.kong[w.Target] = w.Weight
+			}
 			return activities.SetWeightsResult{Changed: in.Weights}, nil
 		})
 	env.OnActivity(a.HTTPCheck, mock.Anything, mock.Anything).Return(
@@ -108,11 +137,12 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 			return activities.CheckResult{Name: in.Name, Verdict: f.verdict}, nil
 		})
 	env.OnActivity(a.Warmup, mock.Anything, mock.Anything).Return(activities.WarmupResult{}, nil)
-	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, e activities.Event) (activities.PublishResult, error) {
-			f.events = append(f.events, e)
-			return activities.PublishResult{Ref: "thread-1"}, nil
+	env.OnActivity(a.RecordAudit, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, events []activities.Event) error {
+			f.events = append(f.events, events...)
+			return nil
 		})
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(activities.PublishResult{Ref: "thread-1"}, nil)
 	return env, f
 }
 
@@ -329,12 +359,14 @@ func TestFailedVerificationRollsBack(t *testing.T) {
 	p.Approval.Mode = plan.ApprovalAuto
 	res := run(t, env, request(p))
 	wantOutcome(t, res, RolledBack)
-	if len(f.cutovers) != 2 {
-		t.Fatalf("cutovers %d, want the cutover and its restore", len(f.cutovers))
+	if len(f.cutovers) != 1 || len(f.restores) != 1 {
+		t.Fatalf("cutovers %d restores %d, want the cutover and its restore", len(f.cutovers), len(f.restores))
 	}
-	restore := f.cutovers[1]
-	if restore.Region != "us-east" || restore.Expected.ModRevision != 8 || restore.Expected.Value.Epoch != 5 {
-		t.Fatalf("restore %+v, want us-east fenced on our revision 8 / epoch 5", restore)
+	if restore := f.restores[0]; restore.Region != "us-east" || restore.CutRegion != "eu-west" || restore.Original.ModRevision != 7 {
+		t.Fatalf("restore %+v, want us-east over our eu-west write, knowing readiness read revision 7", restore)
+	}
+	if f.etcd.Value.Region != "us-east" || f.etcd.Value.Epoch != 6 {
+		t.Fatalf("etcd %+v, want us-east at the new epoch 6", f.etcd)
 	}
 	last := f.weights[len(f.weights)-1]
 	if !equalWeights([][]activities.TargetWeight{last}, [][]activities.TargetWeight{{{Target: "10.0.0.2:8080", Weight: 0}, {Target: "10.0.0.1:8080", Weight: 100}}}) {
@@ -369,8 +401,8 @@ func TestFencedCutoverStopsWithoutChanges(t *testing.T) {
 	p.Approval.Mode = plan.ApprovalAuto
 	res := run(t, env, request(p))
 	wantOutcome(t, res, Fenced)
-	if len(f.weights) != 0 || len(f.cutovers) != 1 {
-		t.Fatalf("weights %v cutovers %d after fencing", f.weights, len(f.cutovers))
+	if len(f.weights) != 0 || len(f.cutovers) != 1 || len(f.restores) != 0 {
+		t.Fatalf("weights %v cutovers %d restores %d after fencing", f.weights, len(f.cutovers), len(f.restores))
 	}
 }
 
@@ -381,8 +413,8 @@ func TestMissingAcksRollBackTheCutover(t *testing.T) {
 	p.Approval.Mode = plan.ApprovalAuto
 	res := run(t, env, request(p))
 	wantOutcome(t, res, RolledBack)
-	if len(f.cutovers) != 2 || len(f.weights) != 0 {
-		t.Fatalf("cutovers %d weights %v", len(f.cutovers), f.weights)
+	if len(f.restores) != 1 || len(f.weights) != 0 {
+		t.Fatalf("restores %d weights %v", len(f.restores), f.weights)
 	}
 }
 
@@ -395,8 +427,11 @@ func TestPointOfNoReturnNeedsApprovalToUndo(t *testing.T) {
 	vote(env, 5*time.Minute, RejectUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
 	res := run(t, env, request(p))
 	wantOutcome(t, res, FailedNeedsHuman)
-	if len(f.cutovers) != 1 {
+	if len(f.restores) != 0 {
 		t.Fatal("rolled back although alice declined")
+	}
+	if len(res.StillChanged) != 3 || !strings.Contains(res.Reason, "still changed: etcd /failover/payments/active is region eu-west epoch 5") {
+		t.Fatalf("still changed %+v, reason %q: want the key and both Kong targets listed", res.StillChanged, res.Reason)
 	}
 }
 
@@ -408,8 +443,8 @@ func TestRollbackPolicyNone(t *testing.T) {
 	p.Rollback.OnFailure = plan.RollbackNone
 	res := run(t, env, request(p))
 	wantOutcome(t, res, FailedNeedsHuman)
-	if len(f.cutovers) != 1 || len(f.weights) != 1 {
-		t.Fatalf("cutovers %d weights %v: nothing should be undone", len(f.cutovers), f.weights)
+	if len(f.restores) != 0 || len(f.weights) != 1 {
+		t.Fatalf("restores %d weights %v: nothing should be undone", len(f.restores), f.weights)
 	}
 }
 
@@ -479,6 +514,19 @@ func TestStatusQueryShowsPendingApproval(t *testing.T) {
 	}, time.Minute)
 	vote(env, 2*time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
 	wantOutcome(t, run(t, env, request(p)), Succeeded)
+}
+
+func status(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
+	t.Helper()
+	v, err := env.QueryWorkflow(StatusQuery)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	var st Status
+	if err := v.Get(&st); err != nil {
+		t.Fatalf("decode status: %v", err)
+	}
+	return st
 }
 
 func equalWeights(got, want [][]activities.TargetWeight) bool {

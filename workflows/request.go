@@ -35,6 +35,9 @@ type Request struct {
 	Trigger Trigger `json:"trigger"`
 }
 
+// TriggerAlert is Trigger.Source for failovers an Alertmanager alert started.
+const TriggerAlert = "alert"
+
 // Trigger records who or what started the failover.
 type Trigger struct {
 	Source   string `json:"source"` // cli, alert, demo, bench
@@ -48,7 +51,7 @@ type Trigger struct {
 	RequireReason   string `json:"require_reason,omitempty"`
 }
 
-// Validate checks a request before it starts and again inside the workflow.
+// Validate checks a request before it starts: the plan, its hash and what the workflow itself checks.
 func (r Request) Validate() error {
 	if err := r.Plan.Validate(); err != nil {
 		return err
@@ -56,6 +59,17 @@ func (r Request) Validate() error {
 	var errs []error
 	if r.PlanHash != r.Plan.Hash() {
 		errs = append(errs, fmt.Errorf("plan_hash %q does not match the plan (%s): compute it with plan.Hash()", r.PlanHash, r.Plan.Hash()))
+	}
+	return errors.Join(append(errs, r.checkRun())...)
+}
+
+// checkRun is what the workflow checks before it runs: only what it cannot run without. It never validates or
+// hashes the plan: that code changes between releases (a new field changes every hash), and a running failover
+// must make the same decisions when a newer worker replays it. The starters validate the plan and its hash.
+func (r Request) checkRun() error {
+	var errs []error
+	if r.PlanHash == "" {
+		errs = append(errs, errors.New("plan_hash: empty: the starter records plan.Hash() of the plan at start"))
 	}
 	for _, f := range [][2]string{{"from", r.From}, {"to", r.To}} {
 		if _, ok := r.Plan.Regions[f[1]]; !ok {
@@ -71,7 +85,16 @@ func (r Request) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Outcomes: every failover ends with exactly one.
+// Outcomes: every failover ends with exactly one, and the outcome tells the truth:
+//   - succeeded: the active-region key names the target and Kong sends all traffic to it, verified;
+//   - rolled-back: every change was undone: the key is back on the source region with a new epoch (or was never
+//     written) and Kong's weights are exactly as readiness read them, both read back after the undo;
+//   - failed-needs-human: the status, the result, the audit log and Slack list each thing still changed (read
+//     back from etcd and Kong, never assumed) with how to finish by hand;
+//   - every other outcome: nothing was changed.
+//
+// Each undo is registered before its change (an undo converges, so undoing a change that never happened is
+// harmless), and the rollback, not the failing step, decides the outcome.
 const (
 	Succeeded        = "succeeded"          // traffic verified on the target
 	NotNeeded        = "not-needed"         // source healthy, or the target is already active
@@ -82,6 +105,7 @@ const (
 	RolledBack       = "rolled-back"        // a step failed after changes began; every change was undone
 	FailedNeedsHuman = "failed-needs-human" // a step failed and the system is not back to a known state
 	SourceRecovered  = "source-recovered"   // the alert resolved before the cutover; nothing changed
+	Cancelled        = "cancelled"          // cancelled (Temporal cancel request) before the cutover; nothing changed
 )
 
 // Result is what a finished failover returns.
@@ -94,4 +118,6 @@ type Result struct {
 	Epoch      int64        `json:"epoch,omitempty"`
 	RTOSeconds float64      `json:"rto_seconds,omitempty"`
 	Steps      []StepRecord `json:"steps"`
+	// StillChanged lists, for failed-needs-human, what differs from before the failover and how to finish by hand.
+	StillChanged []Leftover `json:"still_changed,omitempty"`
 }

@@ -27,8 +27,8 @@ type Status struct {
 	// Pending is the decision the workflow waits for, if any.
 	Pending  *Pending `json:"pending,omitempty"`
 	Evidence []string `json:"evidence,omitempty"`
-	// Alerts are the Alertmanager notifications that started or joined this failover.
-	Alerts []Alert `json:"alerts,omitempty"`
+	// Alerts are the alerts (one record per fingerprint) that started or joined this failover.
+	Alerts []AlertState `json:"alerts,omitempty"`
 	// EtcdBefore and EtcdAfter are the active-region key before and after the cutover.
 	EtcdBefore *activities.ActiveState `json:"etcd_before,omitempty"`
 	EtcdAfter  *follow.Active          `json:"etcd_after,omitempty"`
@@ -36,10 +36,14 @@ type Status struct {
 	KongBefore []activities.TargetWeight `json:"kong_before,omitempty"`
 	KongAfter  []activities.TargetWeight `json:"kong_after,omitempty"`
 	Checks     []activities.CheckResult  `json:"checks,omitempty"`
-	Outcome    string                    `json:"outcome,omitempty"`
-	Reason     string                    `json:"reason,omitempty"`
-	StartedAt  time.Time                 `json:"started_at"`
-	FaultAt    time.Time                 `json:"fault_at"`
+	// StillChanged lists, once the outcome is failed-needs-human, what is still changed and how to finish by hand.
+	StillChanged []Leftover `json:"still_changed,omitempty"`
+	// NotifyDropped counts events Slack never took (the audit log has every event).
+	NotifyDropped int       `json:"notify_dropped,omitempty"`
+	Outcome       string    `json:"outcome,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+	StartedAt     time.Time `json:"started_at"`
+	FaultAt       time.Time `json:"fault_at"`
 	// RTOSeconds is fault → now while running, fault → verified once succeeded.
 	RTOSeconds float64 `json:"rto_seconds"`
 }

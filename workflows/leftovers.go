@@ -1,0 +1,91 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/failover/failover/activities"
+)
+
+// Leftover is one thing still changed after a failover that did not end where it started or where it meant to
+// go, read back from the system itself, with how to finish by hand.
+type Leftover struct {
+	System string `json:"system"` // etcd or kong
+	Target string `json:"target"` // the key, or upstream/target
+	Now    string `json:"now"`
+	Before string `json:"before"`
+	Fix    string `json:"fix"`
+}
+
+func (l Leftover) String() string {
+	return fmt.Sprintf("%s %s is %s (before: %s); to finish by hand: %s", l.System, l.Target, l.Now, l.Before, l.Fix)
+}
+
+// inspect reads the active-region key and the Kong weights as they are now and lists what differs from before
+// the failover. A system it cannot read is listed too: unknown is not the same as unchanged.
+func (f *failover) inspect(ctx workflow.Context) []Leftover {
+	key, up := f.plan.Etcd.ActiveKey, f.plan.Kong.Upstream
+	active := workflow.ExecuteActivity(quick(ctx, "read back "+key), a.ReadActive, key)
+	weights := workflow.ExecuteActivity(quick(ctx, "read back weights of "+up), a.ReadWeights, up)
+	var out []Leftover
+
+	var now activities.ActiveState
+	before := describeActive(f.active)
+	fixEtcd := fmt.Sprintf("etcdctl put %s '{\"region\":%q,\"epoch\":N}' with N above the current epoch", key, f.req.From)
+	if err := active.Get(ctx, &now); err != nil {
+		out = append(out, Leftover{System: "etcd", Target: key, Now: fmt.Sprintf("unknown (read failed: %v)", err), Before: before, Fix: "read it; if it does not name " + f.req.From + ": " + fixEtcd})
+	} else if onSource := (now.Exists && now.Value.Region == f.req.From) || (!now.Exists && !f.active.Exists); !onSource {
+		if now.Exists {
+			fixEtcd = fmt.Sprintf("etcdctl put %s '{\"region\":%q,\"epoch\":%d}'", key, f.req.From, now.Value.Epoch+1)
+		}
+		out = append(out, Leftover{System: "etcd", Target: key, Now: describeActive(now), Before: before, Fix: fixEtcd})
+	}
+
+	var current []activities.TargetWeight
+	if err := weights.Get(ctx, &current); err != nil {
+		out = append(out, Leftover{System: "kong", Target: up, Now: fmt.Sprintf("unknown (read failed: %v)", err), Before: fmt.Sprint(f.weights),
+			Fix: fmt.Sprintf("read GET /upstreams/%s/targets and set each target back to %v", up, f.weights)})
+		return out
+	}
+	for _, want := range f.weights {
+		have, ok := weightOf(current, want.Target)
+		if ok && have == want.Weight {
+			continue
+		}
+		now := fmt.Sprintf("weight %d", have)
+		if !ok {
+			now = "missing"
+		}
+		out = append(out, Leftover{System: "kong", Target: up + "/" + want.Target, Now: now, Before: fmt.Sprintf("weight %d", want.Weight),
+			Fix: fmt.Sprintf("curl -X PATCH $KONG_ADMIN_URL/upstreams/%s/targets/%s -d weight=%d", up, want.Target, want.Weight)})
+	}
+	return out
+}
+
+func describeActive(s activities.ActiveState) string {
+	if !s.Exists {
+		return "absent"
+	}
+	return fmt.Sprintf("region %s epoch %d", s.Value.Region, s.Value.Epoch)
+}
+
+func leftoverSummary(ls []Leftover) string {
+	if len(ls) == 0 {
+		return "read back etcd and Kong: nothing differs from before the failover"
+	}
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = l.String()
+	}
+	return "still changed: " + strings.Join(parts, "; ")
+}
+
+func leftoverLines(ls []Leftover) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.String())
+	}
+	return out
+}
