@@ -289,7 +289,7 @@ func cleanError(err error) string {
 	if i := strings.LastIndex(msg, "(type: "); i > 0 {
 		msg = strings.TrimSpace(msg[:i])
 	}
-	return truncate(esc(msg), 500)
+	return clip(esc(msg), 500, "")
 }
 
 // answer tells the clicking user, and only them, what happened.

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -46,7 +45,7 @@ const (
 // questionPrefix starts the question block while it is open.
 const questionPrefix = "*Decision needed* "
 
-// maxVotes bounds the vote lines on a card (Slack allows 50 blocks per message).
+// maxVotes bounds the vote lines on a card (Slack allows 50 blocks per message); fit may keep fewer.
 const maxVotes = 30
 
 // ButtonValue is what a button carries: it binds a click to one decision (Kind) of one failover run, under the
@@ -58,10 +57,14 @@ type ButtonValue struct {
 	Kind       string `json:"k"`
 }
 
-// Encode renders the value as the button's value (JSON; Slack allows 2000 characters).
+// Encode renders the value as the button's value (JSON; Slack allows 2000 characters). HTML is not escaped: it
+// would make "<" six characters long.
 func (v ButtonValue) Encode() string {
-	b, _ := json.Marshal(v)
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // ParseButtonValue reads a button's value; every field must be present.
@@ -87,12 +90,12 @@ type card struct {
 func newCard(e activities.Event) *card {
 	c := &card{}
 	title := fmt.Sprintf("%s %s: %s → %s", titleCase(orDefault(e.Kind, "failover")), e.Service, e.From, e.To)
-	c.put(slack.NewHeaderBlock(plain(title), slack.HeaderBlockOptionBlockID(blockHead+":"+e.RunID)))
+	c.put(slack.NewHeaderBlock(plain(title, maxHeaderText), slack.HeaderBlockOptionBlockID(blockHead+":"+e.RunID)))
 	c.put(slack.NewSectionBlock(nil, []*slack.TextBlockObject{
-		mrkdwn("*Service*\n" + esc(e.Service)),
-		mrkdwn(fmt.Sprintf("*From → to*\n%s → %s", esc(e.From), esc(e.To))),
-		mrkdwn("*Workflow*\n`" + esc(e.WorkflowID) + "`"),
-		mrkdwn("*Plan hash*\n`" + esc(e.PlanHash) + "`"),
+		mrkdwn("*Service*\n" + fact(e.Service)),
+		mrkdwn(fmt.Sprintf("*From → to*\n%s → %s", fact(e.From), fact(e.To))),
+		mrkdwn("*Workflow*\n`" + fact(e.WorkflowID) + "`"),
+		mrkdwn("*Plan hash*\n`" + fact(e.PlanHash) + "`"),
 	}, nil, slack.SectionBlockOptionBlockID(blockFacts)))
 	c.setStatus("🔎 Started: confirming the outage and checking the target before anything changes")
 	return c
@@ -101,7 +104,8 @@ func newCard(e activities.Event) *card {
 // cardFrom reads a card back from the message Slack stored.
 func cardFrom(blocks []slack.Block) *card { return &card{blocks: blocks} }
 
-// apply folds an event into the card and reports whether the card changed.
+// apply folds an event into the card and reports whether the card changed. The card stays within one Slack
+// message whatever the event's texts: each is cut to its budget (limits.go) and fit drops the oldest votes.
 func (c *card) apply(e activities.Event) bool {
 	before := c.json()
 	switch e.Type {
@@ -113,7 +117,8 @@ func (c *card) apply(e activities.Event) bool {
 	case activities.EventStep:
 		switch e.Step {
 		case "detect", "hold-down", "readiness":
-			c.put(section(blockStep+":"+e.Step, fmt.Sprintf("*%s* %s %s", esc(titleCase(e.Step)), resultMark(e.Result), truncate(esc(e.Detail), 2800))))
+			c.put(section(blockStep+":"+e.Step, fill(fmt.Sprintf("*%s* %s ", esc(titleCase(e.Step)), resultMark(e.Result)),
+				esc(e.Detail), "", stepText, noteStatus)))
 		case "approve":
 			c.remove(blockActions) // decided, timed out or recovered: nothing left to click
 			c.closeQuestion(e.Detail)
@@ -125,32 +130,42 @@ func (c *card) apply(e activities.Event) bool {
 	case activities.EventOutcome:
 		c.remove(blockActions)
 		c.closeQuestion("the failover ended: " + e.Outcome)
-		text := fmt.Sprintf("%s *Outcome: %s*. %s", outcomeMark(e.Outcome), esc(e.Outcome), truncate(esc(e.Reason), 2500))
+		rto := ""
 		if e.RTOSeconds > 0 {
-			text += fmt.Sprintf("\n*RTO* %s", seconds(e.RTOSeconds))
+			rto = fmt.Sprintf("\n*RTO* %s", seconds(e.RTOSeconds))
 		}
-		c.put(section(blockOutcome, text))
+		c.put(section(blockOutcome, fill(fmt.Sprintf("%s *Outcome: %s*. ", outcomeMark(e.Outcome), esc(e.Outcome)), esc(e.Reason), rto,
+			outcomeText, noteStatus)))
 		c.setStatus(fmt.Sprintf("%s Finished %s: *%s*", outcomeMark(e.Outcome), when(e.Time), esc(e.Outcome)))
 	}
+	c.fit()
 	return c.json() != before
 }
 
 func (c *card) applyDecisionNeeded(e activities.Event) {
 	if len(e.Evidence) > 0 {
-		c.put(section(blockEvidence, "*Detection evidence*\n"+truncate(bullets(e.Evidence), 2900)))
+		lines, more := list(e.Evidence, evidenceText, func(l string) string { return "• " + clip(esc(l), listLineText, "") })
+		c.put(section(blockEvidence, "*Detection evidence*\n"+lines+orNone("\n", more)))
 	}
 	if len(e.Preview) > 0 {
-		c.put(section(blockPreview, "*What will change*\n```"+truncate(esc(strings.Join(e.Preview, "\n")), 2850)+"```"))
+		lines, more := list(e.Preview, previewText, func(l string) string { return clip(codeLine(esc(l)), listLineText, "") })
+		c.put(section(blockPreview, "*What will change*\n```\n"+lines+"\n```"+orNone("\n", more)))
 	}
-	c.put(section(blockQuestion, fmt.Sprintf(questionPrefix+"(%s, %d of %d approvals): %s",
-		esc(e.DecisionKind), e.Have, max(e.Needed, 1), esc(e.Question))))
+	head := fmt.Sprintf(questionPrefix+"(%s, %d of %d approvals): ", esc(e.DecisionKind), e.Have, max(e.Needed, 1))
 	value := ButtonValue{WorkflowID: e.WorkflowID, RunID: e.RunID, PlanHash: e.PlanHash, Kind: e.DecisionKind}.Encode()
-	approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve")).WithStyle(slack.StylePrimary)
-	approve.WithConfirm(slack.NewConfirmationBlockObject(plain("Approve?"),
-		mrkdwn(fmt.Sprintf("%s — you are approving as yourself (%d needed).", esc(e.Question), max(e.Needed, 1))),
-		plain("Approve"), plain("Cancel")))
-	reject := slack.NewButtonBlockElement(ActionReject, value, plain("Reject")).WithStyle(slack.StyleDanger)
-	c.put(slack.NewActionBlock(blockActions, approve, reject))
+	if len(value) > maxButtonValue { // IDs too long for a button: the CLI still works
+		c.remove(blockActions)
+		c.put(section(blockQuestion, head+elide(esc(e.Question), questionText-len(head)-len(noButtons), noteStatus)+noButtons))
+	} else {
+		c.put(section(blockQuestion, head+elide(esc(e.Question), questionText-len(head), noteStatus)))
+		confirm := fmt.Sprintf(" — you are approving as yourself (%d needed).", max(e.Needed, 1))
+		approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve", maxButtonText)).WithStyle(slack.StylePrimary)
+		approve.WithConfirm(slack.NewConfirmationBlockObject(plain("Approve?", maxConfirmTitle),
+			mrkdwn(elide(esc(e.Question), maxConfirmText-len(confirm), "")+confirm),
+			plain("Approve", maxConfirmButton), plain("Cancel", maxConfirmButton)))
+		reject := slack.NewButtonBlockElement(ActionReject, value, plain("Reject", maxButtonText)).WithStyle(slack.StyleDanger)
+		c.put(slack.NewActionBlock(blockActions, approve, reject))
+	}
 	c.setStatus(fmt.Sprintf("⏳ Waiting for a decision since %s: %d of %d approvals", when(e.Time), e.Have, max(e.Needed, 1)))
 }
 
@@ -166,22 +181,24 @@ func (c *card) applyDecision(e activities.Event) {
 		line = fmt.Sprintf("❌ %s rejected via %s · %s", who(e.Actor), esc(e.Via), when(e.Time))
 	}
 	if e.Detail != "" && e.Actor != "policy" {
-		line += " · “" + truncate(esc(e.Detail), 300) + "”"
+		line += " · “" + esc(e.Detail) + "”"
 	}
 	if !c.has(id) {
 		if c.count(blockVote) >= maxVotes {
 			c.remove(c.first(blockVote))
 		}
-		c.put(slack.NewContextBlock(id, mrkdwn(line)))
+		c.put(slack.NewContextBlock(id, mrkdwn(clip(line, voteText, ""))))
 	}
 	switch e.Result {
 	case workflows.ApproveUpdate:
 		c.remove(blockActions)
-		c.put(section(blockQuestion, fmt.Sprintf("✅ *Approved* (%s) %s, by %s", esc(e.DecisionKind), when(e.Time), c.voters(workflows.ApproveUpdate, e.DecisionKind))))
+		c.put(section(blockQuestion, clip(fmt.Sprintf("✅ *Approved* (%s) %s, by %s", esc(e.DecisionKind), when(e.Time),
+			c.voters(workflows.ApproveUpdate, e.DecisionKind)), questionText, "")))
 		c.setStatus(fmt.Sprintf("✅ Approved %s: carrying on", when(e.Time)))
 	case workflows.RejectUpdate:
 		c.remove(blockActions)
-		c.put(section(blockQuestion, fmt.Sprintf("❌ *Rejected* (%s) %s, by %s", esc(e.DecisionKind), when(e.Time), who(e.Actor))))
+		c.put(section(blockQuestion, clip(fmt.Sprintf("❌ *Rejected* (%s) %s, by %s", esc(e.DecisionKind), when(e.Time), who(e.Actor)),
+			questionText, "")))
 		c.setStatus(fmt.Sprintf("❌ Rejected %s by %s", when(e.Time), who(e.Actor)))
 	default:
 		if e.Actor != "policy" && e.Needed > 0 {
@@ -217,12 +234,72 @@ func (c *card) closeQuestion(why string) {
 		return
 	}
 	if s, ok := c.blocks[i].(*slack.SectionBlock); ok && s.Text != nil && strings.HasPrefix(s.Text.Text, questionPrefix) {
-		c.blocks[i] = section(blockQuestion, "⌛ *No longer asked*: "+truncate(esc(why), 2000)+
-			"\n~"+truncate(strings.TrimPrefix(s.Text.Text, questionPrefix), 900)+"~")
+		c.blocks[i] = section(blockQuestion, "⌛ *No longer asked*: "+clip(esc(why), statusText, "")+
+			"\n~"+clip(strings.TrimPrefix(s.Text.Text, questionPrefix), questionText-statusText, "")+"~")
 	}
 }
 
-func (c *card) setStatus(text string) { c.put(section(blockStatus, "*Status* "+text)) }
+func (c *card) setStatus(text string) {
+	c.put(section(blockStatus, clip("*Status* "+text, statusText, "")))
+}
+
+// fit keeps the card one message Slack takes: at most maxBlocks blocks and cardTextBudget bytes of text. The
+// oldest votes go first (the audit log keeps them); then, for a card written by an earlier version with longer
+// texts, the longest section is halved.
+func (c *card) fit() {
+	for (len(c.blocks) > maxBlocks || textBytes(c.blocks) > cardTextBudget) && c.count(blockVote) > 0 {
+		c.remove(c.first(blockVote))
+	}
+	for textBytes(c.blocks) > cardTextBudget {
+		var longest *slack.TextBlockObject
+		for _, b := range c.blocks {
+			if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil && (longest == nil || len(s.Text.Text) > len(longest.Text)) {
+				longest = s.Text
+			}
+		}
+		if longest == nil || len(longest.Text) < 400 {
+			return
+		}
+		longest.Text = clip(longest.Text, len(longest.Text)/2, noteStatus)
+	}
+}
+
+// textBytes counts the text of blocks the way Slack bounds a message's total (msg_blocks_too_long).
+func textBytes(blocks []slack.Block) int {
+	n := 0
+	add := func(ts ...*slack.TextBlockObject) {
+		for _, t := range ts {
+			if t != nil {
+				n += len(t.Text)
+			}
+		}
+	}
+	for _, b := range blocks {
+		switch b := b.(type) {
+		case *slack.HeaderBlock:
+			add(b.Text)
+		case *slack.SectionBlock:
+			add(b.Text)
+			add(b.Fields...)
+		case *slack.ContextBlock:
+			for _, e := range b.ContextElements.Elements {
+				if t, ok := e.(*slack.TextBlockObject); ok {
+					add(t)
+				}
+			}
+		case *slack.ActionBlock:
+			for _, e := range b.Elements.ElementSet {
+				if btn, ok := e.(*slack.ButtonBlockElement); ok {
+					add(btn.Text)
+					if btn.Confirm != nil {
+						add(btn.Confirm.Title, btn.Confirm.Text, btn.Confirm.Confirm, btn.Confirm.Deny)
+					}
+				}
+			}
+		}
+	}
+	return n
+}
 
 // text is the message's plain fallback (notifications, screen readers).
 func (c *card) text() string {
@@ -327,20 +404,30 @@ func replyFor(e activities.Event) (reply, bool) {
 	case activities.EventStep:
 		text := fmt.Sprintf("%s *%s* %s in %s", resultMark(e.Result), esc(e.Step), esc(e.Result), seconds(e.StepSeconds))
 		if e.Detail != "" {
-			text += ": " + truncate(esc(e.Detail), 2800)
+			text = fill(text+": ", esc(e.Detail), "", maxSectionText, noteStatus)
 		}
 		return reply{text: text}, true
 	case activities.EventDecisionNeeded:
-		return reply{text: fmt.Sprintf("🔔 *Decision needed* (%s, %d of %d approvals): %s\nUse the buttons on the message above, or `starter approve %s --as <you>`.",
-			esc(e.DecisionKind), e.Have, max(e.Needed, 1), esc(e.Question), esc(e.WorkflowID))}, true
+		head := fmt.Sprintf("🔔 *Decision needed* (%s, %d of %d approvals): ", esc(e.DecisionKind), e.Have, max(e.Needed, 1))
+		tail := fmt.Sprintf("\nUse the buttons on the message above, or `starter approve %s --as <you>`.", fact(e.WorkflowID))
+		return reply{text: head + elide(esc(e.Question), maxSectionText-len(head)-len(tail), noteStatus) + tail}, true
 	case activities.EventEscalation:
-		text := fmt.Sprintf("⏫ %s *Escalation*: %s", mention(e.EscalateTo), truncate(esc(e.Detail), 2800))
+		text := fill(fmt.Sprintf("⏫ %s *Escalation*: ", clip(mention(e.EscalateTo), factText, "")), esc(e.Detail), "", maxSectionText, noteAudit)
 		return reply{text: text, broadcast: true}, true
 	case activities.EventOutcome:
-		text := fmt.Sprintf("%s *Outcome: %s* · %s", outcomeMark(e.Outcome), esc(e.Outcome), truncate(esc(e.Reason), 2800))
+		rto := ""
 		if e.RTOSeconds > 0 {
-			text += fmt.Sprintf("\n*RTO* %s (fault → traffic verified on %s)", seconds(e.RTOSeconds), esc(e.To))
+			rto = fmt.Sprintf("\n*RTO* %s (fault → traffic verified on %s)", seconds(e.RTOSeconds), fact(e.To))
 		}
+		if len(e.StillChanged) > 0 {
+			// What a human must finish, read back from etcd and Kong by the workflow: the reason says it too, but cut.
+			lines, more := list(e.StillChanged, maxSectionText/2, func(l string) string { return "• " + clip(esc(l), listLineText*2, "") })
+			rto += "\n*Still changed, finish by hand:*\n" + lines
+			if more != "" {
+				rto += "\n" + more
+			}
+		}
+		text := fill(fmt.Sprintf("%s *Outcome: %s* · ", outcomeMark(e.Outcome), esc(e.Outcome)), esc(e.Reason), rto, maxSectionText, noteStatus)
 		return reply{text: text}, true
 	}
 	return reply{}, false
@@ -351,12 +438,14 @@ func replyBlocks(seq int, r reply) []slack.Block {
 	return []slack.Block{section(blockEvent+":"+strconv.Itoa(seq), r.text)}
 }
 
+// section is a block of mrkdwn text, cut to Slack's limit as a last guard (callers cut to their own budgets).
 func section(id, text string) *slack.SectionBlock {
-	return slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID(id))
+	return slack.NewSectionBlock(mrkdwn(clip(text, maxSectionText, "")), nil, nil, slack.SectionBlockOptionBlockID(id))
 }
 
-func plain(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.PlainTextType, truncate(s, 150), true, false)
+// plain is a plain_text object cut to n bytes (the limit of where it goes).
+func plain(s string, n int) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, cut(s, n), true, false)
 }
 
 func mrkdwn(s string) *slack.TextBlockObject {
@@ -368,24 +457,17 @@ func esc(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-func bullets(lines []string) string {
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString("• " + esc(l) + "\n")
-	}
-	return strings.TrimSuffix(b.String(), "\n")
-}
+// fact renders one of a run's names (service, region, workflow ID) escaped and cut to factText.
+func fact(s string) string { return clip(esc(s), factText, "") }
 
-// truncate keeps s within n bytes (Slack's text limits), on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// noButtons replaces the buttons when a run's IDs do not fit in a button's value.
+const noButtons = "\n_No buttons: this run's IDs are longer than Slack lets a button carry; use `starter approve`._"
+
+func orNone(prefix, s string) string {
+	if s == "" {
+		return ""
 	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return prefix + s
 }
 
 var (

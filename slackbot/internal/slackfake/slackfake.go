@@ -1,5 +1,6 @@
 // Package slackfake is a recording Slack for tests, built on slacktest: it keeps every message posted, updated or
-// sent ephemerally (slacktest has no chat.update and records nothing), serves them back through
+// sent ephemerally (slacktest has no chat.update and records nothing), refuses one breaking Slack's Block Kit
+// limits as Slack does (invalid_blocks, recording nothing), serves them back through
 // conversations.history and conversations.replies, answers usergroups.users.list from groups the test sets, can
 // play "Slack is down", and runs a Socket Mode endpoint (apps.connections.open plus a WebSocket) that sends
 // envelopes and records their acks.
@@ -53,6 +54,7 @@ type Slack struct {
 	ephemerals []Ephemeral
 	groups     map[string][]string
 	calls      map[string]int
+	refusals   []string
 
 	down atomic.Bool
 	lose map[string]int // method → responses to lose after doing the work
@@ -173,11 +175,36 @@ func (f *Slack) nextTS() string {
 	return fmt.Sprintf("%d.%06d", f.base, f.n)
 }
 
+// refuse answers a message Slack would not take the way Slack does (HTTP 200, ok false) and keeps the reason for
+// Refusals.
+func (f *Slack) refuse(w http.ResponseWriter, method string, why *Refusal) {
+	f.mu.Lock()
+	f.refusals = append(f.refusals, method+": "+why.Error())
+	f.mu.Unlock()
+	messages := make([]string, len(why.Errors))
+	for i, e := range why.Errors {
+		messages[i] = "[ERROR] " + e
+	}
+	writeJSON(w, map[string]any{"ok": false, "error": why.Code, "errors": why.Errors,
+		"response_metadata": map[string]any{"messages": messages}})
+}
+
+// Refusals lists the messages refused for breaking Slack's limits ("chat.update: invalid_blocks: …"), oldest first.
+func (f *Slack) Refusals() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.refusals...)
+}
+
 func (f *Slack) postMessage(w http.ResponseWriter, r *http.Request) {
 	m := &Message{Channel: r.Form.Get("channel"), ThreadTS: r.Form.Get("thread_ts"), Text: r.Form.Get("text"),
 		Blocks: json.RawMessage(orJSON(r.Form.Get("blocks"))), Broadcast: r.Form.Get("reply_broadcast") == "true"}
 	if m.Channel == "" {
 		writeJSON(w, map[string]any{"ok": false, "error": "channel_not_found"})
+		return
+	}
+	if why := Check(m.Text, r.Form.Get("blocks")); why != nil {
+		f.refuse(w, "chat.postMessage", why)
 		return
 	}
 	f.mu.Lock()
@@ -189,6 +216,10 @@ func (f *Slack) postMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Slack) update(w http.ResponseWriter, r *http.Request) {
+	if why := Check(r.Form.Get("text"), r.Form.Get("blocks")); why != nil {
+		f.refuse(w, "chat.update", why)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.find(r.Form.Get("channel"), r.Form.Get("ts"))
@@ -205,6 +236,10 @@ func (f *Slack) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Slack) postEphemeral(w http.ResponseWriter, r *http.Request) {
+	if why := Check(r.Form.Get("text"), r.Form.Get("blocks")); why != nil {
+		f.refuse(w, "chat.postEphemeral", why)
+		return
+	}
 	f.mu.Lock()
 	f.ephemerals = append(f.ephemerals, Ephemeral{Channel: r.Form.Get("channel"), User: r.Form.Get("user"), Text: r.Form.Get("text")})
 	ts := f.nextTS()
