@@ -400,7 +400,7 @@ func TestConcurrentDuplicateAlertsStartOneFailover(t *testing.T) {
 
 	serveEventually(t, 30*time.Second, "the failover waits for approval with every repeat recorded", func() (bool, string) {
 		st := as.status(t, runID)
-		ok := st.Step == "approve" && st.Pending != nil && len(st.Alerts) == 1 && st.Alerts[0].Repeats == posts-1
+		ok := st.Step == "approve" && st.Pending != nil && len(st.Alerts) == 1 && st.Alerts[0].Notifications == posts
 		return ok, fmt.Sprintf("step %s, alerts %+v", st.Step, st.Alerts)
 	})
 	serveEventually(t, 30*time.Second, "visibility lists one failover", func() (bool, string) {
@@ -536,11 +536,11 @@ func TestAlertmanagerToFailoverEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Trigger.Source != "alert" || st.Trigger.Alert != "RegionHighErrorRatio" || st.Trigger.Severity != "critical" ||
-		len(st.Alerts) == 0 || !st.Alerts[0].ReceivedAt.After(faultAt) || st.Alerts[0].Labels["region"] != "us-east" {
+		len(st.Alerts) == 0 || !st.Alerts[0].FirstSeen.After(faultAt) || st.Alerts[0].Labels["region"] != "us-east" {
 		t.Fatalf("trigger %+v, alerts %+v", st.Trigger, st.Alerts)
 	}
 	t.Logf("%v: outcome %s; detection %.1fs (fault → alert received), RTO %.1fs (fault → verified)",
-		time.Since(t0).Round(100*time.Millisecond), res.Outcome, st.Alerts[0].ReceivedAt.Sub(faultAt).Seconds(),
+		time.Since(t0).Round(100*time.Millisecond), res.Outcome, st.Alerts[0].FirstSeen.Sub(faultAt).Seconds(),
 		res.Steps[len(res.Steps)-1].Ended.Sub(faultAt).Seconds())
 
 	// A new alert inside the plan's cooldown starts a failover that needs a human.
