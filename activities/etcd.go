@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -46,6 +47,10 @@ type CutoverInput struct {
 	Region     string
 	WorkflowID string
 	RunID      string
+	// AckPrefix is where the service's consumers ack epochs. When the key does not exist (first failover, or
+	// deleted by hand), the new epoch starts above every ack found there: consumers ignore an epoch lower than the
+	// one they acked, and an old ack must not count for the new epoch.
+	AckPrefix string
 }
 
 // CutoverResult is the value written and its revision.
@@ -61,6 +66,13 @@ type CutoverResult struct {
 func (a *Activities) Cutover(ctx context.Context, in CutoverInput) (CutoverResult, error) {
 	next := follow.Active{Region: in.Region, Epoch: 1, WorkflowID: in.WorkflowID, RunID: in.RunID, Time: time.Now().UTC()}
 	guard := clientv3.Compare(clientv3.CreateRevision(in.Key), "=", 0)
+	if !in.Expected.Exists && in.AckPrefix != "" {
+		acked, err := a.highestAck(ctx, in.AckPrefix)
+		if err != nil {
+			return CutoverResult{}, fmt.Errorf("cutover %s: %w", in.Key, err)
+		}
+		next.Epoch = acked + 1
+	}
 	if in.Expected.Exists {
 		next.Epoch = in.Expected.Value.Epoch + 1
 		next.Previous = &follow.Previous{Region: in.Expected.Value.Region, Epoch: in.Expected.Value.Epoch}
@@ -86,11 +98,28 @@ func (a *Activities) Cutover(ctx context.Context, in CutoverInput) (CutoverResul
 	if err != nil {
 		return CutoverResult{}, fenced("cutover %s: the key changed since readiness and now holds a bad value: %v", in.Key, err)
 	}
-	if cur.RunID == in.RunID && cur.Region == in.Region && cur.Epoch == next.Epoch {
+	// Our own write, found by a retry. On a key that did not exist, the acks may have moved on since: the run ID
+	// (unique) identifies the write.
+	if cur.RunID == in.RunID && cur.Region == in.Region && (cur.Epoch == next.Epoch || !in.Expected.Exists) {
 		return CutoverResult{Value: cur, Revision: kvs[0].ModRevision, AlreadyApplied: true}, nil
 	}
 	return CutoverResult{}, fenced("cutover %s: changed by someone else since revision %d: now region=%s epoch=%d (workflow %q, revision %d)",
 		in.Key, in.Expected.ModRevision, cur.Region, cur.Epoch, cur.WorkflowID, kvs[0].ModRevision)
+}
+
+// highestAck is the highest epoch any consumer acked under prefix, 0 when none did.
+func (a *Activities) highestAck(ctx context.Context, prefix string) (int64, error) {
+	resp, err := a.Etcd.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, fmt.Errorf("read acks under %s: %w", prefix, err)
+	}
+	var highest int64
+	for _, kv := range resp.Kvs {
+		if ack, err := follow.ParseAck(kv.Value); err == nil && ack.Epoch > highest {
+			highest = ack.Epoch
+		}
+	}
+	return highest, nil
 }
 
 func fenced(format string, args ...any) error {
@@ -112,14 +141,18 @@ type WaitAcksResult struct {
 }
 
 // WaitAcks reads the acks under the prefix, then watches from that revision until every required consumer and at
-// least MinAcks instances acked Epoch (or a later one), or Timeout passes (non-retryable AcksTimeout).
+// least MinAcks instances acked Epoch (or a later one), or Timeout passes (non-retryable AcksTimeout). It
+// heartbeats the number of acks throughout: the wait can last the whole Timeout without a single event.
 func (a *Activities) WaitAcks(ctx context.Context, in WaitAcksInput) (WaitAcksResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, in.Timeout)
 	defer cancel()
 	acked := map[string]bool{}
+	var count atomic.Int64
+	defer keepAlive(ctx, func() any { return count.Load() })()
 	record := func(value []byte) {
 		if ack, err := follow.ParseAck(value); err == nil && ack.Epoch >= in.Epoch {
 			acked[ack.Instance] = true
+			count.Store(int64(len(acked)))
 		}
 	}
 	// Watch from "now" first, then read: a watch that starts at a past revision is served by etcd's catch-up
@@ -160,7 +193,6 @@ func (a *Activities) WaitAcks(ctx context.Context, in WaitAcksInput) (WaitAcksRe
 					record(ev.Kv.Value)
 				}
 			}
-			heartbeat(ctx, len(acked))
 			if missingAcks(acked, in) == "" {
 				return WaitAcksResult{Acked: sortedKeys(acked)}, nil
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,40 @@ func TestCutoverCreatesAMissingKey(t *testing.T) {
 	res, err := a.Cutover(ctx, CutoverInput{Key: "/failover/new/active", Region: "eu-west", RunID: "r"})
 	if err != nil || res.Value.Epoch != 1 || res.Value.Previous != nil {
 		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+// A key deleted by hand (or never written) while consumers still hold acks of a later epoch: the cutover starts
+// above those acks, so consumers follow it and their old acks do not count for it.
+func TestCutoverOnAMissingKeyStartsAboveOldAcks(t *testing.T) {
+	ctx := context.Background()
+	cli := startEtcd(t)
+	a := &Activities{Etcd: cli}
+	const key, prefix = "/failover/payments/active", "/failover/payments/acks/"
+	for instance, epoch := range map[string]int64{"api-1": 21, "api-2": 20} {
+		b, _ := json.Marshal(follow.Ack{Instance: instance, Region: "us-east", Epoch: epoch, Time: time.Now()})
+		if _, err := cli.Put(ctx, follow.AckKey(prefix, instance), string(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := CutoverInput{Key: key, Region: "eu-west", WorkflowID: "failover-payments", RunID: "run-1", AckPrefix: prefix}
+	res, err := a.Cutover(ctx, in)
+	if err != nil || res.Value.Epoch != 22 {
+		t.Fatalf("got %+v %v, want epoch 22 (above the highest ack, 21)", res, err)
+	}
+	// A consumer acks the new epoch; a retry of the same cutover still recognises its own write.
+	b, _ := json.Marshal(follow.Ack{Instance: "api-1", Region: "eu-west", Epoch: 22, Time: time.Now()})
+	if _, err := cli.Put(ctx, follow.AckKey(prefix, "api-1"), string(b)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.Cutover(ctx, in)
+	if err != nil || !again.AlreadyApplied || again.Value.Epoch != 22 || again.Revision != res.Revision {
+		t.Fatalf("retry: got %+v %v, want the first write (epoch 22, revision %d) already applied", again, err, res.Revision)
+	}
+	// The stale ack of api-2 (epoch 20) does not count for epoch 22.
+	_, err = a.WaitAcks(ctx, WaitAcksInput{AckPrefix: prefix, Epoch: 22, Required: []string{"api-1", "api-2"}, Timeout: 300 * time.Millisecond})
+	if errType(err) != ErrAcksTimeout || !strings.Contains(err.Error(), "api-2") {
+		t.Fatalf("got %v, want AcksTimeout missing api-2", err)
 	}
 }
 

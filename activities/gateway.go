@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"go.temporal.io/sdk/activity"
 )
 
 // HTTPCheckInput sends Samples requests to URL (normally through the gateway).
@@ -21,25 +24,46 @@ type HTTPCheckInput struct {
 	Timeout      time.Duration
 }
 
+// HTTPCheckProgress is heartbeated while a check runs: after a crash, the retry goes on from the samples taken.
+type HTTPCheckProgress struct {
+	Samples     int
+	OK          int
+	LastProblem string
+}
+
 // HTTPCheck passes when at least MinSuccess of the samples answer ExpectStatus with every expected header.
 func (a *Activities) HTTPCheck(ctx context.Context, in HTTPCheckInput) (CheckResult, error) {
 	if in.Samples < 1 {
 		return CheckResult{}, badInput("check %s: samples is %d, want at least 1", in.Name, in.Samples)
 	}
-	ok, lastProblem := 0, ""
-	for i := 0; i < in.Samples; i++ {
-		if problem := a.sample(ctx, in); problem == "" {
-			ok++
-		} else {
-			lastProblem = problem
-		}
+	var p HTTPCheckProgress
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &p) // unreadable details just mean starting over
 	}
-	ratio := float64(ok) / float64(in.Samples)
+	var mu sync.Mutex
+	// Samples × Timeout can be far longer than the HeartbeatTimeout.
+	defer keepAlive(ctx, func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return p
+	})()
+	for p.Samples < in.Samples {
+		problem := a.sample(ctx, in)
+		mu.Lock()
+		p.Samples++
+		if problem == "" {
+			p.OK++
+		} else {
+			p.LastProblem = problem
+		}
+		mu.Unlock()
+	}
+	ratio := float64(p.OK) / float64(in.Samples)
 	res := CheckResult{Name: in.Name, Value: ratio, Verdict: Pass,
-		Detail: fmt.Sprintf("%d/%d requests to %s as expected", ok, in.Samples, in.URL)}
+		Detail: fmt.Sprintf("%d/%d requests to %s as expected", p.OK, in.Samples, in.URL)}
 	if ratio < in.MinSuccess {
 		res.Verdict = Fail
-		res.Detail += fmt.Sprintf(", want %.0f%%; last problem: %s", in.MinSuccess*100, lastProblem)
+		res.Detail += fmt.Sprintf(", want %.0f%%; last problem: %s", in.MinSuccess*100, p.LastProblem)
 	}
 	return res, nil
 }

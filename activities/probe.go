@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,11 +28,15 @@ type ProbeResult struct {
 
 // ProbeHealth probes a region's health URL directly. A region counts as down only after Attempts consecutive
 // failures, so one lost packet never fails over a healthy region; "up" needs Attempts consecutive successes.
+// A hold-down runs for minutes: it heartbeats the probes done so far throughout, through the waits between probes
+// and the probes themselves.
 func (a *Activities) ProbeHealth(ctx context.Context, in ProbeInput) (ProbeResult, error) {
 	if in.Expect != "down" && in.Expect != "up" {
 		return ProbeResult{}, badInput("probe %s: expect %q, want down or up", in.URL, in.Expect)
 	}
 	var res ProbeResult
+	var probes atomic.Int64
+	defer keepAlive(ctx, func() any { return probes.Load() })()
 	for i := 0; i < in.Attempts; i++ {
 		if i > 0 {
 			select {
@@ -42,8 +47,8 @@ func (a *Activities) ProbeHealth(ctx context.Context, in ProbeInput) (ProbeResul
 		}
 		healthy, detail := a.probeOnce(ctx, in.URL, in.Timeout)
 		res.Probes++
+		probes.Store(int64(res.Probes))
 		res.Evidence = append(res.Evidence, detail)
-		heartbeat(ctx, res.Probes)
 		if healthy == (in.Expect == "down") {
 			return res, nil
 		}

@@ -38,6 +38,7 @@ func (a *Activities) EvaluateQuery(ctx context.Context, in QueryInput) (CheckRes
 	if err != nil {
 		return res, badInput("check %s: prometheus URL %q: %v", in.Name, in.PrometheusURL, err)
 	}
+	defer keepAlive(ctx, nil)() // the query may take its whole 5 s: longer than the HeartbeatTimeout
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	val, _, _, err := prom.Query(qctx, in.Expr, time.Now())

@@ -2,7 +2,10 @@ package activities
 
 import (
 	"context"
+	"sync"
 	"time"
+
+	"go.temporal.io/sdk/activity"
 )
 
 // Event is one thing a failover did or decided, in order (Seq). Every event is written to the audit log and handed
@@ -89,16 +92,41 @@ type NotifyInput struct {
 // events after it. A publisher that fails is retried a few times and then logged, never failing the failover:
 // Slack being down must not block a failover. The audit log is written by RecordAudit, not here.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult, error) {
+	// Slack's rate limit can hold one batch for most of a minute: heartbeat how far it got, so a retry after a
+	// worker died goes on from there instead of posting the batch's first events twice.
+	var p NotifyProgress
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &p) // unreadable details just mean starting over
+	}
 	res := PublishResult{Ref: in.ThreadRef}
-	for _, e := range in.Events {
+	if res.Ref == "" {
+		res.Ref = p.Ref
+	}
+	var mu sync.Mutex
+	defer keepAlive(ctx, func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return p
+	})()
+	for i := p.Done; i < len(in.Events); i++ {
+		e := in.Events[i]
 		if e.ThreadRef == "" {
 			e.ThreadRef = res.Ref
 		}
 		if ref := a.notifyOne(ctx, e); res.Ref == "" {
 			res.Ref = ref
 		}
+		mu.Lock()
+		p = NotifyProgress{Done: i + 1, Ref: res.Ref}
+		mu.Unlock()
 	}
 	return res, nil
+}
+
+// NotifyProgress is heartbeated by Notify: the events of the batch handed to every publisher, and the thread.
+type NotifyProgress struct {
+	Done int
+	Ref  string
 }
 
 func (a *Activities) notifyOne(ctx context.Context, e Event) (first string) {

@@ -25,7 +25,8 @@ type WarmupInput struct {
 	HitRatio float64
 }
 
-// WarmupProgress is heartbeated (and shown in the Web UI) after every batch; a retry resumes from Batches.
+// WarmupProgress is heartbeated (and shown in the Web UI) after every batch and while batches run; a retry
+// resumes from Batches.
 type WarmupProgress struct {
 	Batches  int // leading batches all done
 	Total    int // batches in all
@@ -64,6 +65,9 @@ func (a *Activities) Warmup(ctx context.Context, in WarmupInput) (WarmupResult, 
 	for i := 0; i < start.Batches && i < len(batches); i++ {
 		p.done[i] = true
 	}
+	// One batch can take up to warmBatch's 30 s: heartbeat the progress in between, so a dead worker is noticed
+	// within the HeartbeatTimeout and its retry resumes where this attempt got to.
+	defer keepAlive(ctx, func() any { return p.snapshot() })()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

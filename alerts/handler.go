@@ -47,8 +47,10 @@ type Options struct {
 // Handler is the POST /webhooks/alertmanager endpoint. For every alert that matches a route it signals the
 // service's failover workflow (failover-<service>) with workflows.AlertSignal: a firing alert starts the failover
 // when none runs (Signal-With-Start, so concurrent duplicates attach to one run), a resolved alert only reaches a
-// running one. Answers: 200 with what became of each alert; 400 (with the reason) for input that a retry cannot
-// fix; 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer, so
+// running one. Answers: 200 with what became of each alert, including those rejected one by one (a required label
+// or field missing: Alertmanager drops a notification answered 4xx, so one bad alert must not cost its group);
+// 400 (with the reason) for a notification that cannot be read as a whole (malformed JSON, another payload
+// version); 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer, so
 // Alertmanager retries.
 type Handler struct {
 	o Options
@@ -96,7 +98,7 @@ type Result struct {
 	Alertname   string `json:"alertname"`
 	Fingerprint string `json:"fingerprint"`
 	Status      string `json:"status"`
-	// Action is started, attached, ignored or unmatched.
+	// Action is started, attached, ignored, unmatched or rejected.
 	Action     string `json:"action"`
 	WorkflowID string `json:"workflow_id,omitempty"`
 	RunID      string `json:"run_id,omitempty"`
@@ -133,19 +135,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	received := h.o.Now()
 
-	// Route every alert before acting on any, so a 400 always means nothing was done.
+	// Check and route every alert before acting on any. An alert that cannot be acted on as sent is rejected on its
+	// own; its siblings are still delivered.
 	results := make([]Result, len(p.Alerts))
 	targets := make([]*Target, len(p.Alerts))
 	for i, a := range p.Alerts {
 		results[i] = Result{Alertname: a.Name(), Fingerprint: a.Fingerprint, Status: a.Status}
+		if err := a.Validate(); err != nil {
+			results[i].Action, results[i].Reason = ActionRejected, fmt.Sprintf("alerts[%d]: %v", i, err)
+			continue
+		}
 		t, ok, err := h.o.Router.Route(a)
 		switch {
 		case !ok:
 			results[i].Action, results[i].Reason = ActionUnmatched, "no route matches its labels"
 		case errors.Is(err, ErrMissingLabel):
-			h.o.Logger.Warn("webhook: alert lacks a label its route needs", "err", err, "group", p.GroupKey)
-			h.fail(w, OutcomeBadRequest, http.StatusBadRequest, err.Error())
-			return
+			results[i].Action, results[i].Reason = ActionRejected, fmt.Sprintf("alerts[%d]: %v", i, err)
 		case err != nil:
 			results[i].Action, results[i].Reason = ActionIgnored, err.Error()
 		default:
@@ -175,7 +180,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.o.Metrics.Alerts.WithLabelValues(res.Action).Inc()
-		h.o.Logger.Info("webhook: alert", "action", res.Action, "alertname", res.Alertname, "status", res.Status,
+		level := slog.LevelInfo
+		if res.Action == ActionRejected {
+			level = slog.LevelWarn
+		}
+		h.o.Logger.Log(ctx, level, "webhook: alert", "action", res.Action, "alertname", res.Alertname, "status", res.Status,
 			"fingerprint", res.Fingerprint, "workflow", res.WorkflowID, "run", res.RunID, "reason", res.Reason,
 			"labels", a.Labels, "group", p.GroupKey)
 	}
@@ -189,8 +198,9 @@ func (h *Handler) fail(w http.ResponseWriter, outcome string, code int, msg stri
 	http.Error(w, msg, code)
 }
 
-// fire delivers a firing alert: it joins the running failover, or starts one unless the latest run already
-// handled this alert, and asks for a human inside the plan's cooldown after a successful failover.
+// fire delivers a firing alert: it joins the running failover (as evidence only when that failover moves away from
+// another region), or starts one unless the latest run, a failover away from this alert's region, already handled
+// it; inside the plan's cooldown after a successful failover it asks for a human.
 func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig workflows.Alert) error {
 	id := res.WorkflowID
 	for attempt := 1; ; attempt++ {
@@ -210,14 +220,22 @@ func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig 
 				return fmt.Errorf("signal %s: %w", id, err)
 			}
 			res.Action, res.RunID = ActionAttached, run
+			if from, ok := desc.TypedSearchAttributes.GetKeyword(workflows.FromKey); ok && from != t.From {
+				// The workflow records it as about another region and does not count it as its source's alert.
+				res.Reason = fmt.Sprintf("about %s, the running failover moves %s away from %s: recorded as evidence only",
+					t.From, t.Plan.Service, from)
+			}
 			return nil
 		}
-		trigger := workflows.Trigger{Source: "alert", By: "alertmanager", Alert: a.Name(), Severity: a.Labels["severity"],
+		trigger := workflows.Trigger{Source: workflows.TriggerAlert, By: "alertmanager", Alert: a.Name(), Severity: a.Labels["severity"],
 			FaultAt: a.StartsAt}
 		if desc != nil && desc.WorkflowCloseTime != nil {
 			closed, run := *desc.WorkflowCloseTime, desc.WorkflowExecution.RunID
 			outcome, _ := desc.TypedSearchAttributes.GetKeyword(workflows.OutcomeKey)
-			if !a.StartsAt.After(closed) {
+			// Only a run that moved away from the alert's region handled it: one that moved traffic to that region
+			// (or between others) merely saw it. A run without the attribute is taken as this alert's, as resolve does.
+			from, known := desc.TypedSearchAttributes.GetKeyword(workflows.FromKey)
+			if (!known || from == t.From) && !a.StartsAt.After(closed) {
 				res.Action, res.RunID = ActionIgnored, run
 				res.Reason = fmt.Sprintf("already handled: the alert began at %s, before run %s closed at %s with outcome %q; "+
 					"start another failover with `starter start` if one is needed",
@@ -306,6 +324,7 @@ func startOptions(id string, req workflows.Request, sig workflows.Alert) client.
 	return client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                workflows.TaskQueue,
+		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:            fmt.Sprintf("%s %s: %s → %s (alert %s)", req.Kind, req.Plan.Service, req.From, req.To, sig.Alertname),

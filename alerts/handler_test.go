@@ -409,6 +409,8 @@ func TestAfterAFailoverClosed(t *testing.T) {
 	}
 }
 
+// TestBadInput covers notifications that cannot be read as a whole; a bad alert inside a readable notification
+// is rejected on its own (TestOneBadAlertDoesNotCostItsGroup).
 func TestBadInput(t *testing.T) {
 	fx := newFixture(t, nil)
 	firing := capturedBody(t, "firing.json")
@@ -420,10 +422,6 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed JSON", []byte(`{"version":"4","alerts":[`), http.StatusBadRequest, "malformed JSON"},
 		{"unsupported version", edit(t, firing, func(m map[string]any) { m["version"] = "5" }), http.StatusBadRequest, `version "5": unsupported`},
-		{"no alertname", payload(t, "firing.json", time.Time{}, map[string]string{"alertname": ""}), http.StatusBadRequest,
-			"alerts[0].labels.alertname: missing"},
-		{"no region for a to: other route", payload(t, "firing.json", time.Time{}, map[string]string{"region": ""}), http.StatusBadRequest,
-			`has no "region" label`},
 		{"oversized", bytes.Repeat([]byte(" "), DefaultMaxBody+1), http.StatusRequestEntityTooLarge, "the limit is"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -451,7 +449,7 @@ func TestBadInput(t *testing.T) {
 	if fx.fake.calls != 0 {
 		t.Fatalf("bad input made %d Temporal calls", fx.fake.calls)
 	}
-	if fx.requests(OutcomeBadRequest) != 4 || fx.requests(OutcomeTooLarge) != 2 {
+	if fx.requests(OutcomeBadRequest) != 2 || fx.requests(OutcomeTooLarge) != 2 {
 		t.Fatalf("bad_request %v too_large %v", fx.requests(OutcomeBadRequest), fx.requests(OutcomeTooLarge))
 	}
 }
@@ -510,4 +508,160 @@ func TestTemporalDownIs503(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	t.Logf("503 after %v: %s", time.Since(t0).Round(time.Millisecond), strings.TrimSpace(rec.Body.String()))
+}
+
+// group is the captured firing webhook carrying one alert per edit: each a copy of the captured alert (fingerprint
+// removed, so Decode computes it from the labels) changed by its edit, as Alertmanager groups several alerts.
+func group(t *testing.T, edits ...func(a map[string]any)) []byte {
+	t.Helper()
+	return edit(t, capturedBody(t, "firing.json"), func(m map[string]any) {
+		captured, err := json.Marshal(firstAlert(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var as []any
+		for _, e := range edits {
+			var a map[string]any
+			if err := json.Unmarshal(captured, &a); err != nil {
+				t.Fatal(err)
+			}
+			delete(a, "fingerprint")
+			e(a)
+			as = append(as, a)
+		}
+		m["alerts"] = as
+	})
+}
+
+func setLabel(k, v string) func(a map[string]any) {
+	return func(a map[string]any) {
+		ls := a["labels"].(map[string]any)
+		if v == "" {
+			delete(ls, k)
+		} else {
+			ls[k] = v
+		}
+	}
+}
+
+// TestOneBadAlertDoesNotCostItsGroup: Alertmanager drops a notification answered 4xx and never retries it, so an
+// alert the orchestrator cannot act on is rejected on its own and the valid alerts of its group still count.
+func TestOneBadAlertDoesNotCostItsGroup(t *testing.T) {
+	fx := newFixture(t, nil)
+	body := group(t,
+		func(map[string]any) {}, // the captured alert: payments down in us-east
+		setLabel("region", ""),  // to: other cannot pick a target without it
+		func(a map[string]any) { a["status"] = "pending" },
+		func(a map[string]any) { delete(a, "startsAt") },
+		setLabel("alertname", ""),
+		func(a map[string]any) { a["labels"] = "alertname=BackendDown" },
+		func(a map[string]any) { a["startsAt"] = "yesterday" },
+	)
+	rec, resp := fx.post(t, body, nil)
+	if rec.Code != http.StatusOK || len(resp.Alerts) != 7 {
+		t.Fatalf("%d %s, want 200 with 7 results", rec.Code, rec.Body)
+	}
+	if got := resp.Alerts[0]; got.Action != ActionStarted || got.RunID != "run-1" {
+		t.Fatalf("the valid alert: %+v", got)
+	}
+	for i, want := range [][]string{
+		1: {`alerts[1]: missing label`, `"region" label`},
+		2: {`alerts[2]: status "pending"`, "want firing or resolved"},
+		3: {"alerts[3]: startsAt: missing"},
+		4: {"alerts[4]: labels.alertname: missing"},
+		5: {"alerts[5]", "labels"},
+		6: {"alerts[6]", "yesterday"},
+	} {
+		got := resp.Alerts[i]
+		if i == 0 {
+			continue
+		}
+		if got.Action != ActionRejected || got.RunID != "" {
+			t.Errorf("alerts[%d]: %+v, want rejected", i, got)
+		}
+		for _, w := range want {
+			if !strings.Contains(got.Reason, w) {
+				t.Errorf("alerts[%d]: reason %q, want it to say %q", i, got.Reason, w)
+			}
+		}
+	}
+	// The rejection names the fix, not only the problem.
+	if r := resp.Alerts[1].Reason; !strings.Contains(r, "add") || !strings.Contains(r, "alert rule") {
+		t.Errorf("missing region: reason %q does not say how to fix it", r)
+	}
+	runs := fx.fake.snapshot("failover-payments")
+	if len(runs) != 1 || len(runs[0].signals) != 1 || runs[0].signals[0].Labels["region"] != "us-east" {
+		t.Fatalf("runs %+v, want one run signalled with the valid alert only", runs)
+	}
+	if fx.alerts(ActionRejected) != 6 || fx.alerts(ActionStarted) != 1 || fx.requests(OutcomeOK) != 1 || fx.requests(OutcomeBadRequest) != 0 {
+		t.Fatalf("metrics rejected %v started %v ok %v bad_request %v", fx.alerts(ActionRejected), fx.alerts(ActionStarted),
+			fx.requests(OutcomeOK), fx.requests(OutcomeBadRequest))
+	}
+}
+
+// TestAlertsAllRejectedAre200: a retry cannot fix an alert as sent, and a 4xx would not be retried anyway: the
+// answer says per alert what is wrong, and nothing reaches Temporal.
+func TestAlertsAllRejectedAre200(t *testing.T) {
+	fx := newFixture(t, nil)
+	rec, resp := fx.post(t, payload(t, "firing.json", time.Time{}, map[string]string{"region": ""}), nil)
+	if rec.Code != http.StatusOK || len(resp.Alerts) != 1 || resp.Alerts[0].Action != ActionRejected ||
+		resp.Alerts[0].Fingerprint == "" || resp.Alerts[0].Alertname != "BackendDown" {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if fx.fake.calls != 0 || fx.alerts(ActionRejected) != 1 {
+		t.Fatalf("calls %d rejected %v", fx.fake.calls, fx.alerts(ActionRejected))
+	}
+}
+
+// TestAlertAboutAnotherRegion: during a failover away from us-east, an alert about eu-west (the failover's target)
+// is evidence, not a repeat of what the failover handles; once the failover closed, that alert is not "already
+// handled": the failover moved traffic to eu-west, it did not handle eu-west's outage.
+func TestAlertAboutAnotherRegion(t *testing.T) {
+	startsAt := time.Date(2026, 11, 22, 4, 55, 51, 0, time.UTC)
+	euWest := edit(t, payload(t, "firing.json", startsAt.Add(10*time.Second), map[string]string{"region": "eu-west"}),
+		func(m map[string]any) { delete(firstAlert(m), "fingerprint") }) // another alert: its own fingerprint
+	for _, tc := range []struct {
+		name         string
+		closedAgo    time.Duration
+		needApproval bool
+	}{
+		{"inside the cooldown", time.Minute, true},
+		{"after the cooldown", 10 * time.Minute, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, nil) // the demo plan's cooldown is 5m
+			if _, resp := fx.post(t, capturedBody(t, "firing.json"), nil); resp.Alerts[0].Action != ActionStarted {
+				t.Fatalf("us-east: %+v", resp)
+			}
+			_, resp := fx.post(t, euWest, nil)
+			if got := resp.Alerts[0]; got.Action != ActionAttached || got.RunID != "run-1" ||
+				!strings.Contains(got.Reason, "about eu-west") || !strings.Contains(got.Reason, "away from us-east") ||
+				!strings.Contains(got.Reason, "evidence only") {
+				t.Errorf("eu-west during the failover away from us-east: %+v", got)
+			}
+			if s := fx.fake.snapshot("failover-payments")[0].signals; len(s) != 2 || s[1].Labels["region"] != "eu-west" {
+				t.Fatalf("signals %+v, want the eu-west alert recorded on run-1", s)
+			}
+
+			fx.fake.finish("failover-payments", workflows.Succeeded, fx.now) // after both alerts began
+			fx.now = fx.now.Add(tc.closedAgo)
+			// The us-east alert's repeat is what run-1 handled.
+			if _, resp := fx.post(t, capturedBody(t, "firing.json"), nil); resp.Alerts[0].Action != ActionIgnored ||
+				!strings.Contains(resp.Alerts[0].Reason, "already handled") {
+				t.Fatalf("us-east repeat after run-1 closed: %+v", resp)
+			}
+			// The eu-west alert's repeat began before run-1 closed, but run-1 did not handle it.
+			_, resp = fx.post(t, euWest, nil)
+			if got := resp.Alerts[0]; got.Action != ActionStarted || got.RunID != "run-2" {
+				t.Fatalf("eu-west repeat after run-1 closed: %+v, want a new failover", got)
+			}
+			runs := fx.fake.snapshot("failover-payments")
+			if len(runs) != 2 || runs[1].req.From != "eu-west" || runs[1].req.To != "us-east" {
+				t.Fatalf("%d runs, the new one %s→%s", len(runs), runs[len(runs)-1].req.From, runs[len(runs)-1].req.To)
+			}
+			if trig := runs[1].req.Trigger; trig.RequireApproval != tc.needApproval {
+				t.Fatalf("trigger %+v, want RequireApproval %v", trig, tc.needApproval)
+			}
+		})
+	}
 }

@@ -23,6 +23,9 @@ const (
 	ActionIgnored = "ignored"
 	// ActionUnmatched: no route matched.
 	ActionUnmatched = "unmatched"
+	// ActionRejected: the orchestrator cannot act on the alert as sent (a required label or field is missing or
+	// malformed); the result's reason names it and the fix. The other alerts of its notification are processed.
+	ActionRejected = "rejected"
 )
 
 // Metrics counts webhook requests and what became of each alert.
@@ -49,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{OutcomeOK, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeBadMethod, OutcomeUnavailable} {
 		m.Requests.WithLabelValues(o)
 	}
-	for _, a := range []string{ActionStarted, ActionAttached, ActionIgnored, ActionUnmatched} {
+	for _, a := range []string{ActionStarted, ActionAttached, ActionIgnored, ActionUnmatched, ActionRejected} {
 		m.Alerts.WithLabelValues(a)
 	}
 	return m

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -56,14 +59,18 @@ type Alert struct {
 	GeneratorURL string            `json:"generatorURL"`
 	// Fingerprint identifies the alert by its labels; Decode computes it (as Alertmanager does) when absent.
 	Fingerprint string `json:"fingerprint"`
+
+	// decodeErr is why Decode could not read this alert (a field of the wrong type); Validate reports it.
+	decodeErr error
 }
 
 // Name is the alert's alertname label.
 func (a Alert) Name() string { return a.Labels[model.AlertNameLabel] }
 
-// Decode reads one notification of at most limit bytes (DefaultMaxBody when limit <= 0) and checks what the
-// orchestrator relies on: version 4, at least one alert, and per alert a firing/resolved status, an alertname
-// label and a startsAt. Errors name the offending field; a body over the limit wraps ErrTooLarge.
+// Decode reads one notification of at most limit bytes (DefaultMaxBody when limit <= 0) and checks its envelope:
+// JSON, version 4, at least one alert. Errors name the offending field; a body over the limit wraps ErrTooLarge.
+// A bad alert is not an error of the notification: Alertmanager drops a notification answered 4xx, with every
+// valid alert in it, so each alert is checked on its own by Alert.Validate.
 func Decode(r io.Reader, limit int64) (Payload, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
@@ -81,41 +88,75 @@ func Decode(r io.Reader, limit int64) (Payload, error) {
 
 // DecodeBytes is Decode for a body already in memory (no size limit).
 func DecodeBytes(body []byte) (Payload, error) {
-	var p Payload
-	if err := json.Unmarshal(body, &p); err != nil {
+	// The envelope first, with the alerts left raw: one alert with a field of the wrong type must not make the
+	// whole notification unreadable. (The outer Alerts field hides the embedded Payload's.)
+	var wire struct {
+		Payload
+		Alerts []json.RawMessage `json:"alerts"`
+	}
+	if err := json.Unmarshal(body, &wire); err != nil {
 		return Payload{}, fmt.Errorf("malformed JSON: %w", err)
 	}
-	if err := p.validate(); err != nil {
-		return Payload{}, err
-	}
-	return p, nil
-}
-
-func (p *Payload) validate() error {
+	p := wire.Payload
 	if p.Version != SupportedVersion {
-		return fmt.Errorf("version %q: unsupported, want %q (the Alertmanager webhook payload version)", p.Version, SupportedVersion)
+		return Payload{}, fmt.Errorf("version %q: unsupported, want %q (the Alertmanager webhook payload version)", p.Version, SupportedVersion)
 	}
-	if len(p.Alerts) == 0 {
-		return errors.New("alerts: empty: a notification must carry at least one alert")
+	if len(wire.Alerts) == 0 {
+		return Payload{}, errors.New("alerts: empty: a notification must carry at least one alert")
 	}
-	var errs []error
-	for i := range p.Alerts {
+	p.Alerts = make([]Alert, len(wire.Alerts))
+	for i, raw := range wire.Alerts {
 		a := &p.Alerts[i]
-		field := fmt.Sprintf("alerts[%d]", i)
-		if a.Status != Firing && a.Status != Resolved {
-			errs = append(errs, fmt.Errorf("%s.status %q: want %s or %s", field, a.Status, Firing, Resolved))
-		}
-		if a.Name() == "" {
-			errs = append(errs, fmt.Errorf("%s.labels.alertname: missing: the orchestrator routes and records alerts by it", field))
-		}
-		if a.StartsAt.IsZero() {
-			errs = append(errs, fmt.Errorf("%s.startsAt: missing: it is when the fault began (the RTO counts from it)", field))
-		}
+		*a, a.decodeErr = decodeAlert(raw)
 		if a.Fingerprint == "" {
 			a.Fingerprint = toLabelSet(a.Labels).Fingerprint().String()
 		}
 	}
-	return errors.Join(errs...)
+	return p, nil
+}
+
+// decodeAlert decodes one alert; on failure it returns what it could read and an error naming the field.
+func decodeAlert(raw json.RawMessage) (Alert, error) {
+	var a Alert
+	err := json.Unmarshal(raw, &a)
+	if err == nil {
+		return a, nil
+	}
+	// encoding/json does not say which field a failing UnmarshalJSON (a bad time) belongs to: find it by decoding
+	// the fields one at a time.
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) == nil {
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			one, _ := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+			if ferr := json.Unmarshal(one, new(Alert)); ferr != nil {
+				return a, fmt.Errorf("%s: %w", k, ferr)
+			}
+		}
+	}
+	return a, err
+}
+
+// Validate says why the orchestrator cannot act on the alert as sent, naming each field: it needs a firing or
+// resolved status, an alertname label and a startsAt, each of the right type. Nil when it can.
+func (a Alert) Validate() error {
+	if a.decodeErr != nil {
+		// What follows the bad field was not read: checking it would report problems the sender did not make.
+		return a.decodeErr
+	}
+	var problems []string
+	if a.Status != Firing && a.Status != Resolved {
+		problems = append(problems, fmt.Sprintf("status %q: want %s or %s", a.Status, Firing, Resolved))
+	}
+	if a.Name() == "" {
+		problems = append(problems, "labels.alertname: missing: the orchestrator routes and records alerts by it")
+	}
+	if a.StartsAt.IsZero() {
+		problems = append(problems, "startsAt: missing: it is when the fault began (the RTO counts from it)")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "; "))
 }
 
 func toLabelSet(m map[string]string) model.LabelSet {

@@ -70,43 +70,88 @@ func TestDecodeRealPayloads(t *testing.T) {
 	}
 }
 
+// TestDecodeToleratesAndRejects: only the envelope fails Decode; a bad alert fails its own Validate, so that its
+// siblings in the notification are still acted on.
 func TestDecodeToleratesAndRejects(t *testing.T) {
 	firing := capturedBody(t, "firing.json")
 	for _, tc := range []struct {
-		name string
-		body []byte
-		want string // "" = accepted
+		name      string
+		body      []byte
+		want      string // Decode's error; "" = the notification is read
+		alertWant string // alerts[0].Validate's error; "" = the alert is valid
 	}{
-		{"real firing", firing, ""},
+		{"real firing", firing, "", ""},
 		{"unknown fields from newer Alertmanagers", edit(t, firing, func(m map[string]any) {
 			m["notification_reason"] = "repeat"
 			m["routeLabels"] = map[string]any{"team": "payments"}
 			firstAlert(m)["silencedBy"] = []string{}
-		}), ""},
-		{"version 3", edit(t, firing, func(m map[string]any) { m["version"] = "3" }), `version "3": unsupported, want "4"`},
-		{"no version", edit(t, firing, func(m map[string]any) { delete(m, "version") }), `version "": unsupported`},
+		}), "", ""},
+		{"version 3", edit(t, firing, func(m map[string]any) { m["version"] = "3" }), `version "3": unsupported, want "4"`, ""},
+		{"no version", edit(t, firing, func(m map[string]any) { delete(m, "version") }), `version "": unsupported`, ""},
+		{"no alerts", edit(t, firing, func(m map[string]any) { m["alerts"] = []any{} }), "alerts: empty", ""},
+		{"alerts not a list", edit(t, firing, func(m map[string]any) { m["alerts"] = firstAlert(m) }), "malformed JSON", ""},
+		{"envelope field of the wrong type", edit(t, firing, func(m map[string]any) { m["groupKey"] = 7 }), "malformed JSON", ""},
+		{"malformed JSON", firing[:len(firing)/2], "malformed JSON", ""},
+		{"not an object", []byte(`["version","4"]`), "malformed JSON", ""},
+		{"empty body", nil, "malformed JSON", ""},
 		{"no alertname", edit(t, firing, func(m map[string]any) {
 			delete(firstAlert(m)["labels"].(map[string]any), "alertname")
-		}), "alerts[0].labels.alertname: missing"},
-		{"no labels", edit(t, firing, func(m map[string]any) { delete(firstAlert(m), "labels") }), "alerts[0].labels.alertname: missing"},
-		{"bad alert status", edit(t, firing, func(m map[string]any) { firstAlert(m)["status"] = "pending" }),
-			`alerts[0].status "pending": want firing or resolved`},
-		{"no startsAt", edit(t, firing, func(m map[string]any) { delete(firstAlert(m), "startsAt") }), "alerts[0].startsAt: missing"},
-		{"no alerts", edit(t, firing, func(m map[string]any) { m["alerts"] = []any{} }), "alerts: empty"},
-		{"malformed JSON", firing[:len(firing)/2], "malformed JSON"},
-		{"not an object", []byte(`["version","4"]`), "malformed JSON"},
-		{"labels of the wrong type", edit(t, firing, func(m map[string]any) { firstAlert(m)["labels"] = "alertname=x" }), "malformed JSON"},
-		{"empty body", nil, "malformed JSON"},
+		}), "", "labels.alertname: missing"},
+		{"no labels", edit(t, firing, func(m map[string]any) { delete(firstAlert(m), "labels") }), "", "labels.alertname: missing"},
+		{"bad alert status", edit(t, firing, func(m map[string]any) { firstAlert(m)["status"] = "pending" }), "",
+			`status "pending": want firing or resolved`},
+		{"no startsAt", edit(t, firing, func(m map[string]any) { delete(firstAlert(m), "startsAt") }), "", "startsAt: missing"},
+		{"several problems at once", edit(t, firing, func(m map[string]any) {
+			delete(firstAlert(m), "startsAt")
+			firstAlert(m)["status"] = ""
+		}), "", `status "": want firing or resolved; startsAt: missing`},
+		{"labels of the wrong type", edit(t, firing, func(m map[string]any) { firstAlert(m)["labels"] = "alertname=x" }), "",
+			"labels: json: cannot unmarshal string"},
+		{"startsAt not a time", edit(t, firing, func(m map[string]any) { firstAlert(m)["startsAt"] = "yesterday" }), "",
+			`startsAt: parsing time "yesterday"`},
+		{"alert not an object", edit(t, firing, func(m map[string]any) { m["alerts"] = []any{7} }), "", "cannot unmarshal number"},
+		{"null alert", edit(t, firing, func(m map[string]any) { m["alerts"] = []any{nil} }), "", `status "": want firing or resolved`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode(bytes.NewReader(tc.body), 0)
+			p, err := Decode(bytes.NewReader(tc.body), 0)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("rejected: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("error %v, want it to say %q", err, tc.want)
+			case err != nil:
+				return
+			}
+			aerr := p.Alerts[0].Validate()
+			switch {
+			case tc.alertWant == "" && aerr != nil:
+				t.Fatalf("alert rejected: %v", aerr)
+			case tc.alertWant != "" && (aerr == nil || !strings.Contains(aerr.Error(), tc.alertWant)):
+				t.Fatalf("alert error %v, want it to say %q", aerr, tc.alertWant)
+			}
+			if p.Alerts[0].Fingerprint == "" {
+				t.Fatalf("no fingerprint: %+v", p.Alerts[0])
 			}
 		})
+	}
+}
+
+// TestDecodeKeepsValidSiblings: a notification with a bad alert between good ones decodes, and only the bad one
+// fails Validate.
+func TestDecodeKeepsValidSiblings(t *testing.T) {
+	body := edit(t, capturedBody(t, "firing.json"), func(m map[string]any) {
+		good := firstAlert(m)
+		m["alerts"] = []any{good, map[string]any{"status": "firing", "labels": "x", "startsAt": "2026-11-22T04:55:51Z"}, good}
+	})
+	p, err := DecodeBytes(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Alerts) != 3 || p.Alerts[0].Validate() != nil || p.Alerts[2].Validate() != nil || p.Alerts[1].Validate() == nil {
+		t.Fatalf("alerts %+v", p.Alerts)
+	}
+	if p.Alerts[2].Name() != "BackendDown" || p.Alerts[2].Fingerprint != "6f5f39bfbb62f946" {
+		t.Fatalf("the alert after the bad one: %+v", p.Alerts[2])
 	}
 }
 
@@ -147,7 +192,8 @@ func (endless) Read(p []byte) (int, error) {
 }
 
 // FuzzDecode feeds the decoder arbitrary bodies, seeded with real Alertmanager webhooks. Whatever the input, it
-// must not panic, and whatever it accepts must hold the invariants the handler relies on and survive a round trip.
+// must not panic, and whatever it accepts must hold the invariants the handler relies on (every alert has a
+// fingerprint; one that passes Validate has a status, an alertname and a startsAt) and survive a round trip.
 func FuzzDecode(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "alertmanager", "*.json"))
 	shared, _ := filepath.Glob(filepath.Join("..", "..", "shared", "alertmanager", "*.json"))
@@ -178,7 +224,10 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted %+v", p)
 		}
 		for i, a := range p.Alerts {
-			if (a.Status != Firing && a.Status != Resolved) || a.Name() == "" || a.StartsAt.IsZero() || a.Fingerprint == "" {
+			if a.Fingerprint == "" {
+				t.Fatalf("alert %d without a fingerprint: %+v", i, a)
+			}
+			if a.Validate() == nil && ((a.Status != Firing && a.Status != Resolved) || a.Name() == "" || a.StartsAt.IsZero()) {
 				t.Fatalf("accepted alert %d: %+v", i, a)
 			}
 		}

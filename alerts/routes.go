@@ -184,8 +184,9 @@ func (r *Router) Route(a Alert) (Target, bool, error) {
 		}
 		if rt.To == ToOther {
 			if region == "" {
-				return t, true, fmt.Errorf("%w: alert %s has no %q label; routes[%d] (to: %s) needs it to pick the target region",
-					ErrMissingLabel, a.Name(), RegionLabel, i, ToOther)
+				return t, true, fmt.Errorf("%w: alert %s has no %q label; routes[%d] (to: %s) needs it to pick the target region: "+
+					"add the label to the alert rule, or set routes[%d].to to a region of plan %s",
+					ErrMissingLabel, a.Name(), RegionLabel, i, ToOther, i, rt.Plan.Service)
 			}
 			to, err := rt.Plan.OtherRegion(region)
 			if err != nil {
@@ -202,7 +203,9 @@ func (r *Router) Route(a Alert) (Target, bool, error) {
 		if t.From = region; t.From == "" {
 			from, err := rt.Plan.OtherRegion(rt.To)
 			if err != nil {
-				return t, true, fmt.Errorf("%w: alert %s has no %q label and %v", ErrMissingLabel, a.Name(), RegionLabel, err)
+				return t, true, fmt.Errorf("%w: alert %s has no %q label, and plan %s has regions %v besides the target %s, "+
+					"so the region it is about is unknown: add the label to the alert rule", ErrMissingLabel, a.Name(), RegionLabel,
+					rt.Plan.Service, slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == rt.To }), rt.To)
 			}
 			t.From = from
 		}

@@ -177,3 +177,33 @@ func TestNewRouterChecksTargetsAgainstPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingLabelNamesTheFix: a rejected alert's reason is all its sender sees, so it says what to change.
+func TestMissingLabelNamesTheFix(t *testing.T) {
+	p := demoPlan(t)
+	three := p
+	three.Regions = map[string]plan.Region{"a": p.Regions["us-east"], "b": p.Regions["eu-west"], "c": p.Regions["eu-west"]}
+	for _, tc := range []struct {
+		route Route
+		want  []string
+	}{
+		{Route{Match: map[string]string{"service": "payments"}, Plan: p, To: ToOther},
+			[]string{`no "region" label`, "add the label to the alert rule", "or set routes[0].to to a region of plan payments"}},
+		{Route{Match: map[string]string{"service": "payments"}, Plan: three, To: "c"},
+			[]string{`no "region" label`, "regions [a b] besides the target c", "add the label to the alert rule"}},
+	} {
+		r, err := NewRouter(tc.route)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ok, err := r.Route(alert(map[string]string{"service": "payments"}))
+		if !ok || !errors.Is(err, ErrMissingLabel) {
+			t.Fatalf("to %s: matched %v, err %v, want ErrMissingLabel", tc.route.To, ok, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("to %s: %v, want it to say %q", tc.route.To, err, w)
+			}
+		}
+	}
+}

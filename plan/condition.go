@@ -49,6 +49,9 @@ func (c Condition) Holds(v float64) bool {
 // String renders the condition as written.
 func (c Condition) String() string { return c.Op + " " + strconv.FormatFloat(c.Value, 'g', -1, 64) }
 
+// placeholders are exactly what Expand replaces; Validate refuses any other ${...} in a query, check URL or header.
+var placeholders = []string{"${service}", "${region}", "${from}", "${to}"}
+
 // Expand replaces ${service}, ${region}, ${from} and ${to} in a query or URL.
 func Expand(s, service, region, from, to string) string {
 	return strings.NewReplacer("${service}", service, "${region}", region, "${from}", from, "${to}", to).Replace(s)

@@ -51,7 +51,7 @@ func (p *Plan) SetDefaults() {
 	setDuration(&p.Detection.ProbeInterval, time.Second)
 	setDuration(&p.Detection.ProbeTimeout, 2*time.Second)
 	if p.Detection.Require == "" {
-		p.Detection.Require = "any"
+		p.Detection.Require = RequireAny
 	}
 	if p.Approval.Mode == "" {
 		p.Approval.Mode = ApprovalManual

@@ -79,6 +79,12 @@ type Detection struct {
 	Require string `yaml:"require" json:"require"`
 }
 
+// Detection.Require values.
+const (
+	RequireAny = "any" // probes or query confirm the outage
+	RequireAll = "all" // probes and query must both confirm it
+)
+
 // Query is a PromQL expression and the condition its value must meet, e.g. "> 0.5".
 // ${region}, ${service}, ${from} and ${to} in the expression are replaced before it runs.
 type Query struct {

@@ -40,14 +40,14 @@ type Report struct {
 	// Phases break ElapsedSeconds down, in order; with BetweenSeconds they add up to it.
 	Phases []Phase `json:"phases"`
 	// BetweenSeconds is the time between steps: the workflow's own scheduling.
-	BetweenSeconds float64              `json:"between_seconds"`
-	Decisions      []workflows.Approval `json:"decisions,omitempty"`
-	Checks         CheckSummary         `json:"checks"`
-	Changes        []Change             `json:"changes,omitempty"`
+	BetweenSeconds float64                `json:"between_seconds"`
+	Decisions      []workflows.Approval   `json:"decisions,omitempty"`
+	Checks         CheckSummary           `json:"checks"`
+	Changes        []Change               `json:"changes,omitempty"`
 	Alerts         []workflows.AlertState `json:"alerts,omitempty"`
 	// StillChanged is what a failed-needs-human run left changed, and how to finish by hand.
 	StillChanged []workflows.Leftover `json:"still_changed,omitempty"`
-	Evidence       []string             `json:"evidence,omitempty"`
+	Evidence     []string             `json:"evidence,omitempty"`
 }
 
 // Phase is one stretch of the timeline: a workflow step, or the alerting delay before the failover started.

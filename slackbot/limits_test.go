@@ -82,7 +82,7 @@ func TestLongInconclusiveQuestionReachesSlack(t *testing.T) {
 	})
 	publish(5, activities.EventOutcome, func(e *activities.Event) {
 		e.Outcome, e.Reason, e.RTOSeconds = workflows.RolledBack, promError(5000), 42
-		e.StillChanged = []string{"kong payments/10.0.0.2:8080 is weight 100 (before: weight 0); to finish by hand: curl -X PATCH $KONG_ADMIN_URL/upstreams/payments/targets/10.0.0.2:8080 -d weight=0"}
+		e.StillChanged = []string{"kong payments/10.0.0.2:8080 is weight 100 (before: weight 0); to finish by hand: curl -X PUT $KONG_ADMIN_URL/upstreams/payments/targets/10.0.0.2:8080 -d weight=0"}
 	})
 	if got := fake.Refusals(); len(got) > 0 {
 		t.Fatalf("Slack refused %d messages:\n%s", len(got), strings.Join(got, "\n"))

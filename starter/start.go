@@ -93,6 +93,7 @@ func startFailover(ctx context.Context, tc client.Client, req workflows.Request)
 	opts := client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                workflows.TaskQueue,
+		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		// Without this the SDK quietly returns the running failover instead of saying one is running.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,

@@ -90,7 +90,8 @@ func run(args []string, logger *slog.Logger) error {
 		// First publisher: its message reference threads every later event of the failover.
 		acts.Publishers = append(acts.Publishers, slackbot.NewPublisher(slackCfg.BotClient(), logger))
 	}
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	workflows.DisableStickyExecution() // before the worker starts: see its comment
+	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions())
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", workflows.TaskQueue, err)
@@ -106,9 +107,9 @@ func openAudit(path string) (*activities.AuditLog, func(), error) {
 	if path == "" || path == "stdout" {
 		return activities.NewAuditLog(os.Stdout), func() {}, nil
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+	l, f, err := activities.OpenAuditFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--audit-log %s: %w", path, err)
 	}
-	return activities.NewAuditLog(f), func() { f.Close() }, nil
+	return l, func() { f.Close() }, nil
 }

@@ -16,7 +16,7 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 	f.begin(ctx, "cutover")
 	key := f.plan.Etcd.ActiveKey
 	in := activities.CutoverInput{Key: key, Expected: f.active, Region: f.req.To,
-		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID}
+		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID, AckPrefix: f.plan.Etcd.AckPrefix}
 	f.changesBegan = true
 	if !f.legacy {
 		f.addUndo("restore "+key, f.restoreActive)
@@ -40,7 +40,7 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 		var acks activities.WaitAcksResult
 		wait := activities.WaitAcksInput{AckPrefix: e.AckPrefix, Epoch: f.cut.Value.Epoch, Required: e.RequiredConsumers,
 			MinAcks: e.MinAcks, Timeout: e.AckTimeout}
-		actx := withOptions(ctx, fmt.Sprintf("wait for acks of epoch %d", f.cut.Value.Epoch), e.AckTimeout+10*time.Second, 0, 3)
+		actx := heartbeating(ctx, fmt.Sprintf("wait for acks of epoch %d", f.cut.Value.Epoch), e.AckTimeout+10*time.Second)
 		if err := workflow.ExecuteActivity(actx, a.WaitAcks, wait).Get(ctx, &acks); err != nil {
 			return f.stepFailed(ctx, RolledBack, "consumers did not follow epoch %d: %v", f.cut.Value.Epoch, err)
 		}
@@ -136,7 +136,7 @@ func (f *failover) warmup(ctx workflow.Context) *stop {
 	}
 	f.begin(ctx, "warmup")
 	var res activities.WarmupResult
-	actx := withOptions(ctx, fmt.Sprintf("warm %d keys in %s", len(w.Keys), f.req.To), w.Timeout, 30*time.Second, 3)
+	actx := heartbeating(ctx, fmt.Sprintf("warm %d keys in %s", len(w.Keys), f.req.To), w.Timeout)
 	err := workflow.ExecuteActivity(actx, a.Warmup, activities.WarmupInput{URL: f.plan.Regions[f.req.To].WarmupURL,
 		Keys: w.Keys, Concurrency: w.Concurrency, BatchSize: w.BatchSize, HitRatio: w.HitRatio}).Get(ctx, &res)
 	if err != nil {
@@ -231,7 +231,7 @@ func (f *failover) runChecks(ctx workflow.Context, checks []plan.Check) []activi
 }
 
 func (f *failover) startCheck(ctx workflow.Context, c plan.Check) workflow.Future {
-	actx := withOptions(ctx, "check "+c.Name, 30*time.Second, 0, 3)
+	actx := check(ctx, "check "+c.Name)
 	if c.Prometheus != nil {
 		return workflow.ExecuteActivity(actx, a.EvaluateQuery, f.queryInput(c.Name, f.plan.Regions[f.req.To].PrometheusURL, *c.Prometheus, f.req.To))
 	}
@@ -243,7 +243,7 @@ func (f *failover) startCheck(ctx workflow.Context, c plan.Check) workflow.Futur
 // query runs one Prometheus check and waits for it; an activity error counts as inconclusive.
 func (f *failover) query(ctx workflow.Context, name, url string, q plan.Query, region string) activities.CheckResult {
 	var res activities.CheckResult
-	err := workflow.ExecuteActivity(withOptions(ctx, "query "+name, 30*time.Second, 0, 3), a.EvaluateQuery,
+	err := workflow.ExecuteActivity(check(ctx, "query "+name), a.EvaluateQuery,
 		f.queryInput(name, url, q, region)).Get(ctx, &res)
 	if err != nil {
 		return activities.CheckResult{Name: name, Verdict: activities.Inconclusive, Detail: err.Error()}

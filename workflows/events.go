@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/failover/failover/activities"
@@ -31,17 +30,8 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 		return
 	}
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	auditCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             "audit events",
-		StartToCloseTimeout: 5 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 30 * time.Second},
-	})
-	notifyCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary: "notify Slack",
-		// Per batch: Slack allows about one message a second per channel, and each event is tried three times.
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
-	})
+	auditCtx := auditing(ctx, "audit events")
+	notifyCtx := notifying(ctx, "notify Slack")
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { f.audited = true }()
 		for {

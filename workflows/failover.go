@@ -138,8 +138,8 @@ func (f *failover) detect(ctx workflow.Context) *stop {
 	var probed, queried *bool
 	if d.Probes > 0 {
 		var res activities.ProbeResult
-		actx := withOptions(ctx, fmt.Sprintf("probe %s %d times", f.req.From, d.Probes),
-			time.Duration(d.Probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second, d.ProbeInterval+d.ProbeTimeout+5*time.Second, 3)
+		actx := heartbeating(ctx, fmt.Sprintf("probe %s %d times", f.req.From, d.Probes),
+			time.Duration(d.Probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second)
 		err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{
 			URL: src.HealthURL, Attempts: d.Probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
 		if err != nil {
@@ -175,15 +175,15 @@ func confirmedDown(require string, probed, queried *bool) bool {
 			signals = append(signals, *s)
 		}
 	}
-	any, all := false, len(signals) > 0
+	some, all := false, len(signals) > 0
 	for _, s := range signals {
-		any = any || s
+		some = some || s
 		all = all && s
 	}
-	if require == "all" {
+	if require == plan.RequireAll {
 		return all
 	}
-	return any
+	return some
 }
 
 // holdDown requires the failback's target (the original region) to answer every probe during the hold-down.
@@ -192,8 +192,8 @@ func (f *failover) holdDown(ctx workflow.Context) *stop {
 	fb := f.plan.Failback
 	attempts := int(fb.HoldDown/fb.ProbeInterval) + 1
 	var res activities.ProbeResult
-	actx := withOptions(ctx, fmt.Sprintf("%s healthy for %s", f.req.To, fb.HoldDown),
-		fb.HoldDown+time.Duration(attempts)*f.plan.Detection.ProbeTimeout+time.Minute, fb.ProbeInterval+f.plan.Detection.ProbeTimeout+10*time.Second, 3)
+	actx := heartbeating(ctx, fmt.Sprintf("%s healthy for %s", f.req.To, fb.HoldDown),
+		fb.HoldDown+time.Duration(attempts)*f.plan.Detection.ProbeTimeout+time.Minute)
 	err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{URL: f.plan.Regions[f.req.To].HealthURL,
 		Attempts: attempts, Interval: fb.ProbeInterval, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"}).Get(ctx, &res)
 	if err != nil {
@@ -212,7 +212,7 @@ func (f *failover) holdDown(ctx workflow.Context) *stop {
 func (f *failover) readiness(ctx workflow.Context) *stop {
 	f.begin(ctx, "readiness")
 	to := f.plan.Regions[f.req.To]
-	health := workflow.ExecuteActivity(withOptions(ctx, "probe "+f.req.To, 15*time.Second, 0, 3), a.ProbeHealth,
+	health := workflow.ExecuteActivity(heartbeating(ctx, "probe "+f.req.To, 15*time.Second), a.ProbeHealth,
 		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
 	active := workflow.ExecuteActivity(quick(ctx, "read "+f.plan.Etcd.ActiveKey), a.ReadActive, f.plan.Etcd.ActiveKey)
 	weights := workflow.ExecuteActivity(quick(ctx, "read weights of "+f.plan.Kong.Upstream), a.ReadWeights, f.plan.Kong.Upstream)
@@ -271,7 +271,7 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	if f.req.Trigger.RequireApproval {
 		f.recordPolicy(ctx, DecideFailover, "require-approval", f.req.Trigger.RequireReason)
 	}
-	if f.req.Kind == KindFailover && !f.req.Trigger.RequireApproval {
+	if f.mayApproveAlone() {
 		if ap.Mode == plan.ApprovalAuto {
 			f.recordPolicy(ctx, DecideFailover, "auto-approve", "approval.mode is auto")
 			f.end(ctx, "ok", "auto-approved by the plan")
@@ -306,12 +306,28 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 		return nil
 	case decision == RejectUpdate:
 		return f.stepFailed(ctx, Rejected, "rejected by %s", f.lastVoter())
-	case ap.OnTimeout == plan.OnTimeoutApprove:
+	case ap.OnTimeout == plan.OnTimeoutApprove && (f.legacy || f.mayApproveAlone()):
 		f.recordPolicy(ctx, DecideFailover, "auto-approve", "no decision in "+ap.Timeout.String())
 		f.end(ctx, "ok", "approved by the plan after "+ap.Timeout.String())
 		return nil
+	case ap.OnTimeout == plan.OnTimeoutApprove:
+		return f.stepFailed(ctx, TimedOut, "no decision within %s; approval.onTimeout approve does not apply: this %s needs a person",
+			ap.Timeout, f.needsPersonBecause())
 	}
 	return f.stepFailed(ctx, TimedOut, "no decision within %s", ap.Timeout)
+}
+
+// mayApproveAlone: the plan may approve a failover without people (mode auto, severities, onTimeout approve),
+// but never a failback, nor a failover that the front door sent to people (inside a cooldown).
+func (f *failover) mayApproveAlone() bool {
+	return f.req.Kind == KindFailover && !f.req.Trigger.RequireApproval
+}
+
+func (f *failover) needsPersonBecause() string {
+	if f.req.Kind == KindFailback {
+		return "failback"
+	}
+	return "failover (" + f.req.Trigger.RequireReason + ")"
 }
 
 // cancelRequested reports a Temporal cancel request (legacy runs ignored it).

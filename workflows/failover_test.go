@@ -55,11 +55,11 @@ type fakes struct {
 	restoreErr error
 	// kongFault, when set, runs before each SetWeights write and may fail it (after applying some targets).
 	kongFault func(in activities.SetWeightsInput) error
-	cutovers   []activities.CutoverInput
-	restores   []activities.RestoreInput
-	weights    [][]activities.TargetWeight
-	events     []activities.Event
-	checkRuns  int
+	cutovers  []activities.CutoverInput
+	restores  []activities.RestoreInput
+	weights   [][]activities.TargetWeight
+	events    []activities.Event
+	checkRuns int
 	// etcd and kong are the state the fakes converge, so read-backs see the writes.
 	etcd activities.ActiveState
 	kong map[string]int
@@ -327,6 +327,28 @@ func TestApprovalTimeoutActions(t *testing.T) {
 			}
 			if approve := res.Steps[2]; approve.Seconds() != tc.waited.Seconds() {
 				t.Fatalf("approval waited %.0fs, want %s", approve.Seconds(), tc.waited)
+			}
+		})
+	}
+}
+
+// onTimeout approve stands in for people only where the plan may approve alone: a failback, and a failover
+// inside the cooldown of a successful one, always need a person, so their wait ends timed-out.
+func TestTimeoutNeverApprovesWhatNeedsAPerson(t *testing.T) {
+	for name, change := range map[string]func(*Request){
+		"failback":        func(r *Request) { r.Kind = KindFailback },
+		"within cooldown": func(r *Request) { r.Trigger.RequireApproval, r.Trigger.RequireReason = true, "within the 30m cooldown" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			env, f := newEnv(t)
+			p := testPlan()
+			p.Approval.OnTimeout = plan.OnTimeoutApprove
+			req := request(p)
+			change(&req)
+			res := run(t, env, req)
+			wantOutcome(t, res, TimedOut)
+			if len(f.cutovers) != 0 || !strings.Contains(res.Reason, "needs a person") {
+				t.Fatalf("cutovers %v, reason %q: want none, and the reason to say a person must decide", f.cutovers, res.Reason)
 			}
 		})
 	}

@@ -269,7 +269,9 @@ func (w *world) run(t *testing.T, seed uint64) (string, error) {
 		return "", err
 	}
 	// People and Alertmanager, at random times (the test environment's clock skips ahead).
-	at := func(max time.Duration) time.Duration { return time.Duration(1+s.rng.Int64N(int64(max/time.Second))) * time.Second }
+	at := func(max time.Duration) time.Duration {
+		return time.Duration(1+s.rng.Int64N(int64(max/time.Second))) * time.Second
+	}
 	for range s.rng.IntN(3) {
 		d, update := at(12*time.Minute), []string{ApproveUpdate, ApproveUpdate, RejectUpdate}[s.rng.IntN(3)]
 		s.note("%s at %s", update, d)
@@ -450,28 +452,8 @@ func (w *world) checkOutcome(ctx context.Context, p plan.Plan, before activities
 			return fmt.Errorf("rolled-back with epoch %d, not above the original %d: followers would ignore it", now.Value.Epoch, before.Value.Epoch)
 		}
 	case FailedNeedsHuman:
-		listed, unknown := []string{}, map[string]bool{}
-		for _, l := range res.StillChanged {
-			if strings.HasPrefix(l.Now, "unknown") {
-				unknown[l.System] = true
-				continue
-			}
-			listed = append(listed, l.Target)
-		}
-		slices.Sort(listed)
-		for _, c := range changed {
-			system := "kong"
-			if c == p.Etcd.ActiveKey {
-				system = "etcd"
-			}
-			if !slices.Contains(listed, c) && !unknown[system] {
-				return fmt.Errorf("%s is still changed but not listed (listed %v): %s", c, listed, state)
-			}
-		}
-		for _, l := range listed {
-			if !slices.Contains(changed, l) {
-				return fmt.Errorf("%s listed as still changed, but it is not: %s", l, state)
-			}
+		if err := CheckListed(res.StillChanged, changed, p.Etcd.ActiveKey); err != nil {
+			return fmt.Errorf("%v: %s", err, state)
 		}
 	default:
 		if now.Exists != before.Exists || now.ModRevision != before.ModRevision || len(changed) > 0 {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -21,6 +22,35 @@ type Leftover struct {
 
 func (l Leftover) String() string {
 	return fmt.Sprintf("%s %s is %s (before: %s); to finish by hand: %s", l.System, l.Target, l.Now, l.Before, l.Fix)
+}
+
+// CheckListed compares what a failed-needs-human result lists as still changed with what is: changed names each
+// etcd key and Kong upstream/target that differs from before the failover. A system the run could not read back
+// (listed as unknown) covers everything in it. It returns what is changed but not listed, or listed but unchanged.
+func CheckListed(listedChanges []Leftover, changed []string, activeKey string) error {
+	listed, unknown := []string{}, map[string]bool{}
+	for _, l := range listedChanges {
+		if strings.HasPrefix(l.Now, "unknown") {
+			unknown[l.System] = true
+			continue
+		}
+		listed = append(listed, l.Target)
+	}
+	for _, c := range changed {
+		system := "kong"
+		if c == activeKey {
+			system = "etcd"
+		}
+		if !slices.Contains(listed, c) && !unknown[system] {
+			return fmt.Errorf("%s is still changed but not listed (listed %v)", c, listed)
+		}
+	}
+	for _, l := range listed {
+		if !slices.Contains(changed, l) {
+			return fmt.Errorf("%s listed as still changed, but it is not (listed %v)", l, listed)
+		}
+	}
+	return nil
 }
 
 // inspect reads the active-region key and the Kong weights as they are now and lists what differs from before
@@ -59,7 +89,7 @@ func (f *failover) inspect(ctx workflow.Context) []Leftover {
 			now = "missing"
 		}
 		out = append(out, Leftover{System: "kong", Target: up + "/" + want.Target, Now: now, Before: fmt.Sprintf("weight %d", want.Weight),
-			Fix: fmt.Sprintf("curl -X PATCH $KONG_ADMIN_URL/upstreams/%s/targets/%s -d weight=%d", up, want.Target, want.Weight)})
+			Fix: fmt.Sprintf("curl -X PUT $KONG_ADMIN_URL/upstreams/%s/targets/%s -d weight=%d", up, want.Target, want.Weight)})
 	}
 	return out
 }

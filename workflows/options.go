@@ -11,9 +11,70 @@ import (
 
 // Every step gets its own timeouts and retries: a slow Prometheus must not hold up an etcd write, and errors that
 // retries cannot fix (fencing, bad input, Kong 4xx) stop at once.
+//
+// A worker that dies (kill -9, OOM, a lost node) tells nobody: Temporal hands its activity to another worker only
+// once the attempt times out, so these timeouts are also what a crash costs a failover. A single call has a short
+// StartToClose; anything that can run longer heartbeats (activities.HeartbeatEvery) under a short HeartbeatTimeout,
+// and its StartToClose only caps the whole attempt. README, "What a worker crash costs", has the measurements.
 var nonRetryable = []string{activities.ErrFenced, activities.ErrAcksTimeout, activities.ErrBadInput,
 	activities.ErrKongRejected, activities.ErrWarmupFailed, activities.ErrTargetMissing}
 
+const (
+	// quickTimeout bounds one etcd or Kong call, which takes milliseconds: a stuck attempt is retried, not waited for.
+	quickTimeout = 2 * time.Second
+	// heartbeatTimeout: an activity whose heartbeats stop for this long is given to another worker. 2 s cost a
+	// crash in a running check 3.5 s on the embedded server (whose timers fire on whole seconds); 1 s costs 2.7 s.
+	// A live worker beats every 250 ms (activities.HeartbeatEvery), so a pause of 0.75 s still passes.
+	heartbeatTimeout = time.Second
+	// checkLimit caps one check: HTTP samples through the gateway, or one Prometheus query (5 s at most).
+	checkLimit = 30 * time.Second
+)
+
+// quick is for one read or one converging write against etcd or Kong (ReadActive, ReadWeights, Cutover and its
+// restore, SetWeights): 2 s per attempt, up to 10 attempts. A retry after a write landed finds it done: Cutover
+// recognises its own write and SetWeights converges.
+func quick(ctx workflow.Context, summary string) workflow.Context {
+	return withOptions(ctx, summary, quickTimeout, 0, 10)
+}
+
+// heartbeating is for an activity that runs as long as the plan says (probes over a hold-down, waiting for acks,
+// a warmup) and heartbeats meanwhile: limit caps one attempt, and a dead worker is noticed after
+// heartbeatTimeout, however long the limit. Up to 3 attempts.
+func heartbeating(ctx workflow.Context, summary string, limit time.Duration) workflow.Context {
+	return withOptions(ctx, summary, limit, heartbeatTimeout, 3)
+}
+
+// check is for one detection, gate or verification check (HTTPCheck, EvaluateQuery): heartbeating, capped at
+// checkLimit. Up to 3 attempts.
+func check(ctx workflow.Context, summary string) workflow.Context {
+	return heartbeating(ctx, summary, checkLimit)
+}
+
+// auditing is for writing a batch of audit records (RecordAudit): a local write, 2 s per attempt, retried without
+// limit (backing off to 30 s) because the record matters; a retry after a write landed skips it (the audit log is
+// exactly-once). The outcome waits for the audit log, so a long timeout here would be what a crash costs.
+func auditing(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             summary,
+		StartToCloseTimeout: quickTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 30 * time.Second},
+	})
+}
+
+// notifying is for handing a batch of events to the publishers (Notify: Slack, ...), which may wait out Slack's
+// rate limit: capped at a minute, up to 3 attempts a second apart, never fatal to the failover. The activity must
+// heartbeat (keepAlive): a finished failover waits for its last notification, so without heartbeats a worker that
+// died mid-batch would hold the outcome for the whole minute.
+func notifying(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             summary,
+		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	})
+}
+
+// withOptions sets one activity's timeouts and retries. Use the named presets above.
 func withOptions(ctx workflow.Context, summary string, startToClose, heartbeat time.Duration, attempts int32) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:             summary,
@@ -27,9 +88,4 @@ func withOptions(ctx workflow.Context, summary string, startToClose, heartbeat t
 			NonRetryableErrorTypes: nonRetryable,
 		},
 	})
-}
-
-// quick is for reads and single writes against etcd, Kong and Prometheus.
-func quick(ctx workflow.Context, summary string) workflow.Context {
-	return withOptions(ctx, summary, 15*time.Second, 0, 10)
 }

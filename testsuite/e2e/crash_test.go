@@ -14,7 +14,7 @@ import (
 )
 
 // buildWorker builds ./worker once per test binary, so a test can kill -9 a real worker process.
-func buildWorker(t *testing.T) string {
+func buildWorker(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "worker")
 	cmd := exec.Command("go", "build", "-o", bin, "../../worker")

@@ -58,7 +58,7 @@ func withoutPrometheus(checks []plan.Check) []plan.Check {
 
 func startWorker(t testing.TB, s *stack.Stack) worker.Worker {
 	t.Helper()
-	w := worker.New(s.TemporalClient, workflows.TaskQueue, worker.Options{})
+	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions())
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err := w.Start(); err != nil {
@@ -76,7 +76,8 @@ func request(p plan.Plan, from, to string) workflows.Request {
 func start(t testing.TB, s *stack.Stack, req workflows.Request) client.WorkflowRun {
 	t.Helper()
 	run, err := s.TemporalClient.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: workflows.WorkflowID(req.Plan.Service), TaskQueue: workflows.TaskQueue}, workflows.Failover, req)
+		ID: workflows.WorkflowID(req.Plan.Service), TaskQueue: workflows.TaskQueue, WorkflowTaskTimeout: workflows.WorkflowTaskTimeout},
+		workflows.Failover, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // Package histories holds recorded failover histories; the test replays each against today's workflow code, so a
 // change that would break running failovers (a non-determinism error) fails CI. Guard such changes with
-// workflow.GetVersion and record a new history.
+// workflow.GetVersion and record a new history. v0-*.json were recorded before the change ID truthful-outcomes
+// (failovers started by the first release); the others by today's code (RECORD_HISTORIES=1 go test ./testsuite/e2e/).
+// Keep the old ones for as long as a failover started by that release may still be running.
 package histories
 
 import (
