@@ -2,7 +2,7 @@
 # Images of the failover orchestrator: one build stage, then one small static image per binary, each running as a
 # non-root user on distroless (no shell, no package manager). Pick one with --target:
 #
-#   docker build --target worker   -t failover/worker .     # the Temporal worker
+#   docker build --target worker   -t failover/worker:1.2.0 --build-arg VERSION=1.2.0 .   # the Temporal worker
 #   docker build --target starter  -t failover/starter .    # the CLI and `starter serve` (Alertmanager/Slack)
 #   docker build --target regiond  -t failover/regiond .    # the demo region service (compose demo only)
 #   docker build --target demoseed -t failover/demoseed .   # seeds Kong and etcd for a plan (compose demo only)
@@ -21,6 +21,10 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o /out/ ./worker ./starter ./deploy/regiond ./deploy/demoseed ./deploy/healthcheck
 
 FROM gcr.io/distroless/static-debian12:nonroot AS worker
+# The worker's build ID in the Worker Deployment "failover": build each image with --build-arg VERSION=<its tag>.
+# Without it the worker runs unversioned (README, "Upgrading the worker").
+ARG VERSION=""
+ENV FAILOVER_BUILD_ID=${VERSION}
 COPY --from=build /out/worker /out/healthcheck /usr/local/bin/
 USER 65532:65532
 EXPOSE 9464

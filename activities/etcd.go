@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -176,12 +177,12 @@ func (a *Activities) WaitAcks(ctx context.Context, in WaitAcksInput) (WaitAcksRe
 		record(kv.Value)
 	}
 	if missing := missingAcks(acked, in); missing == "" {
-		return WaitAcksResult{Acked: sortedKeys(acked)}, nil
+		return WaitAcksResult{Acked: slices.Sorted(maps.Keys(acked))}, nil
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return WaitAcksResult{Acked: sortedKeys(acked)}, temporal.NewNonRetryableApplicationError(
+			return WaitAcksResult{Acked: slices.Sorted(maps.Keys(acked))}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("acks for epoch %d under %s: still %s after %s", in.Epoch, in.AckPrefix, missingAcks(acked, in), in.Timeout),
 				ErrAcksTimeout, nil)
 		case w, ok := <-events:
@@ -194,7 +195,7 @@ func (a *Activities) WaitAcks(ctx context.Context, in WaitAcksInput) (WaitAcksRe
 				}
 			}
 			if missingAcks(acked, in) == "" {
-				return WaitAcksResult{Acked: sortedKeys(acked)}, nil
+				return WaitAcksResult{Acked: slices.Sorted(maps.Keys(acked))}, nil
 			}
 		}
 	}
@@ -215,13 +216,4 @@ func missingAcks(acked map[string]bool, in WaitAcksInput) string {
 		return fmt.Sprintf("%d of %d acks", len(acked), in.MinAcks)
 	}
 	return ""
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -26,16 +26,18 @@ func keepAlive(ctx context.Context, progress func() any) (stop func()) {
 		defer close(done)
 		tick := time.NewTicker(HeartbeatEvery)
 		defer tick.Stop()
+		// The first beat waits a tick: an activity that ends sooner needs none, and a beat still in flight when the
+		// activity ends is logged by the SDK as an error.
 		for {
-			if progress == nil {
-				activity.RecordHeartbeat(ctx)
-			} else {
-				activity.RecordHeartbeat(ctx, progress())
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			}
+			if progress == nil {
+				activity.RecordHeartbeat(ctx)
+			} else {
+				activity.RecordHeartbeat(ctx, progress())
 			}
 		}
 	}()

@@ -158,7 +158,8 @@ func (c *Config) Kong() (*kong.Client, error) {
 	return kc, nil
 }
 
-// EnvOr is the environment variable name, or def when it is unset or empty: every flag default comes from it.
+// EnvOr is the value of the environment variable name, or def when it is unset or empty: every flag default
+// comes from it.
 func EnvOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v

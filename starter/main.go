@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	c.endpoints.Bind(root.PersistentFlags())
-	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.devCmd(), c.demoCmd(), c.serveCmd())
+	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.workersCmd(), c.devCmd(), c.demoCmd(), c.serveCmd())
 	root.AddCommand(c.observeCmds()...)
 	return root
 }

@@ -41,6 +41,8 @@ func run(args []string, logger *slog.Logger) error {
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
 	cfg.Bind(fs)
 	fs.StringVar(&auditPath, "audit-log", endpoints.EnvOr("AUDIT_LOG", "stdout"), "where audit records go as JSON lines: stdout, or a file path (env AUDIT_LOG)")
+	buildID := fs.String("build-id", endpoints.EnvOr("FAILOVER_BUILD_ID", ""), "this build's ID in the Worker Deployment "+
+		workflows.DeploymentName+" (the image tag; images set it); empty turns Worker Versioning off (env FAILOVER_BUILD_ID)")
 	metricsAddr := metricsFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage of worker:\n%s\nSlack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE) to post approvals and progress to each plan's approval.slackChannel.\n", fs.FlagUsages())
@@ -91,14 +93,18 @@ func run(args []string, logger *slog.Logger) error {
 		acts.Publishers = append(acts.Publishers, slackbot.NewPublisher(slackCfg.BotClient(), logger))
 	}
 	workflows.DisableStickyExecution() // before the worker starts: see its comment
-	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions())
+	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions(*buildID))
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", workflows.TaskQueue, err)
 	}
-	logger.Info("worker running", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", workflows.TaskQueue)
+	defer w.Stop()
+	logger.Info("worker running", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", workflows.TaskQueue,
+		"build", *buildID)
+	if err := joinDeployment(ctx, tc, *buildID, logger); err != nil {
+		return err
+	}
 	<-ctx.Done()
-	w.Stop()
 	return nil
 }
 

@@ -72,7 +72,8 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 		if i == len(f.plan.Traffic.Steps)-1 {
 			break
 		}
-		if err := workflow.Sleep(ctx, f.plan.Traffic.StepPause); err != nil {
+		pause := fmt.Sprintf("pause %s before %d%% → %d%%", f.plan.Traffic.StepPause, pct, f.plan.Traffic.Steps[i+1])
+		if err := sleep(ctx, f.plan.Traffic.StepPause, pause); err != nil {
 			return f.stepFailed(ctx, RolledBack, "%v", err)
 		}
 		if s := f.gate(ctx, fmt.Sprintf("gate at %d%%", pct), f.plan.Traffic.Gate); s != nil {
@@ -154,7 +155,7 @@ func (f *failover) verify(ctx workflow.Context) *stop {
 	failures := 0
 	for round := 1; round <= v.Count; round++ {
 		if round > 1 {
-			if err := workflow.Sleep(ctx, v.Interval); err != nil {
+			if err := sleep(ctx, v.Interval, fmt.Sprintf("verification round %d of %d in %s", round, v.Count, v.Interval)); err != nil {
 				return f.stepFailed(ctx, RolledBack, "%v", err)
 			}
 		}

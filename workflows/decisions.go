@@ -123,7 +123,8 @@ func (f *failover) decide(ctx workflow.Context, kind, question string, needed in
 	f.emit(ctx, activities.Event{Type: activities.EventDecisionNeeded, Step: f.status.Step, DecisionKind: kind, Question: question,
 		Needed: needed, Evidence: f.status.Evidence, Preview: Preview(f.plan, f.req.From, f.req.To, f.active, f.weights)})
 	asked := workflow.Now(ctx)
-	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return f.status.Pending.Outcome != "" || f.sourceRecovered })
+	ok, err := awaitWithTimeout(ctx, timeout, kind+" decision timeout "+timeout.String(),
+		func() bool { return f.status.Pending.Outcome != "" || f.sourceRecovered })
 	outcome := f.status.Pending.Outcome
 	f.status.Pending = nil
 	f.timeDecision(ctx, kind, workflow.Now(ctx).Sub(asked))

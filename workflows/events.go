@@ -43,7 +43,7 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 			if err := workflow.ExecuteActivity(auditCtx, a.RecordAudit, batch).Get(ctx, nil); err != nil {
 				workflow.GetLogger(ctx).Error("audit records not written; trying again in a minute", "error", err, "first_seq", batch[0].Seq)
 				f.toAudit = append(batch, f.toAudit...)
-				_ = workflow.Sleep(ctx, time.Minute)
+				_ = sleep(ctx, time.Minute, "audit retry in 1m")
 			}
 		}
 	})
@@ -103,7 +103,7 @@ func (f *failover) drainEvents(ctx workflow.Context) {
 	}
 	f.closing = true
 	_ = workflow.Await(ctx, func() bool { return f.audited })
-	if ok, _ := workflow.AwaitWithTimeout(ctx, notifyDrain, func() bool { return f.notified }); !ok {
+	if ok, _ := awaitWithTimeout(ctx, notifyDrain, "Slack drain timeout "+notifyDrain.String(), func() bool { return f.notified }); !ok {
 		workflow.GetLogger(ctx).Warn("Slack did not take every event before the run closed; the audit log has them all",
 			"queued", len(f.toNotify))
 	}

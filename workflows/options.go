@@ -89,3 +89,14 @@ func withOptions(ctx workflow.Context, summary string, startToClose, heartbeat t
 		},
 	})
 }
+
+// sleep is workflow.Sleep with a summary: the Web UI names the timer ("pause 30s before 10% → 50%") instead of
+// showing "Sleep". Same command as workflow.Sleep, so histories replay either way.
+func sleep(ctx workflow.Context, d time.Duration, summary string) error {
+	return workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: summary}).Get(ctx, nil)
+}
+
+// awaitWithTimeout is workflow.AwaitWithTimeout with a summary on its timer ("approval timeout 10m").
+func awaitWithTimeout(ctx workflow.Context, d time.Duration, summary string, condition func() bool) (bool, error) {
+	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, condition)
+}

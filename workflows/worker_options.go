@@ -24,9 +24,12 @@ func DisableStickyExecution() {
 }
 
 // WorkerOptions are the settings of every worker that runs failovers (the worker binary, the dev stack, the tests).
-// They bound what a worker crash costs a running failover, next to the activity timeouts in options.go.
-func WorkerOptions() worker.Options {
+// They bound what a worker crash costs a running failover, next to the activity timeouts in options.go. With a
+// buildID the worker joins the Worker Deployment (see deployment.go) and pins each failover it starts to its build;
+// without one it is unversioned.
+func WorkerOptions(buildID string) worker.Options {
 	return worker.Options{
+		DeploymentOptions: deploymentOptions(buildID),
 		// Where sticky execution is on (see DisableStickyExecution), a failover's next workflow task after its
 		// worker died waits this long in the dead worker's sticky queue before any worker takes it. Default 5 s;
 		// the resolution is seconds.

@@ -54,8 +54,9 @@ type composeService struct {
 }
 
 type composeBuild struct {
-	Context string `yaml:"context"`
-	Target  string `yaml:"target"`
+	Context string            `yaml:"context"`
+	Target  string            `yaml:"target"`
+	Args    map[string]string `yaml:"args"`
 }
 
 type composeDepends struct {
@@ -409,6 +410,11 @@ func TestComposeFile(t *testing.T) {
 			}
 			if s.Build.Context != "." {
 				t.Errorf("service %s: build context %q, want . (the repo root, where the Dockerfile is)", name, s.Build.Context)
+			}
+			for arg := range s.Build.Args {
+				if !strings.Contains(string(readRepoFile(t, "Dockerfile")), "\nARG "+arg) {
+					t.Errorf("service %s: build arg %s is declared by no ARG of the Dockerfile", name, arg)
+				}
 			}
 			iface := cl.command(t, binary, s.Command)
 			flags := flagArgs(t, name, iface, s.Command)

@@ -28,7 +28,7 @@ func buildWorker(t testing.TB) string {
 func runWorkerProcess(t *testing.T, bin string, s *stack.Stack) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "--temporal-address", s.Temporal.Address(), "--etcd-endpoints", s.Etcd.Endpoint(),
-		"--kong-admin-url", s.Kong.AdminURL(), "--metrics-addr", "off")
+		"--kong-admin-url", s.Kong.AdminURL(), "--metrics-addr", "off", "--build-id", "crash-test")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -41,7 +41,8 @@ func runWorkerProcess(t *testing.T, bin string, s *stack.Stack) *exec.Cmd {
 }
 
 // TestWorkerKilledMidFailover kills the worker process (SIGKILL) once the reroute has started; a new worker
-// finishes the failover with the right final state and the epoch bumped exactly once.
+// finishes the failover with the right final state and the epoch bumped exactly once. The workers are versioned
+// (one build): the first makes its build current, and its replacement runs the failover pinned to that build.
 func TestWorkerKilledMidFailover(t *testing.T) {
 	bin := buildWorker(t)
 	s := startStack(t)

@@ -58,7 +58,7 @@ func withoutPrometheus(checks []plan.Check) []plan.Check {
 
 func startWorker(t testing.TB, s *stack.Stack) worker.Worker {
 	t.Helper()
-	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions())
+	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err := w.Start(); err != nil {

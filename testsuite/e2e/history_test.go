@@ -11,7 +11,16 @@ import (
 
 // exportHistory returns the latest run's history as the JSON the replayer reads (like `temporal workflow show -o json`).
 func exportHistory(tc client.Client, id string) ([]byte, error) {
-	it := tc.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h, err := history(tc, id, "")
+	if err != nil {
+		return nil, err
+	}
+	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
+}
+
+// history reads a run's whole history (the latest run when runID is empty).
+func history(tc client.Client, id, runID string) (*historypb.History, error) {
+	it := tc.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -20,5 +29,5 @@ func exportHistory(tc client.Client, id string) ([]byte, error) {
 		}
 		h.Events = append(h.Events, ev)
 	}
-	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&h)
+	return &h, nil
 }
