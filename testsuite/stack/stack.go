@@ -320,7 +320,7 @@ func (s *Stack) seedActiveKey(ctx context.Context) error {
 func (s *Stack) startWorker(opts Options) error {
 	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: opts.Logger,
 		Publishers: opts.Publishers}
-	s.worker = worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions())
+	s.worker = worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
 	workflows.Register(s.worker, acts)
 	if err := s.worker.Start(); err != nil {
 		return fmt.Errorf("stack: start worker: %w", err)
