@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/failover/failover/deploy/regiond/region"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/workflows"
@@ -60,11 +60,9 @@ func TestCLIDrivesAManualFailover(t *testing.T) {
 		t.Fatal("the dry run changed etcd")
 	}
 
-	resp, err := http.Post(s.Regions["us-east"].URL()+"/fault", "application/json", strings.NewReader(`{"status":503}`))
-	if err != nil {
+	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
 	if out, err := starter(t, s, "start", "--plan", planFile, "--to", "eu-west", "--as", "carol"); err != nil || !strings.Contains(out, "started failover-payments") {
 		t.Fatalf("start: %v\n%s", err, out)
 	}

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,13 +50,13 @@ set codec.includeCredentials so the browser sends the proxy's cookie.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			srv, err := startCodecServer(listen, cd, opts)
+			srv, err := codec.StartServer(listen, cd, opts)
 			if err != nil {
 				return err
 			}
-			defer srv.stop()
+			defer srv.Stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "codec server on %s (keys %s, active %s; CORS %s; token %v)\n",
-				srv.url, strings.Join(cd.KeyIDs(), ", "), cd.ActiveKeyID(), strings.Join(origins, ", "), opts.Token != "")
+				srv.URL, strings.Join(cd.KeyIDs(), ", "), cd.ActiveKeyID(), strings.Join(origins, ", "), opts.Token != "")
 			<-ctx.Done()
 			return nil
 		},
@@ -70,33 +66,4 @@ set codec.includeCredentials so the browser sends the proxy's cookie.`,
 		`Web UI origins allowed to call (scheme://host:port, comma-separated; "*" for any) (env CODEC_CORS_ORIGIN)`)
 	cmd.Flags().StringVar(&tokenFile, "auth-token-file", os.Getenv("CODEC_AUTH_TOKEN_FILE"), "require Authorization: Bearer <token in this file> (env CODEC_AUTH_TOKEN_FILE)")
 	return cmd
-}
-
-// codecServer is a running codec endpoint; `starter dev` can run one beside the Web UI the same way.
-type codecServer struct {
-	url  string
-	srv  *http.Server
-	done chan struct{}
-}
-
-// startCodecServer listens on addr (port 0 picks one) and serves the codec until stop.
-func startCodecServer(addr string, cd *codec.Codec, opts codec.ServerOptions) (*codecServer, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("codec server: listen on %s: %w", addr, err)
-	}
-	s := &codecServer{url: "http://" + ln.Addr().String(), done: make(chan struct{}),
-		srv: &http.Server{Handler: codec.NewServer(cd, opts), ReadHeaderTimeout: 10 * time.Second}}
-	go func() {
-		defer close(s.done)
-		_ = s.srv.Serve(ln)
-	}()
-	return s, nil
-}
-
-func (s *codecServer) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.srv.Shutdown(ctx)
-	<-s.done
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/codec"
+	"github.com/failover/failover/deploy/regiond/region"
 	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/observe"
 	"github.com/failover/failover/plan"
@@ -108,7 +109,7 @@ func TestDrillObservability(t *testing.T) {
 	p.Warmup.Concurrency = 1
 	req := workflows.Request{Plan: p, PlanHash: p.Hash(), From: "us-east", To: "eu-west", Kind: workflows.KindFailover,
 		Trigger: workflows.Trigger{Source: "drill", By: "alice", FaultAt: time.Now()}}
-	if err := postFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		t.Fatal(err)
 	}
 	run, err := startFailover(ctx, tc, req)
@@ -209,12 +210,12 @@ func TestDrillObservability(t *testing.T) {
 		input := drillStartInput(t, s.TemporalClient, run.GetID())
 		tokenFile := filepath.Join(dir, "codec-token")
 		drillWriteFile(t, tokenFile, "drill-token\n")
-		srv, err := startCodecServer("127.0.0.1:0", cfg.Codec(), codec.ServerOptions{AllowedOrigins: []string{drillUIOrigin}, Token: "drill-token"})
+		srv, err := codec.StartServer("127.0.0.1:0", cfg.Codec(), codec.ServerOptions{AllowedOrigins: []string{drillUIOrigin}, Token: "drill-token"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer srv.stop()
-		resp, body := drillDecode(t, srv.url, input, "Bearer drill-token", drillUIOrigin)
+		defer srv.Stop()
+		resp, body := drillDecode(t, srv.URL, input, "Bearer drill-token", drillUIOrigin)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("codec server /decode: HTTP %d %s", resp.StatusCode, body)
 		}
@@ -229,19 +230,19 @@ func TestDrillObservability(t *testing.T) {
 		if err := converter.GetDefaultDataConverter().FromPayloads(&decoded, &got); err != nil || got.Plan.Service != "payments" || got.PlanHash != p.Hash() {
 			t.Fatalf("decoded workflow input: %+v %v", got.Plan.Service, err)
 		}
-		if resp, _ := drillDecode(t, srv.url, input, "", drillUIOrigin); resp.StatusCode != http.StatusUnauthorized {
+		if resp, _ := drillDecode(t, srv.URL, input, "", drillUIOrigin); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("/decode without the token: HTTP %d, want 401", resp.StatusCode)
 		}
 		other, err := codec.New([]codec.Key{{ID: "2027-01", Secret: bytes.Repeat([]byte{7}, 32)}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		stranger, err := startCodecServer("127.0.0.1:0", other, codec.ServerOptions{AllowedOrigins: []string{"*"}})
+		stranger, err := codec.StartServer("127.0.0.1:0", other, codec.ServerOptions{AllowedOrigins: []string{"*"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer stranger.stop()
-		if resp, body := drillDecode(t, stranger.url, input, "", drillUIOrigin); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "2026-03") {
+		defer stranger.Stop()
+		if resp, body := drillDecode(t, stranger.URL, input, "", drillUIOrigin); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "2026-03") {
 			t.Errorf("a codec server without the key: HTTP %d %s, want 400 naming key 2026-03", resp.StatusCode, body)
 		}
 	})

@@ -1,11 +1,11 @@
-// Command starter is the failover CLI: start, preview, approve and follow failovers, and run the local stack.
+// Command starter is the failover CLI and front door: start, preview, approve and follow failovers, and serve the
+// Alertmanager webhook. It ships; the local stack and the demo are in testsuite/devstack, which is not shipped.
 //
 //	starter start --plan deploy/plans/payments.yaml --to eu-west
 //	starter plan --plan deploy/plans/payments.yaml --to eu-west     # dry run: what would change
 //	starter approve failover-payments --as alice
 //	starter status failover-payments
-//	starter dev                                                       # the whole local stack
-//	starter demo                                                      # an outage and its failover, measured
+//	starter workers                                                   # worker builds; `workers promote BUILD` after a deploy
 //	starter serve --routes deploy/alerts/routes.yaml                 # the Alertmanager webhook: failovers from alerts
 package main
 
@@ -37,12 +37,12 @@ func newRoot() *cobra.Command {
 	c := &cli{logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	root := &cobra.Command{
 		Use:           "starter",
-		Short:         "Start, approve and follow failovers; run the local stack",
+		Short:         "Start, approve and follow failovers; serve the Alertmanager webhook",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	c.endpoints.Bind(root.PersistentFlags())
-	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.workersCmd(), c.devCmd(), c.demoCmd(), c.serveCmd())
+	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.workersCmd(), c.serveCmd())
 	root.AddCommand(c.observeCmds()...)
 	return root
 }

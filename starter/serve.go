@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.temporal.io/api/serviceerror"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/failover/failover/alerts"
 	"github.com/failover/failover/endpoints"
+	"github.com/failover/failover/frontdoor"
 	"github.com/failover/failover/observe"
 )
 
@@ -130,7 +130,7 @@ SLACK_APPROVER_GROUPS).`,
 				return err
 			}
 			logger.Info("starter serve: routes loaded", "routes", router.String(), "temporal", c.endpoints.TemporalAddress)
-			mux := c.serveMux(frontDoor{Webhook: hook, Health: tc.health, Registry: reg})
+			mux := frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: tc.health, Registry: reg})
 			waitSlack, err := serveSlack(ctx, mux, tc, logger)
 			if err != nil {
 				return err
@@ -141,34 +141,6 @@ SLACK_APPROVER_GROUPS).`,
 	}
 	sc.bind(cmd.Flags())
 	return cmd
-}
-
-// frontDoor is what the orchestrator's HTTP front door serves. Mount new endpoints (Slack interactions, ...) by
-// adding them here and in serveMux.
-type frontDoor struct {
-	// Webhook serves POST /webhooks/alertmanager.
-	Webhook http.Handler
-	// Health is nil when Temporal answers.
-	Health func(context.Context) error
-	// Registry is served at GET /metrics.
-	Registry *prometheus.Registry
-}
-
-// serveMux routes the front door's endpoints. `starter serve` and `starter demo` serve the same mux.
-func (c *cli) serveMux(fd frontDoor) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("POST /webhooks/alertmanager", fd.Webhook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := fd.Health(ctx); err != nil {
-			http.Error(w, "temporal does not answer: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(fd.Registry, promhttp.HandlerOpts{Registry: fd.Registry}))
-	return mux
 }
 
 // temporalConn is the Temporal client of a long-running server. It dials with the shared endpoints settings (TLS,

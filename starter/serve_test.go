@@ -21,7 +21,9 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/failover/failover/alerts"
+	"github.com/failover/failover/deploy/regiond/region"
 	"github.com/failover/failover/follow"
+	"github.com/failover/failover/frontdoor"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/freeport"
 	"github.com/failover/failover/testsuite/stack"
@@ -276,8 +278,7 @@ func startAlertStack(t *testing.T, edit func(*plan.Plan)) *alertStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cli{logger: discard()}
-	door := httptest.NewServer(c.serveMux(frontDoor{Webhook: hook, Health: temporalHealth(s.TemporalClient), Registry: reg}))
+	door := httptest.NewServer(frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: temporalHealth(s.TemporalClient), Registry: reg}))
 	t.Cleanup(door.Close)
 	as.url = door.URL + "/webhooks/alertmanager"
 	return as
@@ -367,7 +368,7 @@ func serveEventually(t *testing.T, within time.Duration, what string, cond func(
 // shows the repeats.
 func TestConcurrentDuplicateAlertsStartOneFailover(t *testing.T) {
 	as := startAlertStack(t, manualWithoutPrometheus)
-	if err := postFault(as.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := region.InjectFault(as.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		t.Fatal(err)
 	}
 	body := amPayload(alerts.Firing, usEastDown(), time.Now())
@@ -425,7 +426,7 @@ func TestConcurrentDuplicateAlertsStartOneFailover(t *testing.T) {
 // with outcome source-recovered and nothing changed.
 func TestResolvedBeforeCutoverAbortsTheFailover(t *testing.T) {
 	as := startAlertStack(t, manualWithoutPrometheus)
-	if err := postFault(as.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := region.InjectFault(as.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		t.Fatal(err)
 	}
 	startsAt := time.Now()
@@ -437,7 +438,7 @@ func TestResolvedBeforeCutoverAbortsTheFailover(t *testing.T) {
 		st := as.status(t, started.RunID)
 		return st.Step == "approve" && st.Pending != nil, "step " + st.Step
 	})
-	if err := postFault(as.Regions["us-east"].URL(), `{"status":0}`); err != nil { // us-east recovers by itself
+	if err := region.InjectFault(as.Regions["us-east"].URL(), `{"status":0}`); err != nil { // us-east recovers by itself
 		t.Fatal(err)
 	}
 	if r := as.post(t, amPayload(alerts.Resolved, usEastDown(), startsAt)); r.Action != alerts.ActionAttached || r.RunID != started.RunID {
@@ -473,89 +474,4 @@ func TestResolvedBeforeCutoverAbortsTheFailover(t *testing.T) {
 	if r := as.post(t, amPayload(alerts.Firing, usEastDown(), startsAt)); r.Action != alerts.ActionIgnored {
 		t.Fatalf("firing resend after close: %+v", r)
 	}
-}
-
-// TestAlertmanagerToFailoverEndToEnd is the whole path with the real binaries: us-east is faulted, clients'
-// requests through the gateway fail, Prometheus's RegionHighErrorRatio fires, Alertmanager posts it to the front
-// door with its bearer token, and the failover it starts runs to success. A new alert right after needs a human
-// (the plan's cooldown).
-func TestAlertmanagerToFailoverEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	t0 := time.Now()
-	door, err := startLoopbackDoor("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(door.close)
-	const token = "e2e-s3cret"
-	s, err := stack.Start(ctx, stack.Options{NoUI: true, Prometheus: true, WebhookURL: door.url + "/webhooks/alertmanager", WebhookToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	router, err := demoRoutes(s.Plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	metrics := alerts.NewMetrics(reg)
-	hook, err := alerts.NewHandler(alerts.Options{Temporal: s.TemporalClient, Router: router, Auth: alerts.Auth{Token: token},
-		Metrics: metrics, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cli{logger: discard()}
-	door.set(c.serveMux(frontDoor{Webhook: hook, Health: temporalHealth(s.TemporalClient), Registry: reg}))
-	if err := waitForScrapes(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%v: stack up, both regions scraped", time.Since(t0).Round(100*time.Millisecond))
-
-	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
-	faultAt := time.Now()
-	if err := postFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
-		t.Fatal(err)
-	}
-	run, err := awaitFailover(ctx, s, "failover-payments")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%v: failover %s started by the alert, %.1fs after the fault", time.Since(t0).Round(100*time.Millisecond), run.GetRunID(),
-		time.Since(faultAt).Seconds())
-	var res workflows.Result
-	if err := run.Get(ctx, &res); err != nil {
-		t.Fatal(err)
-	}
-	traffic.stop(faultAt, "eu-west")
-	if res.Outcome != workflows.Succeeded {
-		t.Fatalf("outcome %s: %s", res.Outcome, res.Reason)
-	}
-	st, err := demoStatus(ctx, s, run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Trigger.Source != "alert" || st.Trigger.Alert != "RegionHighErrorRatio" || st.Trigger.Severity != "critical" ||
-		len(st.Alerts) == 0 || !st.Alerts[0].FirstSeen.After(faultAt) || st.Alerts[0].Labels["region"] != "us-east" {
-		t.Fatalf("trigger %+v, alerts %+v", st.Trigger, st.Alerts)
-	}
-	t.Logf("%v: outcome %s; detection %.1fs (fault → alert received), RTO %.1fs (fault → verified)",
-		time.Since(t0).Round(100*time.Millisecond), res.Outcome, st.Alerts[0].FirstSeen.Sub(faultAt).Seconds(),
-		res.Steps[len(res.Steps)-1].Ended.Sub(faultAt).Seconds())
-
-	// A new alert inside the plan's cooldown starts a failover that needs a human.
-	code, body := serveDo(t, http.MethodPost, door.url+"/webhooks/alertmanager", token, amPayload(alerts.Firing, usEastDown(), time.Now()))
-	var resp alerts.Response
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &resp) != nil || resp.Alerts[0].Action != alerts.ActionStarted ||
-		resp.Alerts[0].RunID == run.GetRunID() {
-		t.Fatalf("new alert after the failover: %d %s", code, body)
-	}
-	st2, err := demoStatus(ctx, s, s.TemporalClient.GetWorkflow(ctx, "failover-payments", resp.Alerts[0].RunID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !st2.Trigger.RequireApproval || !strings.Contains(st2.Trigger.RequireReason, "cooldown after failover-payments run "+run.GetRunID()) {
-		t.Fatalf("second failover's trigger %+v: want approval required by the cooldown", st2.Trigger)
-	}
-	t.Logf("%v: a new alert within the cooldown: %s", time.Since(t0).Round(100*time.Millisecond), st2.Trigger.RequireReason)
 }

@@ -1,4 +1,4 @@
-// Package plans ships the example failover plans, embedded so the starter's demo runs from any directory.
+// Package plans ships the example failover plans, embedded so the demo (testsuite/devstack) runs from any directory.
 package plans
 
 import "embed"

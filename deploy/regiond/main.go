@@ -1,4 +1,4 @@
-// Command regiond runs one instance of the demo region service (testsuite/region) as a process, so docker compose
+// Command regiond runs one instance of the demo region service (deploy/regiond/region) as a process, so docker compose
 // can run the demo's regions as containers. It serves cached items, /healthz, /metrics and /fault, follows the
 // service's active-region key in etcd and acknowledges each epoch, until SIGTERM.
 //
@@ -23,8 +23,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/failover/failover/deploy/regiond/region"
 	"github.com/failover/failover/endpoints"
-	"github.com/failover/failover/testsuite/region"
 )
 
 func main() {

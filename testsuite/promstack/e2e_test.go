@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/failover/failover/testsuite/region"
+	"github.com/failover/failover/deploy/regiond/region"
 )
 
 // webhook is the part of Alertmanager's webhook payload the test reads; decoding stays tolerant of new fields.

@@ -1,6 +1,6 @@
 // Package stack brings up the whole local stack in one process: Temporal (with the Web UI), etcd, the Kong
 // stand-in, one demo region service per region, optionally Prometheus and Alertmanager, and a failover worker.
-// `starter dev`, `starter demo` and the end-to-end tests all use it, so they run the same real parts.
+// `devstack dev`, `devstack demo` and the end-to-end tests all use it, so they run the same real parts.
 package stack
 
 import (
@@ -24,11 +24,11 @@ import (
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/codec"
 	"github.com/failover/failover/deploy/plans"
+	"github.com/failover/failover/deploy/regiond/region"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/etcdserver"
 	"github.com/failover/failover/testsuite/kongstandin"
 	"github.com/failover/failover/testsuite/promstack"
-	"github.com/failover/failover/testsuite/region"
 	"github.com/failover/failover/testsuite/temporaldev"
 	"github.com/failover/failover/workflows"
 )

@@ -1,6 +1,6 @@
 // Package temporaldev runs a real Temporal server (frontend, history, matching and worker services)
 // inside the current process, on SQLite, with the Web UI beside it. Tests use it in memory; the dev
-// stack (`starter dev`) uses it on a file so that a restart resumes running workflows.
+// stack (`devstack dev`) uses it on a file so that a restart resumes running workflows.
 package temporaldev
 
 import (

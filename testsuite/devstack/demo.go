@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,6 +25,8 @@ import (
 
 	"github.com/failover/failover/alerts"
 	deployalerts "github.com/failover/failover/deploy/alerts"
+	"github.com/failover/failover/deploy/regiond/region"
+	"github.com/failover/failover/frontdoor"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/workflows"
@@ -53,7 +54,7 @@ type demoReport struct {
 	AlertDeliveries int `json:"alert_deliveries"`
 }
 
-func (c *cli) demoCmd() *cobra.Command {
+func demoCmd() *cobra.Command {
 	var approveMode string
 	var keep bool
 	cmd := &cobra.Command{
@@ -66,7 +67,7 @@ func (c *cli) demoCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			rep, err := runDemo(ctx, c, approveMode, keep)
+			rep, err := runDemo(ctx, approveMode, keep)
 			if rep != nil {
 				b, _ := json.Marshal(rep)
 				fmt.Println(string(b))
@@ -92,7 +93,7 @@ const alertWait = 60 * time.Second
 // runDemo runs the real alert path: the demo region us-east is faulted, Prometheus's rule fires, Alertmanager
 // posts to the front door's webhook (served here on a loopback port, as `starter serve` serves it), and the
 // webhook starts the failover.
-func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoReport, error) {
+func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, error) {
 	fmt.Println("starting the local stack ...")
 	// The stack's own chatter (followers waiting for the first cutover, etcd shutting down) is not the demo.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -128,7 +129,7 @@ func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoR
 		go sd.listen(ctx, s, quiet)
 		fmt.Printf("Slack: the approval request goes to channel %s; approvers %v\n", p.Approval.SlackChannel, p.Approval.Approvers)
 	}
-	router, err := c.openDoor(door, s, p, token, quiet)
+	router, err := openDoor(door, s, p, token, quiet)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoR
 	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
 	fmt.Println("\ninjecting an outage into us-east (every request answers 503); waiting for Prometheus → Alertmanager → webhook")
 	faultAt := time.Now()
-	if err := postFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return nil, err
 	}
 	run, err := awaitFailover(ctx, s, workflows.WorkflowID(p.Service))
@@ -193,7 +194,7 @@ func runDemo(ctx context.Context, c *cli, approveMode string, keep bool) (*demoR
 
 // openDoor serves the front door (the webhook with deploy/alerts/demo.yaml's routes for plan p, /healthz,
 // /metrics) behind door, as `starter serve` would.
-func (c *cli) openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token string, logger *slog.Logger) (*alerts.Router, error) {
+func openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token string, logger *slog.Logger) (*alerts.Router, error) {
 	router, err := demoRoutes(p)
 	if err != nil {
 		return nil, err
@@ -204,8 +205,16 @@ func (c *cli) openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token st
 	if err != nil {
 		return nil, err
 	}
-	door.set(c.serveMux(frontDoor{Webhook: hook, Health: temporalHealth(s.TemporalClient), Registry: reg}))
+	door.set(frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: stackHealth(s), Registry: reg}))
 	return router, nil
+}
+
+// stackHealth is the front door's /healthz check: the stack's Temporal answers.
+func stackHealth(s *stack.Stack) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := s.TemporalClient.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	}
 }
 
 // demoRoutes are deploy/alerts/demo.yaml with the stack's copy of the demo plan (its addresses are free ports).
@@ -329,18 +338,6 @@ func waitForScrapes(ctx context.Context, s *stack.Stack) error {
 		}
 	}
 	return errors.New("prometheus has not scraped both regions after 30s")
-}
-
-func postFault(regionURL, body string) error {
-	resp, err := http.Post(regionURL+"/fault", "application/json", strings.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("inject fault: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("inject fault: HTTP %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // traffic sends a steady stream of requests through the gateway and notes who answered.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,10 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/failover/failover/codec"
+	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/testsuite/stack"
 )
 
-func (c *cli) devCmd() *cobra.Command {
+// devCmd runs the local stack on its fixed ports; ep holds the codec keyring (--codec-key-file), if any.
+func devCmd(ep *endpoints.Config, logger *slog.Logger) *cobra.Command {
 	var dir string
 	var noProm bool
 	cmd := &cobra.Command{
@@ -23,20 +26,20 @@ func (c *cli) devCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if err := c.endpoints.Load(); err != nil {
+			if err := ep.Load(); err != nil {
 				return err
 			}
-			opts := stack.Options{Dir: dir, Ports: stack.DefaultPorts, Prometheus: !noProm, Logger: c.logger}
-			if cd := c.endpoints.Codec(); cd != nil {
+			opts := stack.Options{Dir: dir, Ports: stack.DefaultPorts, Prometheus: !noProm, Logger: logger}
+			if cd := ep.Codec(); cd != nil {
 				// Payloads are encrypted; the Web UI decrypts them for display through this codec server.
-				cs, err := startCodecServer(fmt.Sprintf("127.0.0.1:%d", codecPort), cd, codec.ServerOptions{
+				cs, err := codec.StartServer(fmt.Sprintf("127.0.0.1:%d", codecPort), cd, codec.ServerOptions{
 					AllowedOrigins: []string{fmt.Sprintf("http://127.0.0.1:%d", stack.DefaultPorts.TemporalUI), fmt.Sprintf("http://localhost:%d", stack.DefaultPorts.TemporalUI)}})
 				if err != nil {
 					return err
 				}
-				defer cs.stop()
-				opts.Codec, opts.UICodecEndpoint = cd, cs.url
-				fmt.Printf("  %-16s %s (payloads encrypted with key %s)\n", "codec server", cs.url, cd.ActiveKeyID())
+				defer cs.Stop()
+				opts.Codec, opts.UICodecEndpoint = cd, cs.URL
+				fmt.Printf("  %-16s %s (payloads encrypted with key %s)\n", "codec server", cs.URL, cd.ActiveKeyID())
 			}
 			// The front door (Alertmanager's webhook target) listens first, so Alertmanager can be pointed at it.
 			door, err := startLoopbackDoor(fmt.Sprintf("127.0.0.1:%d", frontDoorPort))
@@ -54,7 +57,7 @@ func (c *cli) devCmd() *cobra.Command {
 				return err
 			}
 			defer s.Stop()
-			if _, err := c.openDoor(door, s, s.Plan, token, c.logger); err != nil {
+			if _, err := openDoor(door, s, s.Plan, token, logger); err != nil {
 				return err
 			}
 			// Light user traffic through the gateway, so the error-ratio alert has requests to judge.
@@ -74,10 +77,10 @@ func (c *cli) devCmd() *cobra.Command {
 	return cmd
 }
 
-// frontDoorPort is where `starter dev` serves the webhook, like `starter serve --listen :8088`.
+// frontDoorPort is where `devstack dev` serves the webhook, like `starter serve --listen :8088`.
 const frontDoorPort = 8088
 
-// codecPort is where `starter dev --codec-key-file` serves the codec server for the Web UI.
+// codecPort is where `devstack dev --codec-key-file` serves the codec server for the Web UI.
 const codecPort = 8081
 
 func printStack(s *stack.Stack) {

@@ -8,12 +8,12 @@ import (
 	"github.com/failover/failover/workflows"
 )
 
-// TestDemo runs `starter demo` end to end: real Prometheus, Alertmanager, Temporal, etcd, Kong stand-in, regions;
+// TestDemo runs `devstack demo` end to end: real Prometheus, Alertmanager, Temporal, etcd, Kong stand-in, regions;
 // the failover is started by the alert, through the webhook.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := runDemo(ctx, &cli{logger: discard()}, "auto", false)
+	rep, err := runDemo(ctx, "auto", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package region is the demo service the orchestrator fails over: one instance per region, serving cached items
 // over HTTP, exporting the metrics the alert rules watch, taking injected faults, and following the active-region
-// key in etcd so a cutover can be seen (and acknowledged) by every instance.
+// key in etcd so a cutover can be seen (and acknowledged) by every instance. It is demo-only: regiond (the compose
+// demo's region containers) and the local stack (testsuite/stack) run it; the production binaries never link it.
 package region
 
 import (
