@@ -24,7 +24,9 @@ func StartServer(addr string, c *Codec, opts ServerOptions) (*HTTPServer, error)
 		return nil, fmt.Errorf("codec server: listen on %s: %w", addr, err)
 	}
 	s := &HTTPServer{URL: "http://" + ln.Addr().String(), done: make(chan struct{}),
-		srv: &http.Server{Handler: NewServer(c, opts), ReadHeaderTimeout: 10 * time.Second}}
+		// Every phase bounded, as `starter serve` does: a trickled request cannot hold a connection.
+		srv: &http.Server{Handler: NewServer(c, opts), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)

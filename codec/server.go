@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"slices"
@@ -11,7 +12,8 @@ import (
 
 // ServerOptions guard the codec endpoint that the Web UI (and `temporal --codec-endpoint`) call.
 type ServerOptions struct {
-	// AllowedOrigins are the Web UI origins (scheme://host:port) a browser may call from; "*" allows any.
+	// AllowedOrigins are the Web UI origins (scheme://host:port) a browser may call from, with its credentials.
+	// "*" allows any page, and then never with credentials: name the Web UI's origin instead.
 	AllowedOrigins []string
 	// Token, when set, must arrive as "Authorization: Bearer <token>".
 	Token string
@@ -35,9 +37,15 @@ func NewServer(c *Codec, opts ServerOptions) http.Handler {
 				return
 			}
 			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Allow-Credentials", "true")
+			if opts.anyOrigin() {
+				// Any page may call: a browser must not send its credentials (cookies, a session) along. The bearer
+				// token is still required.
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
+				h.Set("Access-Control-Allow-Credentials", "true")
+			}
 			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
 			h.Set("Access-Control-Max-Age", "600")
@@ -46,7 +54,7 @@ func NewServer(c *Codec, opts ServerOptions) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		if opts.Token != "" && !bearer(r, opts.Token) {
+		if opts.Token != "" && !bearerMatches(r.Header.Get("Authorization"), opts.Token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="failover codec"`)
 			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 			return
@@ -57,10 +65,15 @@ func NewServer(c *Codec, opts ServerOptions) http.Handler {
 }
 
 func (o ServerOptions) allows(origin string) bool {
-	return slices.Contains(o.AllowedOrigins, "*") || slices.Contains(o.AllowedOrigins, strings.TrimSuffix(origin, "/"))
+	return o.anyOrigin() || slices.Contains(o.AllowedOrigins, strings.TrimSuffix(origin, "/"))
 }
 
-func bearer(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+func (o ServerOptions) anyOrigin() bool { return slices.Contains(o.AllowedOrigins, "*") }
+
+// bearerMatches compares "Bearer <token>" with the token through their SHA-256 digests, in constant time whatever
+// the lengths.
+func bearerMatches(header, token string) bool {
+	got, ok := strings.CutPrefix(header, "Bearer ")
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(token))
+	return ok && subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

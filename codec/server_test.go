@@ -116,3 +116,46 @@ func TestServerWithoutTheKeyRefuses(t *testing.T) {
 		t.Fatalf("HTTP %d %s, want 400 naming key k1", resp.StatusCode, msg)
 	}
 }
+
+// With --cors-origin "*" any page may call, so a browser must never send its credentials (cookies, a logged-in
+// session) along: the answer is the literal wildcard without Access-Control-Allow-Credentials, and the bearer
+// token is still required.
+func TestServerWildcardOriginNeverAllowsCredentials(t *testing.T) {
+	srv := httptest.NewServer(NewServer(mustNew(t, key("k1", 1)), ServerOptions{AllowedOrigins: []string{"*"}, Token: "s3cret"}))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got, creds := resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Access-Control-Allow-Credentials"); got != "*" || creds != "" {
+		t.Fatalf("Access-Control-Allow-Origin %q, Access-Control-Allow-Credentials %q: want * and none", got, creds)
+	}
+	if resp := post(t, srv.URL+"/decode", "{}", map[string]string{"Origin": "http://evil.example"}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token from any origin: HTTP %d, want 401", resp.StatusCode)
+	}
+}
+
+// A token of another length is refused like a wrong one (the comparison is on digests, so it takes the same time
+// whatever the length).
+func TestServerTokenOfAnotherLength(t *testing.T) {
+	if bearerMatches("Bearer s3cret-and-more", "s3cret") || bearerMatches("Bearer s3", "s3cret") || !bearerMatches("Bearer s3cret", "s3cret") {
+		t.Fatal("bearer comparison")
+	}
+}
+
+// A codec server bounds every phase of a request, so a client trickling its body cannot hold a connection.
+func TestServerHasTimeouts(t *testing.T) {
+	s, err := StartServer("127.0.0.1:0", mustNew(t, key("k1", 1)), ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if s.srv.ReadHeaderTimeout == 0 || s.srv.ReadTimeout == 0 || s.srv.WriteTimeout == 0 || s.srv.IdleTimeout == 0 {
+		t.Fatalf("timeouts: header %s, read %s, write %s, idle %s: want all set", s.srv.ReadHeaderTimeout, s.srv.ReadTimeout,
+			s.srv.WriteTimeout, s.srv.IdleTimeout)
+	}
+}
