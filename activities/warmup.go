@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,23 +22,31 @@ type WarmupInput struct {
 	Keys        []string
 	Concurrency int
 	BatchSize   int
-	// HitRatio, when above 0, ends the warmup early once the region reports at least this cache hit ratio.
+	// HitRatio, when above 0, ends the warmup early once at least this fraction of the keys requested so far were
+	// already cached in the region (WarmupProgress.HitRatio): the cache is warm enough without the rest.
 	HitRatio float64
 }
 
 // WarmupProgress is heartbeated (and shown in the Web UI) after every batch and while batches run; a retry
 // resumes from Batches.
 type WarmupProgress struct {
-	Batches  int // leading batches all done
-	Total    int // batches in all
-	Keys     int // keys loaded so far
-	HitRatio float64
+	Batches int // leading batches all done
+	Total   int // batches in all
+	Keys    int // keys loaded so far
+	// HitRatio is the fraction of the keys requested so far that the region already had cached: how warm its
+	// cache was before this warmup. The hit-ratio gate compares this figure.
+	HitRatio  float64
+	Requested int // keys requested so far
+	Cached    int // of those, already cached
 }
 
-// WarmupResult is the final progress and whether the hit-ratio gate ended it early.
+// WarmupResult is the final progress, whether the hit-ratio gate ended it early, and the hit ratio measured after
+// the warmup on a sample of the keys spread over the whole list.
 type WarmupResult struct {
 	WarmupProgress
-	GateMet bool
+	GateMet       bool
+	HitRatioAfter float64
+	Sampled       int
 }
 
 // warmupAnswer is the region's answer to POST /warmup.
@@ -69,6 +78,7 @@ func (a *Activities) Warmup(ctx context.Context, in WarmupInput) (WarmupResult, 
 	// within the HeartbeatTimeout and its retry resumes where this attempt got to.
 	defer keepAlive(ctx, func() any { return p.snapshot() })()
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, in.Concurrency)
@@ -95,9 +105,9 @@ func (a *Activities) Warmup(ctx context.Context, in WarmupInput) (WarmupResult, 
 				cancel()
 				return
 			}
-			prog := p.finish(i, ans)
+			prog := p.finish(i, len(batches[i]), ans)
 			heartbeat(ctx, prog)
-			if in.HitRatio > 0 && ans.HitRatio >= in.HitRatio {
+			if in.HitRatio > 0 && prog.HitRatio >= in.HitRatio {
 				p.meetGate()
 				cancel() // the rest of the keys are not needed
 			}
@@ -112,7 +122,26 @@ func (a *Activities) Warmup(ctx context.Context, in WarmupInput) (WarmupResult, 
 	if !res.GateMet && res.Batches < res.Total {
 		return res, fmt.Errorf("warmup %s: stopped after %d of %d batches: %w", in.URL, res.Batches, res.Total, context.Cause(ctx))
 	}
+	// What a client now finds cached. The sample's missing keys get loaded too: harmless, warmup is idempotent.
+	sample := spread(in.Keys, in.BatchSize)
+	after, err := a.warmBatch(parent, in.URL, sample)
+	if err != nil {
+		return res, fmt.Errorf("warmup %s: measure the hit ratio after the warmup: %w", in.URL, err)
+	}
+	res.HitRatioAfter, res.Sampled = after.HitRatio, len(sample)
 	return res, nil
+}
+
+// spread picks up to n keys evenly over the list, so a sample sees the first and the last batches alike.
+func spread(keys []string, n int) []string {
+	if len(keys) <= n {
+		return keys
+	}
+	sample := make([]string, 0, n)
+	for i := range n {
+		sample = append(sample, keys[i*len(keys)/n])
+	}
+	return sample
 }
 
 func (a *Activities) warmBatch(ctx context.Context, url string, keys []string) (warmupAnswer, error) {
@@ -164,7 +193,7 @@ func (t *warmupTracker) gateMet() bool {
 	return t.gate
 }
 
-func (t *warmupTracker) finish(i int, ans warmupAnswer) WarmupProgress {
+func (t *warmupTracker) finish(i, requested int, ans warmupAnswer) WarmupProgress {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.done[i] = true
@@ -172,7 +201,9 @@ func (t *warmupTracker) finish(i int, ans warmupAnswer) WarmupProgress {
 		t.progress.Batches++
 	}
 	t.progress.Keys += ans.Loaded
-	t.progress.HitRatio = ans.HitRatio
+	t.progress.Requested += requested
+	t.progress.Cached += int(math.Round(ans.HitRatio * float64(requested)))
+	t.progress.HitRatio = float64(t.progress.Cached) / float64(t.progress.Requested)
 	return t.progress
 }
 

@@ -183,14 +183,14 @@ func renderWatch(st workflows.Status, warm *activities.WarmupProgress, now time.
 	return b.String()
 }
 
-// progressBar renders warmup progress: [#########···············]  3/8 batches, 12 keys, hit ratio 0.62
+// progressBar renders warmup progress: [#########···············]  3/8 batches, 12 keys loaded, 62% were cached
 func progressBar(p *activities.WarmupProgress, width int) string {
 	if p == nil || p.Total == 0 {
 		return "[" + strings.Repeat("·", width) + "]  starting"
 	}
 	done := min(width, width*p.Batches/p.Total)
-	return fmt.Sprintf("[%s%s]  %d/%d batches, %d keys, hit ratio %.2f", strings.Repeat("#", done), strings.Repeat("·", width-done),
-		p.Batches, p.Total, p.Keys, p.HitRatio)
+	return fmt.Sprintf("[%s%s]  %d/%d batches, %d keys loaded, %.0f%% were cached", strings.Repeat("#", done), strings.Repeat("·", width-done),
+		p.Batches, p.Total, p.Keys, 100*p.HitRatio)
 }
 
 // signature is what a frame shows apart from the clock, so a pipe gets a new frame only when a step, a decision

@@ -34,7 +34,7 @@ func TestRenderWatchWarmup(t *testing.T) {
   ✔ approve        8.00s  approved
   ✔ cutover        0.33s  /failover/payments/active → eu-west, epoch 2 at revision 42
   ✔ reroute        2.09s  payments: all traffic to eu-west
-  ▶ warmup         1.25s  [#########···············]  3/8 batches, 12 keys, hit ratio 0.62
+  ▶ warmup         1.25s  [#########···············]  3/8 batches, 12 keys loaded, 62% were cached
   · verify
 `
 	if got != want {

@@ -143,7 +143,12 @@ func (f *failover) warmup(ctx workflow.Context) *stop {
 	if err != nil {
 		return f.stepFailed(ctx, RolledBack, "warmup of %s: %v", f.req.To, err)
 	}
-	f.end(ctx, "ok", fmt.Sprintf("%d keys in %d batches, hit ratio %.2f", res.Keys, res.Batches, res.HitRatio))
+	detail := fmt.Sprintf("%d keys loaded in %d of %d batches; hit ratio %.0f%% before (already cached), %.0f%% after (%d keys sampled)",
+		res.Keys, res.Batches, res.Total, 100*res.HitRatio, 100*res.HitRatioAfter, res.Sampled)
+	if res.GateMet {
+		detail += fmt.Sprintf("; stopped early: the cache was already %.0f%% warm (warmup.hitRatio %.2f)", 100*res.HitRatio, w.HitRatio)
+	}
+	f.end(ctx, "ok", detail)
 	return nil
 }
 
