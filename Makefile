@@ -5,7 +5,7 @@ GO ?= go
 # Packages whose tests embed the Temporal server are tested without -race: a race build of the server takes minutes
 # and gigabytes on a 2-core machine. Everything else runs with the race detector. starter is here for its tests
 # (they drive the CLI against testsuite/stack); its binary does not link the server (deploy/deploytest checks).
-HEAVY := /testsuite/temporaldev|/testsuite/stack|/testsuite/devstack|/testsuite/e2e|/starter|/slackbot/e2e
+HEAVY := /control|/testsuite/temporaldev|/testsuite/stack|/testsuite/devstack|/testsuite/e2e|/starter|/slackbot/e2e
 RACE_PKGS = $(shell $(GO) list ./... | grep -Ev '$(HEAVY)')
 HEAVY_PKGS = $(shell $(GO) list ./... | grep -E '$(HEAVY)')
 

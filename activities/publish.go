@@ -32,15 +32,17 @@ type Event struct {
 	StepSeconds float64 `json:"step_seconds,omitempty"`
 
 	// Decisions: what is asked, and who answered how.
-	DecisionKind string   `json:"decision_kind,omitempty"`
-	Question     string   `json:"question,omitempty"`
-	Needed       int      `json:"needed,omitempty"`
-	Have         int      `json:"have,omitempty"`
-	Actor        string   `json:"actor,omitempty"`
-	Via          string   `json:"via,omitempty"`
-	Decision     string   `json:"decision,omitempty"`
-	Evidence     []string `json:"evidence,omitempty"`
-	Preview      []string `json:"preview,omitempty"`
+	DecisionKind string `json:"decision_kind,omitempty"`
+	Question     string `json:"question,omitempty"`
+	Needed       int    `json:"needed,omitempty"`
+	Have         int    `json:"have,omitempty"`
+	Actor        string `json:"actor,omitempty"`
+	Via          string `json:"via,omitempty"`
+	Decision     string `json:"decision,omitempty"`
+	// Voters, on the decision event that approves (Result approve), are who approved that decision, in order.
+	Voters   []string `json:"voters,omitempty"`
+	Evidence []string `json:"evidence,omitempty"`
+	Preview  []string `json:"preview,omitempty"`
 
 	// Side effects: the state before and after, as JSON.
 	Target string `json:"target,omitempty"` // e.g. the etcd key or the Kong upstream

@@ -11,19 +11,16 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/workflows"
 )
 
-// Temporal is what the webhook needs from a Temporal client; client.Client has it.
+// Temporal is what the webhook needs from a Temporal client (through package control); client.Client has it.
 type Temporal interface {
-	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
-	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
-	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
-		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
+	control.Describer
+	control.Signaler
+	control.Joiner
 }
 
 // Options configure the webhook handler.
@@ -204,7 +201,7 @@ func (h *Handler) fail(w http.ResponseWriter, outcome string, code int, msg stri
 func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig workflows.Alert) error {
 	id := res.WorkflowID
 	for attempt := 1; ; attempt++ {
-		desc, err := h.describe(ctx, id)
+		desc, err := control.Latest(ctx, h.o.Temporal, id)
 		if err != nil {
 			return err
 		}
@@ -212,12 +209,12 @@ func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig 
 			// Signal that very run: if it closes meanwhile the signal fails (rather than starting a second
 			// failover for an alert the first one handled) and the decision is made again.
 			run := desc.WorkflowExecution.RunID
-			err := h.o.Temporal.SignalWorkflow(ctx, id, run, workflows.AlertSignal, sig)
-			if isNotFound(err) && attempt < 3 {
+			err := control.Signal(ctx, h.o.Temporal, id, run, sig)
+			if control.IsNotFound(err) && attempt < 3 {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("signal %s: %w", id, err)
+				return err
 			}
 			res.Action, res.RunID = ActionAttached, run
 			if from, ok := desc.TypedSearchAttributes.GetKeyword(workflows.FromKey); ok && from != t.From {
@@ -256,10 +253,9 @@ func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig 
 			// The routes were checked against the plans at startup; this is a bug, not the alert's fault.
 			return fmt.Errorf("build the request for %s: %w", id, err)
 		}
-		run, err := h.o.Temporal.SignalWithStartWorkflow(ctx, id, workflows.AlertSignal, sig, startOptions(id, req, sig),
-			workflows.Failover, req)
+		run, err := control.Join(ctx, h.o.Temporal, req, sig)
 		if err != nil {
-			return fmt.Errorf("signal-with-start %s: %w", id, err)
+			return err
 		}
 		res.Action, res.RunID = h.claimStart(id, run.GetRunID()), run.GetRunID()
 		return nil
@@ -270,7 +266,7 @@ func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig 
 // workflow then stops with outcome source-recovered). It never starts a failover.
 func (h *Handler) resolve(ctx context.Context, res *Result, t Target, sig workflows.Alert) error {
 	id := res.WorkflowID
-	desc, err := h.describe(ctx, id)
+	desc, err := control.Latest(ctx, h.o.Temporal, id)
 	if err != nil {
 		return err
 	}
@@ -284,28 +280,16 @@ func (h *Handler) resolve(ctx context.Context, res *Result, t Target, sig workfl
 		res.Reason = fmt.Sprintf("the running failover moves %s away from %s, not from %s", t.Plan.Service, from, t.From)
 		return nil
 	}
-	err = h.o.Temporal.SignalWorkflow(ctx, id, run, workflows.AlertSignal, sig)
-	if isNotFound(err) {
+	err = control.Signal(ctx, h.o.Temporal, id, run, sig)
+	if control.IsNotFound(err) {
 		res.Action, res.RunID, res.Reason = ActionIgnored, run, "the failover finished meanwhile"
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("signal %s: %w", id, err)
+		return err
 	}
 	res.Action, res.RunID = ActionAttached, run
 	return nil
-}
-
-// describe returns the latest run of the workflow ID, or nil when there is none.
-func (h *Handler) describe(ctx context.Context, id string) (*client.WorkflowExecutionDescription, error) {
-	desc, err := h.o.Temporal.DescribeWorkflow(ctx, id, "")
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("describe %s: %w", id, err)
-	}
-	return desc, nil
 }
 
 func (h *Handler) claimStart(id, run string) string {
@@ -316,27 +300,4 @@ func (h *Handler) claimStart(id, run string) string {
 	}
 	h.started[id] = run
 	return ActionStarted
-}
-
-// startOptions are those of `starter start` (summary, details, search attributes), except that a running
-// failover is joined instead of refused.
-func startOptions(id string, req workflows.Request, sig workflows.Alert) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            fmt.Sprintf("%s %s: %s → %s (alert %s)", req.Kind, req.Plan.Service, req.From, req.To, sig.Alertname),
-		StaticDetails: fmt.Sprintf("plan %s, started by Alertmanager: alert %s (%s, fingerprint %s, group %s); "+
-			"approve with `starter approve %s --as NAME` or the `approve` update",
-			req.PlanHash, sig.Alertname, sig.Severity, sig.Fingerprint, sig.GroupKey, id),
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ServiceKey.ValueSet(req.Plan.Service),
-			workflows.FromKey.ValueSet(req.From), workflows.ToKey.ValueSet(req.To), workflows.StepKey.ValueSet("start")),
-	}
-}
-
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
 }

@@ -41,7 +41,7 @@ type fakeRun struct {
 	runID   string
 	status  enumspb.WorkflowExecutionStatus
 	closed  *time.Time
-	outcome string
+	outcome workflows.Outcome
 	req     workflows.Request
 	opts    client.StartWorkflowOptions
 	signals []workflows.Alert
@@ -114,7 +114,7 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, name strin
 }
 
 // finish closes the latest run as the workflow would.
-func (f *fakeTemporal) finish(id, outcome string, at time.Time) {
+func (f *fakeTemporal) finish(id string, outcome workflows.Outcome, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.latest(id)
@@ -369,7 +369,7 @@ func TestAfterAFailoverClosed(t *testing.T) {
 	startsAt := time.Date(2026, 11, 22, 4, 55, 51, 0, time.UTC)
 	for _, tc := range []struct {
 		name         string
-		outcome      string
+		outcome      workflows.Outcome
 		closedAgo    time.Duration
 		newStartsAt  time.Time
 		action       string

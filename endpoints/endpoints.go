@@ -105,8 +105,28 @@ func WithMetricsHandler(h client.MetricsHandler) TemporalOption {
 	return func(o *client.Options) { o.MetricsHandler = h }
 }
 
-// Temporal dials the Temporal frontend; with a codec key, everything it stores for us is encrypted (codec.ApplyTo).
+// Temporal dials the Temporal frontend and fails when it does not answer; with a codec key, everything it stores
+// for us is encrypted (codec.ApplyTo).
 func (c *Config) Temporal(logger *slog.Logger, options ...TemporalOption) (client.Client, error) {
+	cl, err := client.Dial(c.temporalOptions(logger, options))
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w (is it running? see --temporal-address)", c.TemporalAddress, err)
+	}
+	return cl, nil
+}
+
+// TemporalLazy is Temporal for long-running servers: it returns at once, and the client connects on its first
+// call (client.NewLazyClient). While Temporal is down every call fails, and later calls connect again.
+func (c *Config) TemporalLazy(logger *slog.Logger, options ...TemporalOption) (client.Client, error) {
+	cl, err := client.NewLazyClient(c.temporalOptions(logger, options))
+	if err != nil {
+		return nil, fmt.Errorf("Temporal client for %s: %w", c.TemporalAddress, err)
+	}
+	return cl, nil
+}
+
+// temporalOptions are the client options both Temporal and TemporalLazy use: address, namespace, TLS, codec.
+func (c *Config) temporalOptions(logger *slog.Logger, options []TemporalOption) client.Options {
 	opts := client.Options{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger)}
 	if c.TemporalTLS {
 		opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -117,11 +137,7 @@ func (c *Config) Temporal(logger *slog.Logger, options ...TemporalOption) (clien
 	for _, o := range options {
 		o(&opts)
 	}
-	cl, err := client.Dial(opts)
-	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w (is it running? see --temporal-address)", c.TemporalAddress, err)
-	}
-	return cl, nil
+	return opts
 }
 
 // Etcd opens an etcd client.
@@ -158,8 +174,8 @@ func (c *Config) Kong() (*kong.Client, error) {
 	return kc, nil
 }
 
-// EnvOr is the value of the environment variable name, or def when it is unset or empty: every flag default
-// comes from it.
+// EnvOr returns the value of the environment variable name, or def when it is unset or empty. Flag defaults that
+// come from the environment use it.
 func EnvOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v

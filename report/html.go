@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io"
 	"math"
+
+	"github.com/failover/failover/workflows"
 )
 
 //go:embed report.html.tmpl
@@ -103,7 +105,7 @@ func (r Report) chart() chart {
 		y := float64(axisTop + 12 + i*rowHeight)
 		b := bar{Label: p.Name, Duration: Duration(p.Seconds), Color: phaseColor(p.Name), Result: p.Result,
 			X: x(p.StartSeconds), Y: y, W: math.Max(minBar, plotWidth*p.Seconds/total), TextY: y + barHeight/2 + 5,
-			LabelX: labelWidth, Failed: p.Result == "failed", Running: p.Result == Running,
+			LabelX: labelWidth, Failed: p.Result == workflows.ResultFailed, Running: p.Result == Running,
 			Title: fmt.Sprintf("%s: %s from +%s (%s) %s", p.Name, Duration(p.Seconds), Duration(p.StartSeconds), p.Result, p.Detail)}
 		b.DurationX = b.X + b.W + 6
 		c.Bars = append(c.Bars, b)

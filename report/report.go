@@ -24,9 +24,9 @@ type Report struct {
 	To         string            `json:"to"`
 	PlanHash   string            `json:"plan_hash"`
 	Trigger    workflows.Trigger `json:"trigger"`
-	// Outcome is the workflow's outcome, or "running".
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason,omitempty"`
+	// Outcome is the workflow's outcome, or Running.
+	Outcome workflows.Outcome `json:"outcome"`
+	Reason  string            `json:"reason,omitempty"`
 	// Step is the step running now, while the failover runs.
 	Step      string    `json:"step,omitempty"`
 	FaultAt   time.Time `json:"fault_at"`
@@ -60,7 +60,7 @@ type Phase struct {
 	Seconds      float64 `json:"seconds"`
 	// Share is Seconds as a fraction of ElapsedSeconds.
 	Share  float64 `json:"share"`
-	Result string  `json:"result"` // ok, failed, skipped, running
+	Result string  `json:"result"` // a workflows.StepResult, or Running
 	Detail string  `json:"detail,omitempty"`
 }
 
@@ -80,17 +80,18 @@ type Change struct {
 	After  string `json:"after"`
 }
 
-// Running is the Outcome of a failover that has not finished.
+// Running is the Outcome of a failover that has not finished, and the Result of a phase still running.
 const Running = "running"
 
 // phaseNames maps workflow steps to the phases of the RTO breakdown.
-var phaseNames = map[string]string{
-	"detect": "detection", "hold-down": "detection", "readiness": "readiness", "approve": "approval wait",
-	"cutover": "cutover", "reroute": "reroute", "warmup": "warmup", "verify": "verification", "rollback": "rollback",
+var phaseNames = map[workflows.Step]string{
+	workflows.StepDetect: "detection", workflows.StepHoldDown: "detection", workflows.StepReadiness: "readiness",
+	workflows.StepApprove: "approval wait", workflows.StepCutover: "cutover", workflows.StepReroute: "reroute",
+	workflows.StepWarmup: "warmup", workflows.StepVerify: "verification", workflows.StepRollback: "rollback",
 }
 
 // PhaseName is the breakdown's name for a workflow step.
-func PhaseName(step string) string {
+func PhaseName(step workflows.Step) string {
 	if n, ok := phaseNames[step]; ok {
 		return n
 	}
@@ -129,7 +130,7 @@ func FromStatus(workflowID, runID string, st workflows.Status) Report {
 		if st.Trigger.Alert != "" {
 			detail += " (alert " + st.Trigger.Alert + ")"
 		}
-		r.Phases = append(r.Phases, Phase{Name: "alerting", Started: r.FaultAt, Seconds: r.StartedAt.Sub(r.FaultAt).Seconds(), Result: "ok", Detail: detail})
+		r.Phases = append(r.Phases, Phase{Name: "alerting", Started: r.FaultAt, Seconds: r.StartedAt.Sub(r.FaultAt).Seconds(), Result: workflows.ResultOK, Detail: detail})
 	}
 	for _, s := range st.Steps {
 		p := Phase{Name: PhaseName(s.Name), Step: s.Name, Started: s.Started.UTC(), StartSeconds: s.Started.Sub(r.FaultAt).Seconds(),

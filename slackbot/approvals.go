@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/slack-go/slack"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/workflows"
 )
 
@@ -27,47 +27,22 @@ type Workflows interface {
 	Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error)
 }
 
-// ErrRunClosed means the failover run a message belongs to has ended.
-var ErrRunClosed = errors.New("that failover has ended")
+// ErrRunClosed means the failover run a message belongs to has ended (control.ErrRunClosed).
+var ErrRunClosed = control.ErrRunClosed
 
-// Temporal implements Workflows with a Temporal client.
+// Temporal implements Workflows with a Temporal client, through package control.
 type Temporal struct {
 	Client client.Client
 }
 
-// Status queries the run; a closed run is rejected by the server without asking a worker.
+// Status asks the run for its status; a closed run is refused by the server without asking a worker.
 func (t Temporal) Status(ctx context.Context, workflowID, runID string) (workflows.Status, error) {
-	res, err := t.Client.QueryWorkflowWithOptions(ctx, &client.QueryWorkflowWithOptionsRequest{
-		WorkflowID: workflowID, RunID: runID, QueryType: workflows.StatusQuery,
-		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
-	})
-	if err != nil {
-		return workflows.Status{}, fmt.Errorf("status of %s run %s: %w", workflowID, runID, err)
-	}
-	if res.QueryRejected != nil {
-		return workflows.Status{}, ErrRunClosed
-	}
-	var st workflows.Status
-	if err := res.QueryResult.Get(&st); err != nil {
-		return workflows.Status{}, fmt.Errorf("status of %s: %w", workflowID, err)
-	}
-	return st, nil
+	return control.OpenStatus(ctx, t.Client, workflowID, runID)
 }
 
 // Decide sends the Update to that very run, so an earlier run's message cannot decide a later run.
 func (t Temporal) Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error) {
-	h, err := t.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflowID, RunID: runID, UpdateID: updateID, UpdateName: update,
-		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{req},
-	})
-	if err != nil {
-		return workflows.DecisionState{}, fmt.Errorf("%s %s: %w", update, workflowID, err)
-	}
-	var st workflows.DecisionState
-	if err := h.Get(ctx, &st); err != nil { // the workflow's validator refusing surfaces here
-		return workflows.DecisionState{}, err
-	}
-	return st, nil
+	return control.Decide(ctx, t.Client, control.Vote{WorkflowID: workflowID, RunID: runID, Update: update, Request: req, UpdateID: updateID})
 }
 
 // Allowlist is the Slack-side list of who may press Approve / Reject: Slack user IDs, and user groups whose members
@@ -230,7 +205,7 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	st, err := a.workflows.Status(ctx, v.WorkflowID, v.RunID)
 	if err != nil {
 		detail := "This message belongs to a failover that has ended (or no longer exists): nothing changed."
-		if !errors.Is(err, ErrRunClosed) && !isNotFound(err) {
+		if !errors.Is(err, ErrRunClosed) && !control.IsNotFound(err) {
 			detail = "Could not reach the failover to check this message; nothing changed. Try again, or use `starter approve`."
 		}
 		return a.answer(ctx, cb, ClickResult{Result: ClickStale, Detail: detail})
@@ -245,11 +220,17 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	req := workflows.ApprovalRequest{By: user, PlanHash: v.PlanHash, Via: "slack"}
 	state, err := a.workflows.Decide(ctx, v.WorkflowID, v.RunID, update, "slack:"+key, req)
 	if err != nil {
-		why := cleanError(err)
-		if strings.Contains(why, "may not decide") { // the workflow's allow-list check (workflows.validateVote)
-			return a.answer(ctx, cb, ClickResult{Result: ClickNotAllowed, Detail: "You are not allowed to decide this failover, so nothing changed: " + why})
+		refusal, why, refused := control.Refusal(err)
+		switch {
+		case refusal == workflows.RefusedNotApprover:
+			return a.answer(ctx, cb, ClickResult{Result: ClickNotAllowed,
+				Detail: "You are not allowed to decide this failover, so nothing changed: " + clip(esc(why), 500, "")})
+		case refused:
+			return a.answer(ctx, cb, ClickResult{Result: ClickRefused, Detail: "Refused, nothing changed: " + clip(esc(why), 500, "")})
 		}
-		return a.answer(ctx, cb, ClickResult{Result: ClickRefused, Detail: "Refused, nothing changed: " + why})
+		a.logger.Warn("slack: the decision did not reach the failover", "workflow", v.WorkflowID, "run", v.RunID, "error", err)
+		return a.answer(ctx, cb, ClickResult{Result: ClickRefused,
+			Detail: "Could not reach the failover to record your decision; nothing changed. Try again, or use `starter approve`."})
 	}
 	detail := fmt.Sprintf("Your %s of %s is recorded: %d of %d approvals.", map[string]string{
 		workflows.ApproveUpdate: "approval", workflows.RejectUpdate: "rejection"}[update], v.WorkflowID, state.Have, state.Needed)
@@ -279,19 +260,6 @@ func clickKey(cb slack.InteractionCallback, act *slack.BlockAction) string {
 	return strings.Join([]string{cb.User.ID, act.ActionID, act.ActionTs, cb.Container.MessageTs}, ":")
 }
 
-func isNotFound(err error) bool {
-	return strings.Contains(strings.ToLower(err.Error()), "not found")
-}
-
-// cleanError keeps the validator's sentence and drops the SDK's wrapping.
-func cleanError(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "(type: "); i > 0 {
-		msg = strings.TrimSpace(msg[:i])
-	}
-	return clip(esc(msg), 500, "")
-}
-
 // answer tells the clicking user, and only them, what happened.
 func (a *Approvals) answer(ctx context.Context, cb slack.InteractionCallback, res ClickResult) ClickResult {
 	channel := cb.Channel.ID
@@ -308,7 +276,7 @@ func (a *Approvals) answer(ctx context.Context, cb slack.InteractionCallback, re
 }
 
 // clickAsync handles a click in the background, so the transport can acknowledge Slack at once. done (may be nil)
-// is closed when the click is handled.
+// receives the click's result once it is handled.
 func (a *Approvals) clickAsync(cb slack.InteractionCallback, done chan<- ClickResult) {
 	a.inflight.Add(1)
 	go func() {

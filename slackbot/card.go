@@ -51,10 +51,10 @@ const maxVotes = 30
 // ButtonValue is what a button carries: it binds a click to one decision (Kind) of one failover run, under the
 // plan it was shown with. A click on an earlier failover's message names another run or plan and changes nothing.
 type ButtonValue struct {
-	WorkflowID string `json:"w"`
-	RunID      string `json:"r"`
-	PlanHash   string `json:"h"`
-	Kind       string `json:"k"`
+	WorkflowID string                 `json:"w"`
+	RunID      string                 `json:"r"`
+	PlanHash   string                 `json:"h"`
+	Kind       workflows.DecisionKind `json:"k"`
 }
 
 // Encode renders the value as the button's value (JSON; Slack allows 2000 characters). HTML is not escaped: it
@@ -116,10 +116,10 @@ func (c *card) apply(e activities.Event) bool {
 		}
 	case activities.EventStep:
 		switch e.Step {
-		case "detect", "hold-down", "readiness":
+		case workflows.StepDetect, workflows.StepHoldDown, workflows.StepReadiness:
 			c.put(section(blockStep+":"+e.Step, fill(fmt.Sprintf("*%s* %s ", esc(titleCase(e.Step)), resultMark(e.Result)),
 				esc(e.Detail), "", stepText, noteStatus)))
-		case "approve":
+		case workflows.StepApprove:
 			c.remove(blockActions) // decided, timed out or recovered: nothing left to click
 			c.closeQuestion(e.Detail)
 		}
@@ -193,7 +193,7 @@ func (c *card) applyDecision(e activities.Event) {
 	case workflows.ApproveUpdate:
 		c.remove(blockActions)
 		c.put(section(blockQuestion, clip(fmt.Sprintf("✅ *Approved* (%s) %s, by %s", esc(e.DecisionKind), when(e.Time),
-			c.voters(workflows.ApproveUpdate, e.DecisionKind)), questionText, "")))
+			voters(e)), questionText, "")))
 		c.setStatus(fmt.Sprintf("✅ Approved %s: carrying on", when(e.Time)))
 	case workflows.RejectUpdate:
 		c.remove(blockActions)
@@ -207,22 +207,15 @@ func (c *card) applyDecision(e activities.Event) {
 	}
 }
 
-// voters lists, from the vote lines of one decision kind, who voted decision (mentions as rendered).
-func (c *card) voters(decision, kind string) string {
-	mark := map[string]string{workflows.ApproveUpdate: "✅ ", workflows.RejectUpdate: "❌ "}[decision]
-	var names []string
-	for _, b := range c.blocks {
-		cb, ok := b.(*slack.ContextBlock)
-		if !ok || !strings.HasPrefix(cb.BlockID, blockVote+":") || !strings.HasSuffix(cb.BlockID, ":"+kind) ||
-			len(cb.ContextElements.Elements) == 0 {
-			continue
-		}
-		if t, ok := cb.ContextElements.Elements[0].(*slack.TextBlockObject); ok && strings.HasPrefix(t.Text, mark) {
-			names = append(names, strings.SplitN(strings.TrimPrefix(t.Text, mark), " ", 2)[0])
-		}
+// voters renders who approved, as the workflow listed them on the deciding event (Event.Voters); an event from
+// a worker that did not list them names the last voter.
+func voters(e activities.Event) string {
+	if len(e.Voters) == 0 {
+		return who(e.Actor)
 	}
-	if len(names) == 0 {
-		return "?"
+	names := make([]string, len(e.Voters))
+	for i, v := range e.Voters {
+		names[i] = who(v)
 	}
 	return strings.Join(names, ", ")
 }
@@ -510,11 +503,11 @@ func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 1, 64) + "s"
 
 func resultMark(result string) string {
 	switch result {
-	case "ok":
+	case workflows.ResultOK:
 		return "✅"
-	case "failed":
+	case workflows.ResultFailed:
 		return "❌"
-	case "skipped":
+	case workflows.ResultSkipped:
 		return "⏭️"
 	}
 	return "•"

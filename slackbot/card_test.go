@@ -96,6 +96,7 @@ func TestCardFoldsEventsAndRepeatsChangeNothing(t *testing.T) {
 	c = roundTrip(t, c)
 	c.apply(ev(6, activities.EventDecision, func(e *activities.Event) {
 		e.Actor, e.Via, e.Decision, e.DecisionKind, e.Have, e.Needed, e.Result = "U222", "slack", "approve", workflows.DecideFailover, 2, 2, "approve"
+		e.Voters = []string{"U111", "U222"} // the workflow lists who approved on the deciding event
 	}))
 	c = roundTrip(t, c)
 	if c.has(blockActions) {

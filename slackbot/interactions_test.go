@@ -3,13 +3,15 @@ package slackbot
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/slackbot/internal/slackfake"
@@ -278,7 +280,8 @@ func TestApprovalsRefuseUnauthorizedAndStaleClicks(t *testing.T) {
 		t.Fatalf("U222 was told %q", e)
 	}
 	c.wf.mu.Lock()
-	c.wf.refuse = errors.New("U333 may not decide: not in the plan's approval.approvers (type: wrapped)")
+	c.wf.refuse = fmt.Errorf("approve failover-payments refused: %w",
+		temporal.NewApplicationError("U333 may not decide: not in the plan's approval.approvers", workflows.RefusedNotApprover))
 	c.wf.mu.Unlock()
 	send("U333", ActionApprove)
 	if e := c.ephemeral(t, "U333"); !strings.Contains(e, "not allowed to decide this failover, so nothing changed: U333 may not decide") || strings.Contains(e, "type:") {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/workflows"
 )
 
 // Publisher posts a failover's events to the plan's Slack channel (approval.slackChannel); it implements
@@ -110,7 +111,7 @@ func touchesCard(e activities.Event) bool {
 		return true
 	case activities.EventStep:
 		switch e.Step {
-		case "detect", "hold-down", "readiness", "approve":
+		case workflows.StepDetect, workflows.StepHoldDown, workflows.StepReadiness, workflows.StepApprove:
 			return true
 		}
 	}

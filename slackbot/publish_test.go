@@ -132,7 +132,10 @@ func TestPublisherKeepsOneCardAndThreadsTheProgress(t *testing.T) {
 	}
 	wantText(t, "card after one vote", c.AllText(), "<@U111> approved via slack", "1 of 2")
 
-	decided := r.emit(activities.EventDecision, vote("U222", "approve", 2, 2, "approve"))
+	decided := r.emit(activities.EventDecision, func(e *activities.Event) {
+		vote("U222", "approve", 2, 2, "approve")(e)
+		e.Voters = []string{"U111", "U222"} // the workflow lists who approved on the deciding event
+	})
 	r.emit(activities.EventStep, step("approve", "ok", "approved", 2.5))
 	r.emit(activities.EventSideEffect, func(e *activities.Event) {
 		e.Step, e.Target, e.Detail = "cutover", "/failover/payments/active", "etcd → eu-west"

@@ -5,8 +5,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/workflows"
 )
 
@@ -16,7 +16,7 @@ func (c *cli) decideCmd(name string) *cobra.Command {
 	var as, planHash, comment string
 	cmd := &cobra.Command{
 		Use:   name + " WORKFLOW_ID --as NAME",
-		Short: map[string]string{"approve": "Approve the decision a failover waits for", "reject": "Reject it"}[name],
+		Short: map[string]string{workflows.ApproveUpdate: "Approve the decision a failover waits for", workflows.RejectUpdate: "Reject it"}[name],
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if as == "" {
@@ -30,22 +30,19 @@ func (c *cli) decideCmd(name string) *cobra.Command {
 			id := args[0]
 			if planHash == "" {
 				// Without --plan-hash, approve what is running now; the printed hash shows what that was.
-				st, err := queryStatus(cmd, tc, id)
+				st, err := control.Status(cmd.Context(), tc, id, "")
 				if err != nil {
 					return err
 				}
 				planHash = st.PlanHash
 			}
-			handle, err := tc.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-				WorkflowID: id, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
-				Args: []any{workflows.ApprovalRequest{By: as, PlanHash: planHash, Via: "cli", Comment: comment}},
-			})
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", name, id, err)
+			state, err := control.Decide(cmd.Context(), tc, control.Vote{WorkflowID: id, Update: name,
+				Request: workflows.ApprovalRequest{By: as, PlanHash: planHash, Via: "cli", Comment: comment}})
+			if _, why, refused := control.Refusal(err); refused {
+				return fmt.Errorf("%s %s refused: %s", name, id, why)
 			}
-			var state workflows.DecisionState
-			if err := handle.Get(cmd.Context(), &state); err != nil {
-				return fmt.Errorf("%s %s refused: %w", name, id, err)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s recorded for %s (plan %s): %s, %d/%d approvals%s\n", name, id, planHash, state.Kind, state.Have, state.Needed,
 				map[bool]string{true: ", decided: " + state.Outcome, false: ""}[state.Outcome != ""])

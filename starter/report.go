@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/report"
-	"github.com/failover/failover/workflows"
 )
 
 // observeCmds are the commands for watching and proving a failover: report, watch, codec-server.
@@ -79,7 +79,7 @@ func fetchReport(ctx context.Context, tc client.Client, id, runID string) (repor
 		return report.Report{}, fmt.Errorf("describe %s: %w", id, err)
 	}
 	runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-	st, err := statusOf(ctx, tc, id, runID)
+	st, err := control.Status(ctx, tc, id, runID)
 	if err != nil {
 		return report.Report{}, err
 	}
@@ -88,16 +88,4 @@ func fetchReport(ctx context.Context, tc client.Client, id, runID string) (repor
 		st.RTOSeconds = time.Since(st.FaultAt).Seconds()
 	}
 	return report.FromStatus(id, runID, st), nil
-}
-
-func statusOf(ctx context.Context, tc client.Client, id, runID string) (workflows.Status, error) {
-	var st workflows.Status
-	v, err := tc.QueryWorkflow(ctx, id, runID, workflows.StatusQuery)
-	if err != nil {
-		return st, fmt.Errorf("query %s status (is a failover worker running? it answers the query): %w", id, err)
-	}
-	if err := v.Get(&st); err != nil {
-		return st, fmt.Errorf("decode status of %s (encrypted? pass the same --codec-key-file as the worker): %w", id, err)
-	}
-	return st, nil
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,11 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/failover/failover/alerts"
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/frontdoor"
 	"github.com/failover/failover/observe"
@@ -119,8 +116,13 @@ SLACK_APPROVER_GROUPS).`,
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			tc := connectTemporal(ctx, func() (client.Client, error) { return c.endpoints.Temporal(c.logger) }, logger)
-			defer tc.close()
+			// A lazy client: serve comes up while Temporal is down; meanwhile /healthz and the webhook answer 503
+			// (Alertmanager retries), and each call tries to connect again.
+			tc, err := c.endpoints.TemporalLazy(c.logger)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(observe.NewInFlightCollector(tc, logger)) // failovers running now, read from Temporal
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -130,7 +132,7 @@ SLACK_APPROVER_GROUPS).`,
 				return err
 			}
 			logger.Info("starter serve: routes loaded", "routes", router.String(), "temporal", c.endpoints.TemporalAddress)
-			mux := frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: tc.health, Registry: reg})
+			mux := frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: temporalHealth(tc), Registry: reg})
 			waitSlack, err := serveSlack(ctx, mux, tc, logger)
 			if err != nil {
 				return err
@@ -143,108 +145,9 @@ SLACK_APPROVER_GROUPS).`,
 	return cmd
 }
 
-// temporalConn is the Temporal client of a long-running server. It dials with the shared endpoints settings (TLS,
-// payload codec) in the background until Temporal answers, so serve comes up while Temporal is down: meanwhile
-// /healthz and the webhook answer 503, and Alertmanager retries. Once connected, the SDK client reconnects by itself.
-type temporalConn struct {
-	cur    atomic.Pointer[client.Client]
-	cancel context.CancelFunc
-}
-
-// errNotConnected is what calls get before the first connection; Unavailable, like a Temporal outage.
-var errNotConnected = serviceerror.NewUnavailable("not connected to Temporal yet (see --temporal-address)")
-
-// connectTemporal starts dialing; close stops it and closes the client.
-func connectTemporal(ctx context.Context, dial func() (client.Client, error), logger *slog.Logger) *temporalConn {
-	ctx, cancel := context.WithCancel(ctx)
-	t := &temporalConn{cancel: cancel}
-	go t.dial(ctx, dial, logger)
-	return t
-}
-
-func (t *temporalConn) dial(ctx context.Context, dial func() (client.Client, error), logger *slog.Logger) {
-	wait := 500 * time.Millisecond
-	for {
-		tc, err := dial()
-		if err == nil {
-			t.cur.Store(&tc)
-			logger.Info("starter serve: connected to Temporal")
-			if ctx.Err() != nil { // closed while dialing: close may have run before the Store
-				t.close()
-			}
-			return
-		}
-		logger.Warn("starter serve: Temporal does not answer; retrying", "err", err, "in", wait.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 10*time.Second)
-	}
-}
-
-func (t *temporalConn) client() (client.Client, error) {
-	if p := t.cur.Load(); p != nil {
-		return *p, nil
-	}
-	return nil, errNotConnected
-}
-
-func (t *temporalConn) close() {
-	t.cancel()
-	if p := t.cur.Swap(nil); p != nil {
-		(*p).Close()
-	}
-}
-
-func (t *temporalConn) health(ctx context.Context) error {
-	tc, err := t.client()
-	if err != nil {
-		return err
-	}
-	return temporalHealth(tc)(ctx)
-}
-
-// ListWorkflow lists executions through the current client (the in-flight metrics).
-func (t *temporalConn) ListWorkflow(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
-	tc, err := t.client()
-	if err != nil {
-		return nil, err
-	}
-	return tc.ListWorkflow(ctx, req)
-}
-
-func (t *temporalConn) DescribeWorkflow(ctx context.Context, id, runID string) (*client.WorkflowExecutionDescription, error) {
-	tc, err := t.client()
-	if err != nil {
-		return nil, err
-	}
-	return tc.DescribeWorkflow(ctx, id, runID)
-}
-
-func (t *temporalConn) SignalWorkflow(ctx context.Context, id, runID, name string, arg any) error {
-	tc, err := t.client()
-	if err != nil {
-		return err
-	}
-	return tc.SignalWorkflow(ctx, id, runID, name, arg)
-}
-
-func (t *temporalConn) SignalWithStartWorkflow(ctx context.Context, id, name string, arg any, opts client.StartWorkflowOptions,
-	workflow any, args ...any) (client.WorkflowRun, error) {
-	tc, err := t.client()
-	if err != nil {
-		return nil, err
-	}
-	return tc.SignalWithStartWorkflow(ctx, id, name, arg, opts, workflow, args...)
-}
-
-func temporalHealth(tc client.Client) func(context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-		return err
-	}
+// temporalHealth is the front door's Health: nil when Temporal answers.
+func temporalHealth(tc control.HealthChecker) func(context.Context) error {
+	return func(ctx context.Context) error { return control.Health(ctx, tc) }
 }
 
 // shutdownGrace bounds how long requests in flight may finish after SIGTERM; the webhook's Temporal calls are

@@ -8,11 +8,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/workflows"
 )
@@ -87,30 +85,13 @@ func buildRequest(planFile, from, to, as string, force, failback bool) (workflow
 	return req, nil
 }
 
-// startFailover starts the workflow as failover-<service>; a second one while the first runs is refused.
-func startFailover(ctx context.Context, tc client.Client, req workflows.Request) (client.WorkflowRun, error) {
-	id := workflows.WorkflowID(req.Plan.Service)
-	opts := client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		// Without this the SDK quietly returns the running failover instead of saying one is running.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:                            fmt.Sprintf("%s %s: %s → %s", req.Kind, req.Plan.Service, req.From, req.To),
-		StaticDetails: fmt.Sprintf("plan %s, started by %s via %s; approve with `starter approve %s --as NAME` or the `approve` update",
-			req.PlanHash, req.Trigger.By, req.Trigger.Source, id),
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ServiceKey.ValueSet(req.Plan.Service),
-			workflows.FromKey.ValueSet(req.From), workflows.ToKey.ValueSet(req.To), workflows.StepKey.ValueSet("start")),
-	}
-	run, err := tc.ExecuteWorkflow(ctx, opts, workflows.Failover, req)
-	var running *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &running) {
+// startFailover starts the workflow as failover-<service> (control.Start); a second one while the first runs is
+// refused, with how to follow the running one.
+func startFailover(ctx context.Context, tc control.Starter, req workflows.Request) (client.WorkflowRun, error) {
+	run, err := control.Start(ctx, tc, req)
+	if errors.Is(err, control.ErrAlreadyRunning) {
+		id := workflows.WorkflowID(req.Plan.Service)
 		return nil, fmt.Errorf("a failover of %s is already running as %s: follow it with starter status %s", req.Plan.Service, id, id)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", id, err)
-	}
-	return run, nil
+	return run, err
 }

@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/workflows"
 )
 
@@ -23,7 +23,7 @@ func (c *cli) statusCmd() *cobra.Command {
 				return err
 			}
 			defer tc.Close()
-			st, err := queryStatus(cmd, tc, args[0])
+			st, err := control.Status(cmd.Context(), tc, args[0], "")
 			if err != nil {
 				return err
 			}
@@ -36,18 +36,6 @@ func (c *cli) statusCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 	return cmd
-}
-
-func queryStatus(cmd *cobra.Command, tc client.Client, id string) (workflows.Status, error) {
-	var st workflows.Status
-	v, err := tc.QueryWorkflow(cmd.Context(), id, "", workflows.StatusQuery)
-	if err != nil {
-		return st, fmt.Errorf("query %s: %w", id, err)
-	}
-	if err := v.Get(&st); err != nil {
-		return st, fmt.Errorf("decode status of %s: %w", id, err)
-	}
-	return st, nil
 }
 
 func printStatus(w io.Writer, st workflows.Status) {

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/report"
 	"github.com/failover/failover/workflows"
 )
@@ -70,7 +71,7 @@ func (w watcher) run(ctx context.Context, id string) (report.Report, error) {
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
 	for {
-		st, err := statusOf(ctx, w.tc, id, runID)
+		st, err := control.Status(ctx, w.tc, id, runID)
 		var notFound *serviceerror.NotFound
 		switch {
 		case errors.As(err, &notFound):
@@ -104,7 +105,7 @@ func (w watcher) run(ctx context.Context, id string) (report.Report, error) {
 
 // warmup reads the Warmup activity's last heartbeat (activities.WarmupProgress) from the pending activities.
 func (w watcher) warmup(ctx context.Context, id, runID string, st workflows.Status) *activities.WarmupProgress {
-	if st.Step != "warmup" {
+	if st.Step != workflows.StepWarmup {
 		return nil
 	}
 	desc, err := w.tc.DescribeWorkflowExecution(ctx, id, runID)
@@ -124,12 +125,13 @@ func (w watcher) warmup(ctx context.Context, id, runID string, st workflows.Stat
 }
 
 // stepOrder is what a failover (or failback) runs when all goes well; steps not reached yet show as pending.
-func stepOrder(kind string) []string {
-	first := "detect"
+func stepOrder(kind string) []workflows.Step {
+	first := workflows.StepDetect
 	if kind == workflows.KindFailback {
-		first = "hold-down"
+		first = workflows.StepHoldDown
 	}
-	return []string{first, "readiness", "approve", "cutover", "reroute", "warmup", "verify"}
+	return []workflows.Step{first, workflows.StepReadiness, workflows.StepApprove, workflows.StepCutover, workflows.StepReroute,
+		workflows.StepWarmup, workflows.StepVerify}
 }
 
 // renderWatch draws one frame: header, one line per step with its duration, a warmup progress bar, and the
@@ -148,20 +150,20 @@ func renderWatch(st workflows.Status, warm *activities.WarmupProgress, now time.
 		elapsed = "RTO " + report.Duration(st.RTOSeconds)
 	}
 	b.WriteString(clip(fmt.Sprintf("%s %s: %s → %s   %s   %s", st.Kind, st.Service, st.From, st.To, state, elapsed), width) + "\n")
-	seen := map[string]bool{}
+	seen := map[workflows.Step]bool{}
 	for _, s := range st.Steps {
 		seen[s.Name] = true
 		mark, secs := "✔", s.Seconds()
 		switch s.Result {
-		case "failed":
+		case workflows.ResultFailed:
 			mark = "✘"
-		case "skipped":
+		case workflows.ResultSkipped:
 			mark = "–"
 		case "":
 			mark, secs = "▶", max(0, now.Sub(s.Started).Seconds())
 		}
 		detail := s.Detail
-		if s.Result == "" && s.Name == "warmup" {
+		if s.Result == "" && s.Name == workflows.StepWarmup {
 			detail = progressBar(warm, 24)
 		}
 		b.WriteString(clip(fmt.Sprintf("  %s %-10s %9s  %s", mark, s.Name, report.Duration(secs), detail), width) + "\n")

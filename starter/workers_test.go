@@ -58,7 +58,7 @@ func TestWorkersShowsAndPromotesBuilds(t *testing.T) {
 	}
 
 	_, err = starter(t, s, "workers", "promote", "9.9.9", "--wait", "1s")
-	if err == nil || !strings.Contains(err.Error(), "no worker of that build has polled") {
+	if err == nil || !strings.Contains(err.Error(), "its workers have not polled Temporal yet") {
 		t.Fatalf("promoting a build without workers: %v, want the reason and the fix", err)
 	}
 }

@@ -137,7 +137,7 @@ func (f *failover) recovered(ctx workflow.Context) *stop {
 		return nil
 	}
 	if f.status.Steps != nil && f.status.Steps[len(f.status.Steps)-1].Ended.IsZero() {
-		f.end(ctx, "failed", "the source recovered")
+		f.end(ctx, ResultFailed, "the source recovered")
 	}
 	return &stop{SourceRecovered, fmt.Sprintf("Alertmanager reported the alert on %s resolved before the cutover; nothing changed", f.req.From)}
 }

@@ -13,7 +13,7 @@ import (
 // cutover moves the active-region key to the target in one fenced etcd transaction, then waits until the plan's
 // consumers acked the new epoch. Its undo, registered first, writes the source region back with a newer epoch.
 func (f *failover) cutover(ctx workflow.Context) *stop {
-	f.begin(ctx, "cutover")
+	f.begin(ctx, StepCutover)
 	key := f.plan.Etcd.ActiveKey
 	in := activities.CutoverInput{Key: key, Expected: f.active, Region: f.req.To,
 		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID, AckPrefix: f.plan.Etcd.AckPrefix}
@@ -46,14 +46,14 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 		}
 		f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("epoch %d acked by %v", f.cut.Value.Epoch, acks.Acked))
 	}
-	f.end(ctx, "ok", fmt.Sprintf("%s → %s, epoch %d at revision %d", key, f.req.To, f.cut.Value.Epoch, f.cut.Revision))
+	f.end(ctx, ResultOK, fmt.Sprintf("%s → %s, epoch %d at revision %d", key, f.req.To, f.cut.Value.Epoch, f.cut.Revision))
 	return nil
 }
 
 // reroute shifts the Kong upstream's weights to the target in the plan's steps, running the gate checks between
 // steps. Its undo, registered first, puts the weights readiness read back.
 func (f *failover) reroute(ctx workflow.Context) *stop {
-	f.begin(ctx, "reroute")
+	f.begin(ctx, StepReroute)
 	up := f.plan.Kong.Upstream
 	fromT, toT := f.plan.Regions[f.req.From].KongTarget, f.plan.Regions[f.req.To].KongTarget
 	if !f.legacy {
@@ -80,7 +80,7 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 			return s
 		}
 	}
-	f.end(ctx, "ok", fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
+	f.end(ctx, ResultOK, fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
 	return nil
 }
 
@@ -131,11 +131,11 @@ func (f *failover) setWeights(ctx workflow.Context, summary string, want []activ
 func (f *failover) warmup(ctx workflow.Context) *stop {
 	w := f.plan.Warmup
 	if len(w.Keys) == 0 {
-		f.begin(ctx, "warmup")
-		f.end(ctx, "skipped", "the plan lists no warmup keys")
+		f.begin(ctx, StepWarmup)
+		f.end(ctx, ResultSkipped, "the plan lists no warmup keys")
 		return nil
 	}
-	f.begin(ctx, "warmup")
+	f.begin(ctx, StepWarmup)
 	var res activities.WarmupResult
 	actx := heartbeating(ctx, fmt.Sprintf("warm %d keys in %s", len(w.Keys), f.req.To), w.Timeout)
 	err := workflow.ExecuteActivity(actx, a.Warmup, activities.WarmupInput{URL: f.plan.Regions[f.req.To].WarmupURL,
@@ -148,14 +148,14 @@ func (f *failover) warmup(ctx workflow.Context) *stop {
 	if res.GateMet {
 		detail += fmt.Sprintf("; stopped early: the cache was already %.0f%% warm (warmup.hitRatio %.2f)", 100*res.HitRatio, w.HitRatio)
 	}
-	f.end(ctx, "ok", detail)
+	f.end(ctx, ResultOK, detail)
 	return nil
 }
 
 // verify runs every check Count times, Interval apart. More failures than the plan's limit roll back; an
 // inconclusive result (no data, NaN, Prometheus unreachable) pauses for a human instead of passing.
 func (f *failover) verify(ctx workflow.Context) *stop {
-	f.begin(ctx, "verify")
+	f.begin(ctx, StepVerify)
 	v := f.plan.Verification
 	failures := 0
 	for round := 1; round <= v.Count; round++ {
@@ -184,7 +184,7 @@ func (f *failover) verify(ctx workflow.Context) *stop {
 		}
 	}
 	f.status.RTOSeconds = workflow.Now(ctx).Sub(f.status.FaultAt).Seconds()
-	f.end(ctx, "ok", fmt.Sprintf("%d rounds of %d checks, %d failures", v.Count, len(v.Checks), failures))
+	f.end(ctx, ResultOK, fmt.Sprintf("%d rounds of %d checks, %d failures", v.Count, len(v.Checks), failures))
 	return nil
 }
 

@@ -54,22 +54,24 @@ func CurrentBuild(ctx context.Context, c client.Client) (string, error) {
 }
 
 // SetCurrentBuild makes buildID the build new failovers start on; running failovers stay on theirs. Temporal knows
-// a build only once one of its workers has polled, so it retries until then or until ctx ends.
+// a build only once its workers have polled every task queue the current build polls (workflow and activity tasks
+// of the queue failover), so it retries until then or until ctx ends.
 func SetCurrentBuild(ctx context.Context, c client.Client, buildID, identity string) error {
 	h := c.WorkerDeploymentClient().GetHandle(DeploymentName)
 	for {
 		_, err := h.SetCurrentVersion(ctx, client.WorkerDeploymentSetCurrentVersionOptions{BuildID: buildID, Identity: identity})
-		var notFound *serviceerror.NotFound
-		if !errors.As(err, &notFound) {
-			if err != nil {
-				return fmt.Errorf("make build %s of worker deployment %s current: %w", buildID, DeploymentName, err)
-			}
+		if err == nil {
 			return nil
+		}
+		var notFound *serviceerror.NotFound
+		var notYet *serviceerror.FailedPrecondition // its workers have not polled all the current build's queues yet
+		if !errors.As(err, &notFound) && !errors.As(err, &notYet) {
+			return fmt.Errorf("make build %s of worker deployment %s current: %w", buildID, DeploymentName, err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("make build %s of worker deployment %s current: no worker of that build has polled "+
-				"Temporal yet (start one first): %w", buildID, DeploymentName, ctx.Err())
+			return fmt.Errorf("make build %s of worker deployment %s current: its workers have not polled Temporal yet "+
+				"(start them first): %w", buildID, DeploymentName, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -89,7 +89,7 @@ type failover struct {
 
 // stop ends the workflow early with an outcome.
 type stop struct {
-	Outcome string
+	Outcome Outcome
 	Reason  string
 }
 
@@ -97,7 +97,7 @@ type stop struct {
 func (f *failover) start(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
 	f.status = Status{Kind: f.req.Kind, Service: f.plan.Service, From: f.req.From, To: f.req.To, PlanHash: f.req.PlanHash,
-		Trigger: f.req.Trigger, Step: "start", StartedAt: now, FaultAt: f.req.Trigger.FaultAt}
+		Trigger: f.req.Trigger, Step: StepStart, StartedAt: now, FaultAt: f.req.Trigger.FaultAt}
 	if f.status.FaultAt.IsZero() {
 		f.status.FaultAt = now
 	}
@@ -122,7 +122,7 @@ func (f *failover) start(ctx workflow.Context) error {
 	f.emit(ctx, activities.Event{Type: activities.EventStarted, Actor: f.req.Trigger.By, Via: f.req.Trigger.Source,
 		Detail: fmt.Sprintf("%s of %s from %s to %s (plan %s)", f.req.Kind, f.plan.Service, f.req.From, f.req.To, f.req.PlanHash)})
 	return workflow.UpsertTypedSearchAttributes(ctx,
-		ServiceKey.ValueSet(f.plan.Service), FromKey.ValueSet(f.req.From), ToKey.ValueSet(f.req.To), StepKey.ValueSet("start"))
+		ServiceKey.ValueSet(f.plan.Service), FromKey.ValueSet(f.req.From), ToKey.ValueSet(f.req.To), StepKey.ValueSet(StepStart))
 }
 
 // detect confirms the source region's outage (N consecutive failed probes and/or a Prometheus query), so a
@@ -132,7 +132,7 @@ func (f *failover) detect(ctx workflow.Context) *stop {
 	if f.req.Kind == KindFailback {
 		return f.holdDown(ctx)
 	}
-	f.begin(ctx, "detect")
+	f.begin(ctx, StepDetect)
 	src := f.plan.Regions[f.req.From]
 	d := f.plan.Detection
 	var probed, queried *bool
@@ -157,9 +157,9 @@ func (f *failover) detect(ctx workflow.Context) *stop {
 	down := confirmedDown(d.Require, probed, queried)
 	switch {
 	case down:
-		f.end(ctx, "ok", fmt.Sprintf("%s is down", f.req.From))
+		f.end(ctx, ResultOK, fmt.Sprintf("%s is down", f.req.From))
 	case f.req.Force:
-		f.end(ctx, "ok", fmt.Sprintf("%s looks healthy; forced by %s", f.req.From, f.req.Trigger.By))
+		f.end(ctx, ResultOK, fmt.Sprintf("%s looks healthy; forced by %s", f.req.From, f.req.Trigger.By))
 	default:
 		return f.stepFailed(ctx, NotNeeded, "%s is not confirmed down (%d probe results, require %s); use --force to fail over anyway",
 			f.req.From, len(f.status.Evidence), d.Require)
@@ -188,7 +188,7 @@ func confirmedDown(require string, probed, queried *bool) bool {
 
 // holdDown requires the failback's target (the original region) to answer every probe during the hold-down.
 func (f *failover) holdDown(ctx workflow.Context) *stop {
-	f.begin(ctx, "hold-down")
+	f.begin(ctx, StepHoldDown)
 	fb := f.plan.Failback
 	attempts := int(fb.HoldDown/fb.ProbeInterval) + 1
 	var res activities.ProbeResult
@@ -203,14 +203,14 @@ func (f *failover) holdDown(ctx workflow.Context) *stop {
 		return f.stepFailed(ctx, NotReady, "%s was not healthy for the whole hold-down of %s: %s",
 			f.req.To, fb.HoldDown, res.Evidence[len(res.Evidence)-1])
 	}
-	f.end(ctx, "ok", fmt.Sprintf("%s healthy for %s (%d probes)", f.req.To, fb.HoldDown, res.Probes))
+	f.end(ctx, ResultOK, fmt.Sprintf("%s healthy for %s (%d probes)", f.req.To, fb.HoldDown, res.Probes))
 	return nil
 }
 
 // readiness checks the target before anything changes: health, capacity, replication lag (RPO), and reads the
 // etcd key and Kong weights that the cutover and reroute will be fenced on and restored to.
 func (f *failover) readiness(ctx workflow.Context) *stop {
-	f.begin(ctx, "readiness")
+	f.begin(ctx, StepReadiness)
 	to := f.plan.Regions[f.req.To]
 	health := workflow.ExecuteActivity(heartbeating(ctx, "probe "+f.req.To, 15*time.Second), a.ProbeHealth,
 		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
@@ -259,14 +259,14 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 	if len(problems) > 0 {
 		return f.stepFailed(ctx, NotReady, "%s is not ready: %v", f.req.To, problems)
 	}
-	f.end(ctx, "ok", fmt.Sprintf("%s healthy; etcd revision %d; weights %v", f.req.To, f.active.ModRevision, f.weights))
+	f.end(ctx, ResultOK, fmt.Sprintf("%s healthy; etcd revision %d; weights %v", f.req.To, f.active.ModRevision, f.weights))
 	return nil
 }
 
 // approve waits for the plan's approvers (Temporal Update approve/reject from the CLI, Slack or the Web UI)
 // unless the plan auto-approves. A failback always needs people.
 func (f *failover) approve(ctx workflow.Context) *stop {
-	f.begin(ctx, "approve")
+	f.begin(ctx, StepApprove)
 	ap := f.plan.Approval
 	if f.req.Trigger.RequireApproval {
 		f.recordPolicy(ctx, DecideFailover, "require-approval", f.req.Trigger.RequireReason)
@@ -274,12 +274,12 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	if f.mayApproveAlone() {
 		if ap.Mode == plan.ApprovalAuto {
 			f.recordPolicy(ctx, DecideFailover, "auto-approve", "approval.mode is auto")
-			f.end(ctx, "ok", "auto-approved by the plan")
+			f.end(ctx, ResultOK, "auto-approved by the plan")
 			return nil
 		}
 		if f.req.Trigger.Severity != "" && slices.Contains(ap.AutoApproveSeverities, f.req.Trigger.Severity) {
 			f.recordPolicy(ctx, DecideFailover, "auto-approve", "alert severity "+f.req.Trigger.Severity)
-			f.end(ctx, "ok", "auto-approved: severity "+f.req.Trigger.Severity)
+			f.end(ctx, ResultOK, "auto-approved: severity "+f.req.Trigger.Severity)
 			return nil
 		}
 	}
@@ -302,13 +302,13 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	case f.sourceRecovered:
 		return f.recovered(ctx)
 	case decision == ApproveUpdate:
-		f.end(ctx, "ok", "approved")
+		f.end(ctx, ResultOK, "approved")
 		return nil
 	case decision == RejectUpdate:
 		return f.stepFailed(ctx, Rejected, "rejected by %s", f.lastVoter())
 	case ap.OnTimeout == plan.OnTimeoutApprove && (f.legacy || f.mayApproveAlone()):
 		f.recordPolicy(ctx, DecideFailover, "auto-approve", "no decision in "+ap.Timeout.String())
-		f.end(ctx, "ok", "approved by the plan after "+ap.Timeout.String())
+		f.end(ctx, ResultOK, "approved by the plan after "+ap.Timeout.String())
 		return nil
 	case ap.OnTimeout == plan.OnTimeoutApprove:
 		return f.stepFailed(ctx, TimedOut, "no decision within %s; approval.onTimeout approve does not apply: this %s needs a person",

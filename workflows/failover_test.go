@@ -185,7 +185,7 @@ func run(t *testing.T, env *testsuite.TestWorkflowEnvironment, req Request) Resu
 	return res
 }
 
-func wantOutcome(t *testing.T, res Result, outcome string) {
+func wantOutcome(t *testing.T, res Result, outcome Outcome) {
 	t.Helper()
 	if res.Outcome != outcome {
 		t.Fatalf("outcome %q (%s), want %q", res.Outcome, res.Reason, outcome)
@@ -306,9 +306,10 @@ func TestQuorumNeedsDistinctApprovers(t *testing.T) {
 
 func TestApprovalTimeoutActions(t *testing.T) {
 	for _, tc := range []struct {
-		onTimeout, escalateTo, outcome string
-		escalations                    int
-		waited                         time.Duration
+		onTimeout, escalateTo string
+		outcome               Outcome
+		escalations           int
+		waited                time.Duration
 	}{
 		{plan.OnTimeoutAbort, "", TimedOut, 0, 10 * time.Minute},
 		{plan.OnTimeoutApprove, "", Succeeded, 0, 10 * time.Minute},
@@ -398,7 +399,8 @@ func TestFailedVerificationRollsBack(t *testing.T) {
 
 func TestInconclusiveVerificationWaitsForAHuman(t *testing.T) {
 	for _, tc := range []struct {
-		update, outcome string
+		update  string
+		outcome Outcome
 	}{{ApproveUpdate, Succeeded}, {RejectUpdate, RolledBack}} {
 		t.Run(tc.update, func(t *testing.T) {
 			env, f := newEnv(t)

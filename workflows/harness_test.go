@@ -63,7 +63,7 @@ func TestFaultSchedules(t *testing.T) {
 			seeds = append(seeds, uint64(i+1))
 		}
 	}
-	outcomes := map[string]int{}
+	outcomes := map[Outcome]int{}
 	for _, seed := range seeds {
 		began := time.Now()
 		outcome, err := w.run(t, seed)
@@ -77,7 +77,7 @@ func TestFaultSchedules(t *testing.T) {
 	}
 	t.Logf("%d schedules, outcomes %v", len(seeds), outcomes)
 	if len(seeds) >= 100 {
-		for _, o := range []string{Succeeded, RolledBack, FailedNeedsHuman, Cancelled, NotReady} {
+		for _, o := range []Outcome{Succeeded, RolledBack, FailedNeedsHuman, Cancelled, NotReady} {
 			if outcomes[o] == 0 {
 				t.Errorf("no schedule ended %s: the harness no longer reaches that path", o)
 			}
@@ -213,7 +213,7 @@ const (
 )
 
 // run plays one schedule and checks the invariant; it returns the outcome.
-func (w *world) run(t *testing.T, seed uint64) (string, error) {
+func (w *world) run(t *testing.T, seed uint64) (Outcome, error) {
 	s := &schedule{seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), calls: map[string]int{}}
 	s.faultRate = []float64{0, 0.05, 0.15, 0.3}[s.rng.IntN(4)]
 	ctx := context.Background()
@@ -291,7 +291,7 @@ func (w *world) run(t *testing.T, seed uint64) (string, error) {
 	}
 
 	env.ExecuteWorkflow(Failover, req)
-	fail := func(format string, args ...any) (string, error) {
+	fail := func(format string, args ...any) (Outcome, error) {
 		return "", fmt.Errorf(format+"\nschedule: fault rate %.2f; %s", append(args, s.faultRate, strings.Join(s.log, "; "))...)
 	}
 	if !env.IsWorkflowCompleted() {

@@ -29,7 +29,7 @@ func (f *failover) failV0(ctx workflow.Context, s *stop) (Result, error) {
 	if policy == plan.RollbackNone {
 		return f.finish(ctx, &stop{FailedNeedsHuman, s.Reason + "; not rolled back: the plan's rollback.onFailure is none"})
 	}
-	f.begin(ctx, "rollback")
+	f.begin(ctx, StepRollback)
 	if policy == plan.RollbackManual || f.pastNoReturn {
 		why := "rollback.onFailure is manual"
 		if f.pastNoReturn {
@@ -54,7 +54,7 @@ func (f *failover) failV0(ctx workflow.Context, s *stop) (Result, error) {
 			return f.finish(ctx, &stop{FailedNeedsHuman, fmt.Sprintf("%s; then rollback step %q failed: %v", s.Reason, f.undo[i].name, err)})
 		}
 	}
-	f.end(ctx, "ok", fmt.Sprintf("undid %d change(s)", len(f.undo)))
+	f.end(ctx, ResultOK, fmt.Sprintf("undid %d change(s)", len(f.undo)))
 	return f.finish(ctx, &stop{RolledBack, s.Reason})
 }
 

@@ -16,7 +16,7 @@ const (
 	metricChecks       = "failover_check_results_total"   // by service, check, verdict
 )
 
-func (f *failover) countOutcome(ctx workflow.Context, outcome string) {
+func (f *failover) countOutcome(ctx workflow.Context, outcome Outcome) {
 	h := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service, "kind": f.req.Kind, "outcome": outcome})
 	h.Counter(metricFailovers).Inc(1)
 	if outcome == Succeeded {
@@ -30,7 +30,7 @@ func (f *failover) timeStep(ctx workflow.Context, s StepRecord) {
 		Timer(metricStep).Record(s.Ended.Sub(s.Started))
 }
 
-func (f *failover) timeDecision(ctx workflow.Context, kind string, waited time.Duration) {
+func (f *failover) timeDecision(ctx workflow.Context, kind DecisionKind, waited time.Duration) {
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service, "decision": kind}).
 		Timer(metricApprovalWait).Record(waited)
 }

@@ -96,21 +96,25 @@ func (r Request) checkRun() error {
 // Each undo is registered before its change (an undo converges, so undoing a change that never happened is
 // harmless), and the rollback, not the failing step, decides the outcome.
 const (
-	Succeeded        = "succeeded"          // traffic verified on the target
-	NotNeeded        = "not-needed"         // source healthy, or the target is already active
-	NotReady         = "not-ready"          // the target failed readiness; nothing changed
-	Rejected         = "rejected"           // an approver said no; nothing changed
-	TimedOut         = "timed-out"          // nobody decided in time; nothing changed
-	Fenced           = "fenced"             // someone else changed the active-region key; nothing changed by us
-	RolledBack       = "rolled-back"        // a step failed after changes began; every change was undone
-	FailedNeedsHuman = "failed-needs-human" // a step failed and the system is not back to a known state
-	SourceRecovered  = "source-recovered"   // the alert resolved before the cutover; nothing changed
-	Cancelled        = "cancelled"          // cancelled (Temporal cancel request) before the cutover; nothing changed
+	Succeeded        Outcome = "succeeded"          // traffic verified on the target
+	NotNeeded        Outcome = "not-needed"         // source healthy, or the target is already active
+	NotReady         Outcome = "not-ready"          // the target failed readiness; nothing changed
+	Rejected         Outcome = "rejected"           // an approver said no; nothing changed
+	TimedOut         Outcome = "timed-out"          // nobody decided in time; nothing changed
+	Fenced           Outcome = "fenced"             // someone else changed the active-region key; nothing changed by us
+	RolledBack       Outcome = "rolled-back"        // a step failed after changes began; every change was undone
+	FailedNeedsHuman Outcome = "failed-needs-human" // a step failed and the system is not back to a known state
+	SourceRecovered  Outcome = "source-recovered"   // the alert resolved before the cutover; nothing changed
+	Cancelled        Outcome = "cancelled"          // cancelled (Temporal cancel request) before the cutover; nothing changed
 )
+
+// Outcome is how a failover ended: Result.Outcome, Status.Outcome, activities.Event.Outcome and the FailoverOutcome
+// search attribute. It is an alias of string, so it passes to those string fields as it is.
+type Outcome = string
 
 // Result is what a finished failover returns.
 type Result struct {
-	Outcome    string       `json:"outcome"`
+	Outcome    Outcome      `json:"outcome"`
 	Reason     string       `json:"reason,omitempty"`
 	Service    string       `json:"service"`
 	From       string       `json:"from"`

@@ -42,7 +42,7 @@ func (f *failover) fail(ctx workflow.Context, s *stop) (Result, error) {
 	if policy == plan.RollbackNone {
 		return f.finishChanged(undoCtx, s.Reason+"; not rolled back: the plan's rollback.onFailure is none")
 	}
-	f.begin(undoCtx, "rollback")
+	f.begin(undoCtx, StepRollback)
 	if policy == plan.RollbackManual || f.pastNoReturn {
 		why := "rollback.onFailure is manual"
 		if f.pastNoReturn {
@@ -74,7 +74,7 @@ func (f *failover) fail(ctx workflow.Context, s *stop) (Result, error) {
 		f.stepFailed(undoCtx, "", "undid %d change(s), but %s", len(f.undo), leftoverSummary(left))
 		return f.finish(undoCtx, &stop{FailedNeedsHuman, s.Reason + "; rolled back, then " + leftoverSummary(left)})
 	}
-	f.end(undoCtx, "ok", fmt.Sprintf("undid %d change(s); etcd and Kong read back as before the failover", len(f.undo)))
+	f.end(undoCtx, ResultOK, fmt.Sprintf("undid %d change(s); etcd and Kong read back as before the failover", len(f.undo)))
 	return f.finish(undoCtx, &stop{RolledBack, s.Reason})
 }
 
@@ -86,7 +86,7 @@ func (f *failover) finishChanged(ctx workflow.Context, reason string) (Result, e
 }
 
 // begin starts a step: recorded in the status, the search attributes and the Web UI's current details.
-func (f *failover) begin(ctx workflow.Context, name string) {
+func (f *failover) begin(ctx workflow.Context, name Step) {
 	if name == f.plan.Rollback.PointOfNoReturn {
 		f.pastNoReturn = true
 	}
@@ -97,7 +97,7 @@ func (f *failover) begin(ctx workflow.Context, name string) {
 }
 
 // end closes the current step with a result.
-func (f *failover) end(ctx workflow.Context, result, detail string) {
+func (f *failover) end(ctx workflow.Context, result StepResult, detail string) {
 	last := &f.status.Steps[len(f.status.Steps)-1]
 	last.Ended, last.Result, last.Detail = workflow.Now(ctx), result, detail
 	f.timeStep(ctx, *last)
@@ -106,9 +106,9 @@ func (f *failover) end(ctx workflow.Context, result, detail string) {
 }
 
 // stepFailed closes the current step as failed and returns the stop for the workflow to act on.
-func (f *failover) stepFailed(ctx workflow.Context, outcome, format string, args ...any) *stop {
+func (f *failover) stepFailed(ctx workflow.Context, outcome Outcome, format string, args ...any) *stop {
 	reason := fmt.Sprintf(format, args...)
-	f.end(ctx, "failed", reason)
+	f.end(ctx, ResultFailed, reason)
 	return &stop{Outcome: outcome, Reason: reason}
 }
 
@@ -119,11 +119,11 @@ func (f *failover) finish(ctx workflow.Context, s *stop) (Result, error) {
 		// The outcome is recorded and published even when the run was cancelled.
 		ctx, _ = workflow.NewDisconnectedContext(ctx)
 	}
-	f.status.Step, f.status.Outcome, f.status.Reason = "done", s.Outcome, s.Reason
+	f.status.Step, f.status.Outcome, f.status.Reason = StepDone, s.Outcome, s.Reason
 	if s.Outcome != Succeeded {
 		f.status.RTOSeconds = 0
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet("done"), OutcomeKey.ValueSet(s.Outcome))
+	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(StepDone), OutcomeKey.ValueSet(s.Outcome))
 	f.publish(ctx)
 	f.countOutcome(ctx, s.Outcome)
 	f.emit(ctx, activities.Event{Type: activities.EventOutcome, Outcome: s.Outcome, Reason: s.Reason, RTOSeconds: f.status.RTOSeconds,

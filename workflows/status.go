@@ -20,8 +20,8 @@ type Status struct {
 	To       string  `json:"to"`
 	PlanHash string  `json:"plan_hash"`
 	Trigger  Trigger `json:"trigger"`
-	// Step is the step running now, or "done".
-	Step      string       `json:"step"`
+	// Step is the step running now, or StepDone.
+	Step      Step         `json:"step"`
 	Steps     []StepRecord `json:"steps"`
 	Approvals []Approval   `json:"approvals,omitempty"`
 	// Pending is the decision the workflow waits for, if any.
@@ -40,7 +40,7 @@ type Status struct {
 	StillChanged []Leftover `json:"still_changed,omitempty"`
 	// NotifyDropped counts events Slack never took (the audit log has every event).
 	NotifyDropped int       `json:"notify_dropped,omitempty"`
-	Outcome       string    `json:"outcome,omitempty"`
+	Outcome       Outcome   `json:"outcome,omitempty"`
 	Reason        string    `json:"reason,omitempty"`
 	StartedAt     time.Time `json:"started_at"`
 	FaultAt       time.Time `json:"fault_at"`
@@ -50,11 +50,11 @@ type Status struct {
 
 // StepRecord is one step's timing and result.
 type StepRecord struct {
-	Name    string    `json:"name"`
-	Started time.Time `json:"started"`
-	Ended   time.Time `json:"ended,omitempty"`
-	Result  string    `json:"result,omitempty"` // ok, failed, skipped
-	Detail  string    `json:"detail,omitempty"`
+	Name    Step       `json:"name"`
+	Started time.Time  `json:"started"`
+	Ended   time.Time  `json:"ended,omitempty"`
+	Result  StepResult `json:"result,omitempty"`
+	Detail  string     `json:"detail,omitempty"`
 }
 
 // Seconds is how long the step took.
@@ -76,11 +76,11 @@ func (s *Status) progressLine() string {
 	for _, st := range s.Steps {
 		mark := "…"
 		switch st.Result {
-		case "ok":
+		case ResultOK:
 			mark = "✔"
-		case "failed":
+		case ResultFailed:
 			mark = "✘"
-		case "skipped":
+		case ResultSkipped:
 			mark = "–"
 		}
 		fmt.Fprintf(&b, "- %s %s %.2fs %s\n", mark, st.Name, st.Seconds(), st.Detail)

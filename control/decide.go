@@ -1,0 +1,67 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/failover/failover/workflows"
+)
+
+// Updater sends a workflow Update; client.Client is one.
+type Updater interface {
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+}
+
+// Vote is one person's answer to the decision a failover waits for.
+type Vote struct {
+	WorkflowID string
+	// RunID "" sends the vote to the latest run; a Slack button names its run, so an old message cannot decide
+	// a later run.
+	RunID string
+	// Update is workflows.ApproveUpdate or workflows.RejectUpdate.
+	Update  string
+	Request workflows.ApprovalRequest
+	// UpdateID, when set, makes a repeat of the same vote (a redelivered click) a no-op on the server.
+	UpdateID string
+}
+
+// Decide sends the vote as the workflow's approve or reject Update and waits for the decision's state. When the
+// workflow's validator refuses the vote, the error wraps a *temporal.ApplicationError whose Type is one of
+// workflows.Refused...: see Refusal.
+func Decide(ctx context.Context, t Updater, v Vote) (workflows.DecisionState, error) {
+	if v.Update != workflows.ApproveUpdate && v.Update != workflows.RejectUpdate {
+		return workflows.DecisionState{}, fmt.Errorf("decide %s: update %q, want %s or %s", v.WorkflowID, v.Update,
+			workflows.ApproveUpdate, workflows.RejectUpdate)
+	}
+	h, err := t.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: v.WorkflowID, RunID: v.RunID, UpdateID: v.UpdateID, UpdateName: v.Update,
+		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{v.Request},
+	})
+	if err != nil {
+		return workflows.DecisionState{}, fmt.Errorf("%s %s: %w", v.Update, v.WorkflowID, err)
+	}
+	var st workflows.DecisionState
+	if err := h.Get(ctx, &st); err != nil { // the validator's refusal surfaces here, not from UpdateWorkflow
+		return workflows.DecisionState{}, fmt.Errorf("%s %s refused: %w", v.Update, v.WorkflowID, err)
+	}
+	return st, nil
+}
+
+// Refusal returns the workflow's refusal of a vote: its type (one of workflows.Refused...) and the validator's
+// sentence without the SDK's decoration. ok is false when err is no refusal (Temporal unreachable, no such run).
+func Refusal(err error) (refusal, why string, ok bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return "", "", false
+	}
+	switch appErr.Type() {
+	case workflows.RefusedNothingPending, workflows.RefusedStalePlan, workflows.RefusedNoVoter,
+		workflows.RefusedNotApprover, workflows.RefusedAlreadyVoted:
+		return appErr.Type(), appErr.Message(), true
+	}
+	return "", "", false
+}
