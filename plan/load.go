@@ -9,26 +9,33 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads, decodes, defaults and validates a plan file.
+// Load reads, decodes, defaults and validates a plan file. approval.peopleFile is read relative to the plan file.
 func Load(path string) (Plan, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Plan{}, fmt.Errorf("read plan: %w", err)
 	}
-	p, err := Decode(bytes.NewReader(b))
+	p, err := decode(bytes.NewReader(b), filepath.Dir(path))
 	if err != nil {
 		return Plan{}, fmt.Errorf("plan %s: %w", path, err)
 	}
 	return p, nil
 }
 
-// Decode decodes one plan strictly (unknown fields are errors), fills defaults and validates it.
+// Decode decodes one plan strictly (unknown fields are errors), fills defaults and validates it. A plan decoded
+// from a reader has no file to find approval.peopleFile next to: it must list approval.people inline.
 func Decode(r io.Reader) (Plan, error) {
+	return decode(r, "")
+}
+
+// decode is Decode with the plan file's directory, dir, where approval.peopleFile is read ("" for none).
+func decode(r io.Reader, dir string) (Plan, error) {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	var p Plan
@@ -38,11 +45,52 @@ func Decode(r io.Reader) (Plan, error) {
 		}
 		return Plan{}, fmt.Errorf("decode: %w (field names are camelCase, see deploy/plans/example.yaml)", err)
 	}
+	if err := p.Approval.readPeopleFile(dir); err != nil {
+		return Plan{}, err
+	}
 	p.SetDefaults()
 	if err := p.Validate(); err != nil {
 		return Plan{}, err
 	}
 	return p, nil
+}
+
+// peopleList is the content of an approval.peopleFile.
+type peopleList struct {
+	People []Person `yaml:"people"`
+}
+
+// readPeopleFile reads approval.peopleFile, relative to dir, into approval.people.
+func (a *Approval) readPeopleFile(dir string) error {
+	switch {
+	case a.PeopleFile == "":
+		return nil
+	case len(a.People) > 0:
+		return errors.New("approval.peopleFile: set it or approval.people, not both")
+	case dir == "":
+		return fmt.Errorf("approval.peopleFile: %q is relative to the plan file, and this plan was read without one: "+
+			"load it with plan.Load, or list approval.people inline", a.PeopleFile)
+	}
+	path := a.PeopleFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("approval.peopleFile: %w: give a path relative to the plan file", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var list peopleList
+	if err := dec.Decode(&list); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("approval.peopleFile %s: decode: %w (write people: with name, slack, sshKeys and groups, "+
+			"as approval.people in deploy/plans/example.yaml)", path, err)
+	}
+	if len(list.People) == 0 {
+		return fmt.Errorf("approval.peopleFile %s: lists no people: add them under people:", path)
+	}
+	a.People = list.People
+	return nil
 }
 
 // SetDefaults fills the values a plan may leave out.

@@ -120,8 +120,20 @@ type Approval struct {
 	Mode string `yaml:"mode" json:"mode"`
 	// AutoApproveSeverities auto-approves failovers triggered by alerts of these severities.
 	AutoApproveSeverities []string `yaml:"autoApproveSeverities" json:"autoApproveSeverities"`
-	// Approvers may approve or reject (CLI names, Slack user IDs).
+	// Approvers may approve or reject. With People: person names and @group names (a group is every person who
+	// lists it in groups). Without People (legacy, no signed identities): CLI names and Slack user IDs, as written.
 	Approvers []string `yaml:"approvers" json:"approvers"`
+	// People names each person once with the identities they sign decisions with (see people.go). Empty means
+	// legacy mode: decisions carry a name and nothing proves it.
+	People []Person `yaml:"people" json:"people,omitempty"`
+	// PeopleFile, instead of People, is a YAML file (relative to the plan file) with a people list, so teams share
+	// one list. Load reads it into People and keeps the name as a record of where People came from.
+	PeopleFile string `yaml:"peopleFile" json:"peopleFile,omitempty"`
+	// FourEyes forbids the person who requested a failover to approve it.
+	FourEyes bool `yaml:"fourEyes" json:"fourEyes,omitempty"`
+	// AllowUnsigned accepts decisions without a signed proof, such as Updates sent from the Temporal Web UI.
+	// Off by default; applies only with People (legacy plans sign nothing).
+	AllowUnsigned bool `yaml:"allowUnsigned" json:"allowUnsigned,omitempty"`
 	// Quorum is how many distinct approvers are needed; default 1.
 	Quorum int `yaml:"quorum" json:"quorum"`
 	// Timeout bounds the wait for a decision.

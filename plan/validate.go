@@ -133,6 +133,12 @@ func (p Plan) validateApproval(v *problems) {
 		v.add("approval.mode", "%q: use manual or auto", a.Mode)
 	}
 	distinct := v.names("approval.approvers", a.Approvers)
+	if a.HasPeople() {
+		a.validatePeople(v)
+		distinct = len(a.ApproverPeople())
+	} else if a.PeopleFile != "" {
+		v.add("approval.peopleFile", "%q was never read into approval.people: load the plan with plan.Load", a.PeopleFile)
+	}
 	if len(a.Approvers) > MaxApprovers {
 		v.add("approval.approvers", "%d approvers exceed the limit of %d (the list travels in every approval check and "+
 			"message): name the people on call and page a group with escalateTo", len(a.Approvers), MaxApprovers)
@@ -142,6 +148,9 @@ func (p Plan) validateApproval(v *problems) {
 	} else if distinct < a.Quorum {
 		v.add("approval.quorum", "is %d but approval.approvers names %d distinct approver(s), so it could never be met: "+
 			"add approvers or lower the quorum (failback and manual mode always need them)", a.Quorum, distinct)
+	} else if a.FourEyes && distinct == a.Quorum {
+		v.add("approval.fourEyes", "is on with quorum %d and %d distinct approver(s), so a failover one of them requests "+
+			"could never be approved (they may not approve their own): add an approver or lower the quorum", a.Quorum, distinct)
 	}
 	if !slices.Contains([]string{OnTimeoutAbort, OnTimeoutApprove, OnTimeoutEscalate}, a.OnTimeout) {
 		v.add("approval.onTimeout", "%q: use abort, approve or escalate", a.OnTimeout)

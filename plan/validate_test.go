@@ -125,16 +125,22 @@ func TestValidateRefusesDangerousPlans(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := example(t)
 			tc.change(&p)
-			err := p.Validate()
-			if err == nil {
-				t.Fatalf("plan accepted, want an error mentioning %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q:\n%v", w, err)
-				}
-			}
+			requireProblems(t, p, tc.want)
 		})
+	}
+}
+
+// requireProblems fails unless p.Validate reports problems mentioning every text in want.
+func requireProblems(t *testing.T, p Plan, want []string) {
+	t.Helper()
+	err := p.Validate()
+	if err == nil {
+		t.Fatalf("plan accepted, want an error mentioning %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
 	}
 }
 
@@ -149,6 +155,10 @@ func TestValidateAcceptsSaneEdges(t *testing.T) {
 			p.Verification.Count, p.Verification.Checks, p.Traffic.Gate = MaxCheckRuns/MaxChecks, checks(MaxChecks), nil
 			p.Detection.Probes = MaxProbes
 			p.Approval.Approvers = keys(MaxApprovers, 3)
+			p.Approval.People, p.Approval.AllowUnsigned = nil, true
+			for _, name := range p.Approval.Approvers {
+				p.Approval.People = append(p.Approval.People, Person{Name: name})
+			}
 			p.Warmup.Keys = keys(MaxWarmupKeys, 5)
 			p.Failback.HoldDown, p.Failback.ProbeInterval = time.Duration(MaxHoldDownProbes-1)*time.Second, time.Second
 		}},

@@ -48,10 +48,15 @@ func (d *slackDemo) publishers(logger *slog.Logger) []activities.Publisher {
 	return []activities.Publisher{slackbot.NewPublisher(d.cfg.BotClient(), logger)}
 }
 
-// adapt makes the demo plan ask the Slack approvers in the Slack channel.
+// adapt makes the demo plan ask the Slack approvers in the Slack channel. Clicks name the clicking user by their
+// Slack ID, so each approver becomes a person named after their ID.
 func (d *slackDemo) adapt(p *plan.Plan) {
 	p.Approval.SlackChannel = d.channel
 	p.Approval.Approvers = d.cfg.ApproverUsers
+	p.Approval.People = nil
+	for _, id := range d.cfg.ApproverUsers {
+		p.Approval.People = append(p.Approval.People, plan.Person{Name: id, Slack: []string{id}})
+	}
 	p.Approval.Quorum = 1
 }
 

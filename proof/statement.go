@@ -1,0 +1,108 @@
+package proof
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Decisions a statement can carry.
+const (
+	DecisionApprove = "approve"
+	DecisionReject  = "reject"
+	DecisionAbort   = "abort"
+	DecisionPause   = "pause"
+	DecisionResume  = "resume"
+)
+
+var decisions = []string{DecisionApprove, DecisionReject, DecisionAbort, DecisionPause, DecisionResume}
+
+// Front doors a decision comes through.
+const (
+	ViaCLI   = "cli"   // signed by the person's own SSH key
+	ViaSlack = "slack" // signed by the Slack front door's key for the person who clicked
+)
+
+var vias = []string{ViaCLI, ViaSlack}
+
+// version starts every statement's signed bytes. It names the format, and it keeps the bytes apart from anything
+// else an SSH key signs: an SSH login signs data that starts with a binary length, never with this text.
+const version = "failover-proof-v1\n"
+
+// Statement is what a person decides, about which failover, and when. Every field is signed.
+type Statement struct {
+	// WorkflowID and RunID name the one workflow run the decision is for, so a proof cannot be replayed on another.
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	// PlanHash is the hash of the plan the decider saw (plan.Plan.Hash).
+	PlanHash string `json:"plan_hash"`
+	// Kind is the decision being answered (workflows.DecideFailover, DecideUndo, ...).
+	Kind string `json:"kind"`
+	// Decision is approve, reject, abort, pause or resume.
+	Decision string `json:"decision"`
+	// Approver is the person's name in the plan's approval.people.
+	Approver string `json:"approver"`
+	// Via is the front door: cli or slack.
+	Via string `json:"via"`
+	// Time is when the decision was signed; Verify refuses proofs older than its maxAge.
+	Time time.Time `json:"time"`
+}
+
+// Bytes is the canonical encoding that is signed: the version line, then one "name=value" line per field in a
+// fixed order, the time in UTC RFC 3339 with nanoseconds. Check refuses control characters in values, so no value
+// can run into the next line and two different statements never share their bytes.
+func (st Statement) Bytes() []byte {
+	var b strings.Builder
+	b.WriteString(version)
+	for _, f := range st.fields() {
+		b.WriteString(f.name + "=" + f.value + "\n")
+	}
+	return []byte(b.String())
+}
+
+// Check reports every missing or malformed field at once.
+func (st Statement) Check() error {
+	var errs []error
+	for _, f := range st.fields() {
+		switch {
+		case f.value == "":
+			errs = append(errs, fmt.Errorf("%s: missing", f.name))
+		case !utf8.ValidString(f.value) || strings.ContainsFunc(f.value, unicode.IsControl):
+			errs = append(errs, fmt.Errorf("%s: %q holds a control character or invalid UTF-8: use printable text", f.name, f.value))
+		}
+	}
+	if st.Decision != "" && !slices.Contains(decisions, st.Decision) {
+		errs = append(errs, fmt.Errorf("decision: %q: use one of %s", st.Decision, strings.Join(decisions, ", ")))
+	}
+	if st.Via != "" && !slices.Contains(vias, st.Via) {
+		errs = append(errs, fmt.Errorf("via: %q: use one of %s", st.Via, strings.Join(vias, ", ")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("statement: %w", err)
+	}
+	return nil
+}
+
+type field struct{ name, value string }
+
+// fields lists the statement's fields in their signed order. The time is empty when unset, so Check reports it.
+func (st Statement) fields() []field {
+	var at string
+	if !st.Time.IsZero() {
+		at = st.Time.UTC().Format(time.RFC3339Nano)
+	}
+	return []field{
+		{"workflow_id", st.WorkflowID},
+		{"run_id", st.RunID},
+		{"plan_hash", st.PlanHash},
+		{"kind", st.Kind},
+		{"decision", st.Decision},
+		{"approver", st.Approver},
+		{"via", st.Via},
+		{"time", at},
+	}
+}
