@@ -8,13 +8,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 
 	"github.com/failover/failover/follow"
 )
@@ -25,20 +21,16 @@ func Example() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{"127.0.0.1:2379"},
-		DialTimeout: 5 * time.Second,
-		// Notice a half-open connection (a dead peer that never sent a reset) within seconds.
-		DialKeepAliveTime:    5 * time.Second,
-		DialKeepAliveTimeout: 2 * time.Second,
-		// gRPC's default reconnect backoff grows to 2 minutes; cap it so a restarted etcd is found quickly.
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		})},
-	})
+	// The orchestrator's etcd settings, from the environment: ETCD_ENDPOINTS, and for a secured etcd ETCD_CA_CERT,
+	// ETCD_CERT/ETCD_KEY (mutual TLS; re-read when rotated) and ETCD_USERNAME with ETCD_PASSWORD_FILE. The client
+	// notices a half-open connection within seconds and finds a restarted etcd quickly.
+	etcd, err := follow.EtcdFromEnv()
 	if err != nil {
 		log.Fatal(err)
+	}
+	cli, err := etcd.Client(ctx)
+	if err != nil {
+		log.Fatal(err) // one line naming the variable to fix: wrong CA, refused certificate, rejected password
 	}
 	defer cli.Close()
 

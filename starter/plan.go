@@ -35,6 +35,9 @@ func (c *cli) planCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := c.endpoints.Check(cmd.Context(), nil, etcd, kc); err != nil {
+				return err
+			}
 			acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 5 * time.Second}, Logger: c.logger}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()

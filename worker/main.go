@@ -78,6 +78,11 @@ func run(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Fail now, in one line per system, rather than at the first failover: wrong CA, refused certificate, rejected
+	// API key, token or password.
+	if err := cfg.Check(ctx, tc, etcd, kc); err != nil {
+		return err
+	}
 	audit, closeAudit, err := openAudit(auditPath)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -26,6 +27,18 @@ type Options struct {
 	ClientPort int
 	// PeerPort is the loopback peer port; 0 picks a free one.
 	PeerPort int
+	// TLS, when set, serves clients over https with it.
+	TLS *TLS
+}
+
+// TLS is how etcd serves its clients over TLS.
+type TLS struct {
+	// CertFile and KeyFile are the server certificate (for 127.0.0.1) and its key.
+	CertFile, KeyFile string
+	// ClientCAFile verifies client certificates.
+	ClientCAFile string
+	// ClientCertAuth requires a client certificate signed by ClientCAFile; with auth enabled its common name is the user.
+	ClientCertAuth bool
 }
 
 // Server is a running etcd member.
@@ -34,6 +47,7 @@ type Server struct {
 	dir        string
 	removeDir  bool
 	clientPort int
+	tls        *TLS
 	stopOnce   sync.Once
 }
 
@@ -65,7 +79,13 @@ func Start(opts Options) (*Server, error) {
 	// Quiet: a clean stop logs "use of closed network connection" errors that mean nothing here.
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.UnsafeNoFsync = true // test and dev data only; makes commits ~10x faster on slow disks
+	cfg.BcryptCost = 4       // bcrypt's minimum: password logins take milliseconds, not a second (test passwords only)
 	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort))}
+	if opts.TLS != nil {
+		clientURL.Scheme = "https"
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: opts.TLS.CertFile, KeyFile: opts.TLS.KeyFile,
+			TrustedCAFile: opts.TLS.ClientCAFile, ClientCertAuth: opts.TLS.ClientCertAuth}
+	}
 	peerURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(peerPort))}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{clientURL}, []url.URL{clientURL}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peerURL}, []url.URL{peerURL}
@@ -88,11 +108,16 @@ func Start(opts Options) (*Server, error) {
 		e.Close()
 		return nil, errors.New("etcd: not ready after 30s")
 	}
-	return &Server{etcd: e, dir: dir, removeDir: removeDir, clientPort: clientPort}, nil
+	return &Server{etcd: e, dir: dir, removeDir: removeDir, clientPort: clientPort, tls: opts.TLS}, nil
 }
 
-// Endpoint is the client URL, e.g. http://127.0.0.1:2379.
-func (s *Server) Endpoint() string { return fmt.Sprintf("http://127.0.0.1:%d", s.clientPort) }
+// Endpoint is the client URL, e.g. http://127.0.0.1:2379 (https:// with TLS).
+func (s *Server) Endpoint() string {
+	if s.tls != nil {
+		return fmt.Sprintf("https://127.0.0.1:%d", s.clientPort)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", s.clientPort)
+}
 
 // ClientPort is the loopback port clients connect to.
 func (s *Server) ClientPort() int { return s.clientPort }
@@ -100,9 +125,19 @@ func (s *Server) ClientPort() int { return s.clientPort }
 // Dir is the data dir.
 func (s *Server) Dir() string { return s.dir }
 
-// NewClient returns a client for this member; the caller closes it (before Stop, or Stop waits for it).
+// NewClient returns a client for this member; the caller closes it (before Stop, or Stop waits for it). With TLS it
+// presents the server's own certificate as its client certificate.
 func (s *Server) NewClient() (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cfg := clientv3.Config{Endpoints: []string{s.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	if s.tls != nil {
+		info := transport.TLSInfo{CertFile: s.tls.CertFile, KeyFile: s.tls.KeyFile, TrustedCAFile: s.tls.ClientCAFile}
+		tlsCfg, err := info.ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("etcd: client TLS: %w", err)
+		}
+		cfg.TLS = tlsCfg
+	}
+	return clientv3.New(cfg)
 }
 
 // Stop shuts etcd down; safe to call more than once. Close clients and cancel watches first: etcd waits for them.

@@ -11,6 +11,7 @@
 package kongstandin
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,9 @@ type Options struct {
 	// AdminToken, when set, is required in the Kong-Admin-Token header of every Admin API request (401 otherwise),
 	// like Kong Enterprise with RBAC enforced.
 	AdminToken string
+	// AdminTLS, when set, serves the Admin API over TLS with it (set ClientAuth to require client certificates, like
+	// an Admin API behind mutual TLS); AdminURL is then https://.
+	AdminTLS *tls.Config
 	// PropagationDelay is like Kong's db_update_frequency: the proxy uses the configuration as of now minus this.
 	PropagationDelay time.Duration
 	// Logger receives request and fault events; default discards them.
@@ -90,6 +94,9 @@ func Start(opts Options) (*Server, error) {
 	var err error
 	if s.adminLn, err = listen(opts.AdminAddr, "admin"); err != nil {
 		return nil, err
+	}
+	if opts.AdminTLS != nil {
+		s.adminLn = tls.NewListener(s.adminLn, opts.AdminTLS)
 	}
 	if s.proxyLn, err = listen(opts.ProxyAddr, "proxy"); err != nil {
 		_ = s.adminLn.Close()
@@ -148,8 +155,13 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// AdminURL is the Admin API base URL, e.g. http://127.0.0.1:8001.
-func (s *Server) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
+// AdminURL is the Admin API base URL, e.g. http://127.0.0.1:8001 (https:// with AdminTLS).
+func (s *Server) AdminURL() string {
+	if s.opts.AdminTLS != nil {
+		return "https://" + s.adminLn.Addr().String()
+	}
+	return "http://" + s.adminLn.Addr().String()
+}
 
 // ProxyURL is the proxy base URL, e.g. http://127.0.0.1:8000.
 func (s *Server) ProxyURL() string { return "http://" + s.proxyLn.Addr().String() }

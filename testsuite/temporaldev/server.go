@@ -30,6 +30,10 @@ type Options struct {
 	UICodecEndpoint string
 	// SearchAttributes are registered on Namespace at start; already registered ones are kept.
 	SearchAttributes map[string]enumspb.IndexedValueType
+	// TLS, when set, serves the frontend over TLS (mutual TLS with RequireClientCert). Needs NoUI.
+	TLS *ServerTLS
+	// Auth, when set, authenticates and authorizes every request. Needs NoUI.
+	Auth *Auth
 	// Logger receives the server's own logs at warn level and above; nil discards them.
 	Logger *slog.Logger
 }
@@ -59,6 +63,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := checkSecurity(opts); err != nil {
+		return nil, err
+	}
 	p, err := pickPorts(opts)
 	if err != nil {
 		return nil, err
@@ -74,7 +81,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		logLevel:  new(slog.LevelVar),
 	}
 	s.logLevel.Set(minLevel)
-	s.temporal, err = startTemporal(serverConfig(sqlConfig, p), p, opts.Logger, s.logLevel)
+	cfg := serverConfig(sqlConfig, p)
+	applyTLS(cfg, opts.TLS)
+	s.temporal, err = startTemporal(cfg, p, opts.Logger, s.logLevel, authOptions(opts.Auth)...)
 	if err != nil {
 		return nil, err
 	}
