@@ -33,6 +33,11 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():              true,
 		dynamicconfig.FrontendEnableUpdateWorkflowExecutionAsyncAccepted.Key(): true,
 
+		// Worker Versioning (pinned failovers, workflows/deployment.go): on by default in this server version;
+		// pinned for the same reason. Its deployment workflows run in the server's worker service.
+		dynamicconfig.EnableDeploymentVersions.Key():                   true,
+		dynamicconfig.FrontendEnableWorkerVersioningWorkflowAPIs.Key(): true,
+
 		// A dev box needs a fraction of the default 128k cached workflows.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
 
