@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -155,16 +157,48 @@ func (a *Activities) Publish(ctx context.Context, e Event) (PublishResult, error
 }
 
 func publishWithRetry(ctx context.Context, p Publisher, e Event) (string, error) {
-	var err error
-	for attempt, wait := 1, 200*time.Millisecond; ; attempt, wait = attempt+1, wait*4 {
-		var ref string
-		if ref, err = p.Publish(ctx, e); err == nil || attempt == 3 {
-			return ref, err
+	for attempt, wait := 1, 200*time.Millisecond; ; {
+		ref, err := p.Publish(ctx, e)
+		var limited *RateLimited
+		switch {
+		case err == nil:
+			return ref, nil
+		case errors.As(err, &limited):
+			// Not a failure: the service said when to come back. Waiting costs no attempt; the activity's
+			// deadline bounds it.
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < limited.Wait {
+				return "", fmt.Errorf("rate limited for %s, longer than this attempt has left: %w", limited.Wait, err)
+			}
+			if err := sleepCtx(ctx, limited.Wait); err != nil {
+				return "", err
+			}
+			continue
+		case attempt == 3:
+			return "", err
 		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(wait):
+		if err := sleepCtx(ctx, wait); err != nil {
+			return "", err
 		}
+		attempt, wait = attempt+1, wait*4
+	}
+}
+
+// RateLimited is what a publisher returns when the service asks it to wait (Slack: HTTP 429 with Retry-After).
+type RateLimited struct {
+	Wait time.Duration
+	Err  error
+}
+
+func (r *RateLimited) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", r.Wait, r.Err)
+}
+func (r *RateLimited) Unwrap() error { return r.Err }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }

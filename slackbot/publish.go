@@ -2,6 +2,7 @@ package slackbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -75,8 +76,19 @@ func parseRef(s string) (messageRef, bool) {
 
 func (r messageRef) String() string { return r.channel + ":" + r.ts }
 
-// Publish posts or applies one event and returns the card's reference ("CHANNEL:TS").
+// Publish posts or applies one event and returns the card's reference ("CHANNEL:TS"). When Slack rate-limits a
+// call (HTTP 429), the error is an *activities.RateLimited carrying Slack's Retry-After, and the caller waits that
+// long before trying the event again (a repeat changes nothing, see above).
 func (p *Publisher) Publish(ctx context.Context, e activities.Event) (string, error) {
+	ref, err := p.publish(ctx, e)
+	var limited *slack.RateLimitedError
+	if errors.As(err, &limited) {
+		return "", &activities.RateLimited{Wait: limited.RetryAfter, Err: err}
+	}
+	return ref, err
+}
+
+func (p *Publisher) publish(ctx context.Context, e activities.Event) (string, error) {
 	if e.Channel == "" {
 		return "", nil
 	}

@@ -253,3 +253,20 @@ func TestPublisherWithoutChannelPostsNothing(t *testing.T) {
 		t.Fatalf("ref %q err %v calls %d", ref, err, fake.Calls("chat.postMessage"))
 	}
 }
+
+// Slack answers 429 with Retry-After: the event waits as long as Slack says and is posted once, not dropped after
+// three quick tries (the first release gave up within about a second).
+func TestPublisherWaitsOutSlacksRateLimit(t *testing.T) {
+	p, fake := newPublisher(t)
+	r := newRun(t, p, "CLIMIT")
+	r.emit(activities.EventStarted, nil)
+	fake.RateLimit("chat.postMessage", 3, 1)
+	r.emit(activities.EventStep, step("detect", "ok", "us-east is down", 0.6))
+	c := onlyCard(t, fake, "CLIMIT")
+	if n := len(fake.Thread("CLIMIT", c.TS)); n != 1 {
+		t.Fatalf("%d replies after three 429s, want the step's reply posted once", n)
+	}
+	if n := fake.Calls("chat.postMessage"); n != 5 {
+		t.Fatalf("%d chat.postMessage calls, want 5 (the card, three refused, the reply)", n)
+	}
+}

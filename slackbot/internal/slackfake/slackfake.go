@@ -58,6 +58,9 @@ type Slack struct {
 
 	down atomic.Bool
 	lose map[string]int // method → responses to lose after doing the work
+	// limited: method → calls to answer 429 with Retry-After (seconds), doing nothing, as Slack's rate limit does
+	limited    map[string]int
+	retryAfter int
 
 	sockMu sync.Mutex
 	sock   *websocket.Conn
@@ -73,7 +76,8 @@ func Start(tb testing.TB) *Slack {
 
 // New runs a fake Slack until Close (for TestMain; tests use Start).
 func New() *Slack {
-	f := &Slack{base: time.Now().Unix(), groups: map[string][]string{}, calls: map[string]int{}, acks: map[string]bool{}, lose: map[string]int{}}
+	f := &Slack{base: time.Now().Unix(), groups: map[string][]string{}, calls: map[string]int{}, acks: map[string]bool{}, lose: map[string]int{},
+		limited: map[string]int{}}
 	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
 		for path, h := range map[string]http.HandlerFunc{
 			"/chat.postMessage":      f.postMessage,
@@ -137,6 +141,14 @@ func (f *Slack) api(path string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		f.mu.Lock()
+		if f.limited[method] > 0 {
+			f.limited[method]--
+			after := f.retryAfter
+			f.mu.Unlock()
+			w.Header().Set("Retry-After", strconv.Itoa(after))
+			http.Error(w, "ratelimited", http.StatusTooManyRequests)
+			return
+		}
 		lose := f.lose[method] > 0
 		if lose {
 			f.lose[method]--
@@ -156,6 +168,14 @@ func (f *Slack) LoseResponses(method string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lose[method] = n
+}
+
+// RateLimit makes the next n calls of method answer HTTP 429 with Retry-After: seconds, doing nothing.
+func (f *Slack) RateLimit(method string, n, seconds int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limited[method] = n
+	f.retryAfter = seconds
 }
 
 // discardResponse swallows a response.
