@@ -197,10 +197,15 @@ func (h *Handler) fail(w http.ResponseWriter, outcome string, code int, msg stri
 
 // fire delivers a firing alert: it joins the running failover (as evidence only when that failover moves away from
 // another region), or starts one unless the latest run, a failover away from this alert's region, already handled
-// it; inside the plan's cooldown after a successful failover it asks for a human.
+// it; inside the plan's cooldown after a successful failover it asks for a human. Read and start are two calls;
+// a deadline on the start and the hold of alert-started runs make the pair start at most one run per outage
+// (workflows/outage.go explains why, and why Temporal's request-ID dedup does not).
 func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig workflows.Alert) error {
 	id := res.WorkflowID
 	for attempt := 1; ; attempt++ {
+		// The start decided on from this read must reach Temporal within workflows.AlertJoinWindow of the read:
+		// with the hold of alert-started runs that makes "one run per outage" hold (workflows/outage.go).
+		read := time.Now()
 		desc, err := control.Latest(ctx, h.o.Temporal, id)
 		if err != nil {
 			return err
@@ -253,7 +258,9 @@ func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig 
 			// The routes were checked against the plans at startup; this is a bug, not the alert's fault.
 			return fmt.Errorf("build the request for %s: %w", id, err)
 		}
-		run, err := control.Join(ctx, h.o.Temporal, req, sig)
+		joinCtx, cancel := context.WithDeadline(ctx, read.Add(workflows.AlertJoinWindow))
+		run, err := control.Join(joinCtx, h.o.Temporal, req, sig)
+		cancel()
 		if err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ const (
 	Resolved = "resolved"
 )
 
-// ErrTooLarge is returned (wrapped) by Decode for a body over the limit.
+// ErrTooLarge is returned (wrapped) by Decode for a body over the limit or more than MaxAlerts alerts.
 var ErrTooLarge = errors.New("body too large")
 
 // Payload is an Alertmanager webhook notification. Decoding ignores unknown fields: newer Alertmanagers add some
@@ -68,7 +68,8 @@ type Alert struct {
 func (a Alert) Name() string { return a.Labels[model.AlertNameLabel] }
 
 // Decode reads one notification of at most limit bytes (DefaultMaxBody when limit <= 0) and checks its envelope:
-// JSON, version 4, at least one alert. Errors name the offending field; a body over the limit wraps ErrTooLarge.
+// JSON, version 4, at least one and at most MaxAlerts alerts. Errors name the offending field; a body over the
+// limit, or more than MaxAlerts alerts, wraps ErrTooLarge.
 // A bad alert is not an error of the notification: Alertmanager drops a notification answered 4xx, with every
 // valid alert in it, so each alert is checked on its own by Alert.Validate.
 func Decode(r io.Reader, limit int64) (Payload, error) {
@@ -104,6 +105,10 @@ func DecodeBytes(body []byte) (Payload, error) {
 	if len(wire.Alerts) == 0 {
 		return Payload{}, errors.New("alerts: empty: a notification must carry at least one alert")
 	}
+	if len(wire.Alerts) > MaxAlerts {
+		return Payload{}, fmt.Errorf("%w: alerts: %d alerts, the limit is %d (set the webhook receiver's max_alerts to %d)",
+			ErrTooLarge, len(wire.Alerts), MaxAlerts, MaxAlerts)
+	}
 	p.Alerts = make([]Alert, len(wire.Alerts))
 	for i, raw := range wire.Alerts {
 		a := &p.Alerts[i]
@@ -137,7 +142,8 @@ func decodeAlert(raw json.RawMessage) (Alert, error) {
 }
 
 // Validate says why the orchestrator cannot act on the alert as sent, naming each field: it needs a firing or
-// resolved status, an alertname label and a startsAt, each of the right type. Nil when it can.
+// resolved status, an alertname label and a startsAt, each of the right type, and labels and annotations of UTF-8
+// text within the limits (limits.go). Nil when it can.
 func (a Alert) Validate() error {
 	if a.decodeErr != nil {
 		// What follows the bad field was not read: checking it would report problems the sender did not make.
@@ -153,6 +159,7 @@ func (a Alert) Validate() error {
 	if a.StartsAt.IsZero() {
 		problems = append(problems, "startsAt: missing: it is when the fault began (the RTO counts from it)")
 	}
+	problems = append(problems, a.checkLimits()...)
 	if len(problems) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -67,7 +68,18 @@ func (f *failover) listenForAlerts(ctx workflow.Context) {
 	})
 }
 
+// MaxAlertStates is how many alerts (fingerprints) one run records; the status counts the notifications of any
+// more in AlertsNotRecorded, so the status query stays small however many alerts arrive. The front door bounds
+// each alert's labels (package alerts, limits.go).
+const MaxAlertStates = 32
+
+// boundedAlertsChange is the workflow.GetVersion change ID of MaxAlertStates.
+const boundedAlertsChange = "bounded-alerts"
+
 func (f *failover) recordAlert(ctx workflow.Context, al Alert) {
+	if f.overflows(ctx, al) {
+		return
+	}
 	st, isNew := f.alertState(al)
 	changed := !isNew && st.Status != al.Status
 	st.Notifications++
@@ -95,6 +107,24 @@ func (f *failover) recordAlert(ctx workflow.Context, al Alert) {
 	f.publish(ctx)
 }
 
+// overflows counts an alert that is not recorded because MaxAlertStates fingerprints are. A firing one about the
+// source keeps the run from ending as source-recovered: it cannot tell that every alert on the source resolved.
+func (f *failover) overflows(ctx workflow.Context, al Alert) bool {
+	if f.legacy || len(f.status.Alerts) < MaxAlertStates || slices.ContainsFunc(f.status.Alerts, func(st AlertState) bool {
+		return st.Fingerprint == al.Fingerprint
+	}) {
+		return false
+	}
+	if workflow.GetVersion(ctx, boundedAlertsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false
+	}
+	f.status.AlertsNotRecorded++
+	if region := al.Labels[RegionLabel]; al.Status != "resolved" && (region == "" || region == f.req.From) {
+		f.unrecordedSourceFiring = true
+	}
+	return true
+}
+
 // alertState finds the alert's record by fingerprint, or adds one.
 func (f *failover) alertState(al Alert) (*AlertState, bool) {
 	for i := range f.status.Alerts {
@@ -118,6 +148,9 @@ func (f *failover) mayRecover() bool {
 // sourceAlertsResolved reports whether every alert about the source is resolved now (at least one seen): one
 // resolved alert must not abort a failover while another alert on the source still fires.
 func (f *failover) sourceAlertsResolved() bool {
+	if f.unrecordedSourceFiring {
+		return false
+	}
 	seen := false
 	for _, st := range f.status.Alerts {
 		if !st.AboutSource {

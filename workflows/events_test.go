@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,40 @@ func TestResolvedAlertDoesNotAbortAManualFailover(t *testing.T) {
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, alert("resolved")) }, 20*time.Second)
 		vote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
 		wantOutcome(t, run(t, env, req), Succeeded)
+	}
+}
+
+// TestAlertStatesAreBounded: past MaxAlertStates fingerprints the run counts alerts instead of recording them, and
+// a firing one about the source among them keeps the run from ending as source-recovered.
+func TestAlertStatesAreBounded(t *testing.T) {
+	env, _ := newEnv(t)
+	p := testPlan()
+	for i := range MaxAlertStates + 5 {
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(AlertSignal, Alert{Status: "firing", Alertname: "RegionDown", Fingerprint: fmt.Sprintf("f%03d", i),
+				Labels: map[string]string{"region": "us-east"}})
+		}, 10*time.Second+time.Duration(i)*time.Millisecond)
+	}
+	for i := range MaxAlertStates {
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(AlertSignal, Alert{Status: "resolved", Alertname: "RegionDown", Fingerprint: fmt.Sprintf("f%03d", i),
+				Labels: map[string]string{"region": "us-east"}})
+		}, 20*time.Second+time.Duration(i)*time.Millisecond)
+	}
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(StatusQuery)
+		var st Status
+		if err != nil || v.Get(&st) != nil {
+			t.Errorf("status query: %v", err)
+			return
+		}
+		if len(st.Alerts) != MaxAlertStates || st.AlertsNotRecorded != 5 || st.Outcome != "" {
+			t.Errorf("%d alerts recorded, %d not, outcome %q: want %d, 5 and the run going on", len(st.Alerts),
+				st.AlertsNotRecorded, st.Outcome, MaxAlertStates)
+		}
+	}, 30*time.Second)
+	res := run(t, env, alertRequest(p))
+	if res.Outcome == SourceRecovered {
+		t.Fatal("source-recovered while 5 unrecorded alerts about the source still fired")
 	}
 }

@@ -77,6 +77,8 @@ type failover struct {
 	// changesBegan is set when the cutover is attempted; a resolved alert after it is only recorded.
 	changesBegan    bool
 	sourceRecovered bool
+	// unrecordedSourceFiring is set when a firing alert about the source arrived past MaxAlertStates.
+	unrecordedSourceFiring bool
 	// Events queue for the audit and notify coroutines (events.go); legacy runs use one channel.
 	seq               int
 	toAudit, toNotify []activities.Event

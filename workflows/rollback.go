@@ -129,6 +129,7 @@ func (f *failover) finish(ctx workflow.Context, s *stop) (Result, error) {
 	f.emit(ctx, activities.Event{Type: activities.EventOutcome, Outcome: s.Outcome, Reason: s.Reason, RTOSeconds: f.status.RTOSeconds,
 		StillChanged: leftoverLines(f.status.StillChanged)})
 	f.drainEvents(ctx)
+	f.holdForRepeats(ctx)
 	workflow.GetLogger(ctx).Info("failover finished", "outcome", s.Outcome, "reason", s.Reason)
 	res := Result{Outcome: s.Outcome, Reason: s.Reason, Service: f.plan.Service, From: f.req.From, To: f.req.To,
 		RTOSeconds: f.status.RTOSeconds, Steps: f.status.Steps, StillChanged: f.status.StillChanged}

@@ -29,6 +29,8 @@ type Status struct {
 	Evidence []string `json:"evidence,omitempty"`
 	// Alerts are the alerts (one record per fingerprint) that started or joined this failover.
 	Alerts []AlertState `json:"alerts,omitempty"`
+	// AlertsNotRecorded counts notifications of alerts beyond the first MaxAlertStates fingerprints: seen, not kept.
+	AlertsNotRecorded int `json:"alerts_not_recorded,omitempty"`
 	// EtcdBefore and EtcdAfter are the active-region key before and after the cutover.
 	EtcdBefore *activities.ActiveState `json:"etcd_before,omitempty"`
 	EtcdAfter  *follow.Active          `json:"etcd_after,omitempty"`
