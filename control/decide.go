@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -58,10 +59,8 @@ func Refusal(err error) (refusal, why string, ok bool) {
 	if !errors.As(err, &appErr) {
 		return "", "", false
 	}
-	switch appErr.Type() {
-	case workflows.RefusedNothingPending, workflows.RefusedStalePlan, workflows.RefusedNoVoter,
-		workflows.RefusedNotApprover, workflows.RefusedAlreadyVoted:
-		return appErr.Type(), appErr.Message(), true
+	if !slices.Contains(workflows.Refusals, appErr.Type()) {
+		return "", "", false
 	}
-	return "", "", false
+	return appErr.Type(), appErr.Message(), true
 }

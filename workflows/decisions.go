@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/proof"
 )
 
 // Updates that answer the decision a failover is waiting for.
@@ -35,8 +36,17 @@ const (
 	RefusedStalePlan      = "StalePlan"      // the vote names another plan hash than the failover runs
 	RefusedNoVoter        = "NoVoter"        // the vote says nobody in By
 	RefusedNotApprover    = "NotApprover"    // By is not in the plan's approval.approvers
-	RefusedAlreadyVoted   = "AlreadyVoted"   // By already approved this decision
+	RefusedAlreadyVoted   = "AlreadyVoted"   // the person already approved this decision (through any front door)
+	RefusedUnsigned       = "Unsigned"       // no proof, and the plan has approval.people without allowUnsigned
+	RefusedBadProof       = "BadProof"       // the proof is malformed, forged, signed by an untrusted key, or expired
+	RefusedProofMismatch  = "ProofMismatch"  // the proof is for another run, plan, decision kind or decision
+	RefusedUpdateID       = "ProofUpdateID"  // the Update ID is not the proof's ID (a replayed or reused proof)
+	RefusedFourEyes       = "FourEyes"       // the person who requested the failover may not approve it
 )
+
+// Refusals lists every Refused... type.
+var Refusals = []string{RefusedNothingPending, RefusedStalePlan, RefusedNoVoter, RefusedNotApprover, RefusedAlreadyVoted,
+	RefusedUnsigned, RefusedBadProof, RefusedProofMismatch, RefusedUpdateID, RefusedFourEyes}
 
 // ApprovalRequest is the argument of the approve and reject updates (from the CLI, Slack or the Web UI).
 type ApprovalRequest struct {
@@ -45,6 +55,9 @@ type ApprovalRequest struct {
 	PlanHash string `json:"plan_hash"`
 	Via      string `json:"via,omitempty"` // cli, slack, web-ui
 	Comment  string `json:"comment,omitempty"`
+	// Proof is the signed decision, required when the plan names approval.people (unless allowUnsigned). Via
+	// slack, By is the Slack member ID that clicked.
+	Proof *proof.Proof `json:"proof,omitempty"`
 }
 
 // Approval is one recorded decision.
@@ -55,6 +68,12 @@ type Approval struct {
 	For      DecisionKind `json:"for"`
 	Comment  string       `json:"comment,omitempty"`
 	At       time.Time    `json:"at"`
+	// With approval.people: the person (also By), the signing key's fingerprint, the Slack user that clicked
+	// (via slack) and the proof's ID. Via is web-ui for an unsigned vote.
+	Person    string `json:"person,omitempty"`
+	Key       string `json:"key,omitempty"`
+	SlackUser string `json:"slack_user,omitempty"`
+	ProofID   string `json:"proof_id,omitempty"`
 }
 
 // Pending is a decision the workflow waits for.
@@ -76,8 +95,9 @@ type DecisionState struct {
 }
 
 // registerDecisions installs the approve and reject updates. Validators refuse, before anything reaches history,
-// an approver outside the plan's allow-list, a stale plan hash, a second vote by the same person, or a vote when
-// nothing is pending: each with its Refused... type (validateVote).
+// a vote when nothing is pending, a stale plan hash, a vote without a valid proof (plans with approval.people), an
+// approver outside the plan's approvers, the requester under four eyes, or a second vote by the same person: each
+// with its Refused... type (validateVote).
 func (f *failover) registerDecisions(ctx workflow.Context) error {
 	for _, name := range []string{ApproveUpdate, RejectUpdate} {
 		decision := name
@@ -86,7 +106,7 @@ func (f *failover) registerDecisions(ctx workflow.Context) error {
 				return f.vote(ctx, decision, req), nil
 			},
 			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error {
-				return f.validateVote(decision, req)
+				return f.validateVote(ctx, decision, req)
 			}})
 		if err != nil {
 			return fmt.Errorf("register %s update: %w", name, err)
@@ -96,14 +116,43 @@ func (f *failover) registerDecisions(ctx workflow.Context) error {
 }
 
 // validateVote refuses a vote the workflow must not record, with an application error whose type (Refused...)
-// says why. A validator writes nothing to history, so its errors can change without breaking replay.
-func (f *failover) validateVote(decision string, req ApprovalRequest) error {
+// says why. A validator writes nothing to history and is not run on replay, so its errors can change without
+// breaking replay.
+func (f *failover) validateVote(ctx workflow.Context, decision string, req ApprovalRequest) error {
 	p := f.status.Pending
 	switch {
 	case p == nil || p.Outcome != "":
 		return refuse(RefusedNothingPending, "nothing to %s: failover %s is at step %s and waits for no decision", decision, f.status.Service, f.status.Step)
 	case req.PlanHash != f.req.PlanHash:
 		return refuse(RefusedStalePlan, "stale approval: it names plan %q but this failover runs plan %q (an older message or failover?)", req.PlanHash, f.req.PlanHash)
+	}
+	ap := f.req.Plan.Approval
+	if !ap.HasPeople() {
+		return f.validateLegacyVote(decision, req)
+	}
+	v, err := f.checkVoter(ctx, p.Kind, decision, req)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ap.MayApprove(v.Person):
+		return refuse(RefusedNotApprover, "%s may not decide: not in the plan's approval.approvers", v.Person)
+	case ap.FourEyes && decision == ApproveUpdate && v.Person == f.requester():
+		return refuse(RefusedFourEyes, "%s requested this failover and may not approve it (approval.fourEyes): ask another approver", v.Person)
+	}
+	for _, a := range f.status.Approvals {
+		if a.For == p.Kind && a.personOrBy() == v.Person && a.Decision == ApproveUpdate && decision == ApproveUpdate {
+			return refuse(RefusedAlreadyVoted, "%s already approved (via %s): one person is one vote, and quorum needs %d distinct people", v.Person, a.Via, p.Needed)
+		}
+	}
+	return nil
+}
+
+// validateLegacyVote checks a vote on a plan without approval.people: By is believed as written and must be in
+// approval.approvers.
+func (f *failover) validateLegacyVote(decision string, req ApprovalRequest) error {
+	p := f.status.Pending
+	switch {
 	case req.By == "":
 		return refuse(RefusedNoVoter, "by: say who decides (--as NAME)")
 	case !slices.Contains(f.req.Plan.Approval.Approvers, req.By):
@@ -117,6 +166,15 @@ func (f *failover) validateVote(decision string, req ApprovalRequest) error {
 	return nil
 }
 
+// personOrBy is who cast a recorded vote: the person, or By for votes recorded without one (legacy plans, and
+// histories from before votes named people).
+func (a Approval) personOrBy() string {
+	if a.Person != "" {
+		return a.Person
+	}
+	return a.By
+}
+
 // refuse is a validator's refusal: an application error of the given Refused... type.
 func refuse(refusal, format string, args ...any) error {
 	return temporal.NewApplicationError(fmt.Sprintf(format, args...), refusal)
@@ -124,14 +182,18 @@ func refuse(refusal, format string, args ...any) error {
 
 func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalRequest) DecisionState {
 	p := f.status.Pending
-	f.status.Approvals = append(f.status.Approvals, Approval{
-		By: req.By, Via: req.Via, Decision: decision, For: p.Kind, Comment: req.Comment, At: workflow.Now(ctx)})
+	a := Approval{By: req.By, Via: req.Via, Decision: decision, For: p.Kind, Comment: req.Comment, At: workflow.Now(ctx)}
+	if f.req.Plan.Approval.HasPeople() {
+		v := voterOf(req)
+		a.By, a.Person, a.Via, a.Key, a.SlackUser, a.ProofID = v.Person, v.Person, v.Via, v.Key, v.SlackUser, v.ProofID
+	}
+	f.status.Approvals = append(f.status.Approvals, a)
 	if decision == RejectUpdate {
 		p.Outcome = RejectUpdate
 	} else if p.Have++; p.Have >= p.Needed {
 		p.Outcome = ApproveUpdate
 	}
-	f.emit(ctx, activities.Event{Type: activities.EventDecision, Step: f.status.Step, DecisionKind: p.Kind, Actor: req.By, Via: req.Via,
+	f.emit(ctx, activities.Event{Type: activities.EventDecision, Step: f.status.Step, DecisionKind: p.Kind, Actor: a.By, Via: a.Via,
 		Decision: decision, Detail: req.Comment, Needed: p.Needed, Have: p.Have, Result: p.Outcome, Voters: f.approvers(p)})
 	f.publish(ctx)
 	return DecisionState{Kind: p.Kind, Have: p.Have, Needed: p.Needed, Outcome: p.Outcome}

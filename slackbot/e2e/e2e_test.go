@@ -95,7 +95,7 @@ func run(m *testing.M) (int, error) {
 
 	w := worker.New(s.TemporalClient, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Logger: logger, Publishers: []activities.Publisher{slackbot.NewPublisher(api, logger)}})
+		Logger: logger, Publishers: []activities.Publisher{slackbot.NewPublisher(api, logger)}}, workflows.Trust{})
 	if err := w.Start(); err != nil {
 		return 1, err
 	}
