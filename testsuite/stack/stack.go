@@ -65,8 +65,8 @@ type Options struct {
 	// Publishers receive the in-process worker's failover events (e.g. Slack).
 	Publishers []activities.Publisher
 	// Trust is what the in-process worker trusts beyond the plan: the Slack front door's public keys.
-	Trust workflows.Trust
-	Logger     *slog.Logger
+	Trust  workflows.Trust
+	Logger *slog.Logger
 }
 
 // Stack is the running local stack. Stop it when done.
