@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/crypto/ssh"
 
+	"github.com/failover/failover/proof"
 	"github.com/failover/failover/workflows"
 )
 
@@ -63,4 +66,18 @@ func Refusal(err error) (refusal, why string, ok bool) {
 		return "", "", false
 	}
 	return appErr.Type(), appErr.Message(), true
+}
+
+// Sign returns the vote with a proof: signer signs that approver makes the vote's decision (v.Update) on the
+// pending decision kind through via (proof.ViaCLI or proof.ViaSlack) at now, for the vote's run and plan hash. The
+// Update ID becomes the proof's ID, so Temporal refuses the same proof a second time.
+func (v Vote) Sign(signer ssh.Signer, kind workflows.DecisionKind, approver, via string, now time.Time) (Vote, error) {
+	st := proof.Statement{WorkflowID: v.WorkflowID, RunID: v.RunID, PlanHash: v.Request.PlanHash, Kind: kind,
+		Decision: v.Update, Approver: approver, Via: via, Time: now}
+	pr, err := proof.Sign(st, signer)
+	if err != nil {
+		return Vote{}, fmt.Errorf("%s %s: %w", v.Update, v.WorkflowID, err)
+	}
+	v.Request.Proof, v.UpdateID = &pr, pr.ID()
+	return v, nil
 }

@@ -97,7 +97,7 @@ type stop struct {
 func (f *failover) start(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
 	f.status = Status{Kind: f.req.Kind, Service: f.plan.Service, From: f.req.From, To: f.req.To, PlanHash: f.req.PlanHash,
-		Trigger: f.req.Trigger, Step: StepStart, StartedAt: now, FaultAt: f.req.Trigger.FaultAt}
+		Trigger: f.req.Trigger, Approval: f.req.Plan.Approval, Step: StepStart, StartedAt: now, FaultAt: f.req.Trigger.FaultAt}
 	if f.status.FaultAt.IsZero() {
 		f.status.FaultAt = now
 	}

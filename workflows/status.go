@@ -7,6 +7,7 @@ import (
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/follow"
+	"github.com/failover/failover/plan"
 )
 
 // StatusQuery is the query that returns Status.
@@ -20,6 +21,9 @@ type Status struct {
 	To       string  `json:"to"`
 	PlanHash string  `json:"plan_hash"`
 	Trigger  Trigger `json:"trigger"`
+	// Approval is the plan's approval policy: the people who may decide and how they must sign, so the CLI and the
+	// Slack front door know whom to sign for.
+	Approval plan.Approval `json:"approval"`
 	// Step is the step running now, or StepDone.
 	Step      Step         `json:"step"`
 	Steps     []StepRecord `json:"steps"`

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/failover/failover/deploy/regiond/region"
+	"github.com/failover/failover/plan"
+	"github.com/failover/failover/proof"
+	"github.com/failover/failover/workflows"
+)
+
+// keyFile writes a new unencrypted ed25519 private key as ssh-keygen would and returns its path and public key.
+func keyFile(t *testing.T, name string) (string, ssh.PublicKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "id_ed25519_"+name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, key
+}
+
+// TestCLISignsDecisions: on a plan with approval.people, `starter approve` signs with --key and the workflow
+// counts each person once; without a key, with a key not in the plan, or as someone else, it is refused.
+func TestCLISignsDecisions(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "") // no agent: only --key signs
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	aliceKey, alicePub := keyFile(t, "alice")
+	bobKey, bobPub := keyFile(t, "bob")
+	malloryKey, _ := keyFile(t, "mallory")
+	s, _, planFile := manualStack(ctx, t, func(p *plan.Plan) {
+		p.Approval.People = []plan.Person{
+			{Name: "alice", SSHKeys: []string{proof.MarshalPublicKey(alicePub)}},
+			{Name: "bob", SSHKeys: []string{proof.MarshalPublicKey(bobPub)}},
+			{Name: "carol", Slack: []string{"UCAROL"}},
+		}
+		p.Approval.Approvers = []string{"alice", "bob", "carol"}
+		p.Approval.Quorum = 2
+		p.Approval.AllowUnsigned = false
+	})
+	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := starter(t, s, "start", "--plan", planFile, "--to", "eu-west", "--as", "carol"); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	waitForApproval(t, s)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no key", []string{"--as", "alice"}, "pass --key FILE"},
+		{"a key not in the plan", []string{"--key", malloryKey}, "nobody's in the plan"},
+		{"alice's key as bob", []string{"--key", aliceKey, "--as", "bob"}, "is alice's in the plan"},
+	} {
+		if _, err := starter(t, s, append([]string{"approve", "failover-payments"}, tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("approve with %s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
+	if out, err := starter(t, s, "approve", "failover-payments", "--key", aliceKey); err != nil || !strings.Contains(out, "1/2 approvals") {
+		t.Fatalf("approve as alice: %v\n%s", err, out)
+	}
+	if _, err := starter(t, s, "approve", "failover-payments", "--key", aliceKey); err == nil || !strings.Contains(err.Error(), "alice already approved") {
+		t.Fatalf("alice again: %v, want already approved", err)
+	}
+	if out, err := starter(t, s, "approve", "failover-payments", "--key", bobKey); err != nil || !strings.Contains(out, "decided: approve") {
+		t.Fatalf("approve as bob: %v\n%s", err, out)
+	}
+	var res workflows.Result
+	if err := s.TemporalClient.GetWorkflow(ctx, "failover-payments", "").Get(ctx, &res); err != nil || res.Outcome != workflows.Succeeded {
+		t.Fatalf("result %+v %v", res, err)
+	}
+	out, err := starter(t, s, "status", "failover-payments", "--json")
+	if err != nil || !strings.Contains(out, `"person":"alice"`) || !strings.Contains(out, `"key":"`+proof.Fingerprint(alicePub)+`"`) ||
+		!strings.Contains(out, `"proof_id":"proof-`) {
+		t.Fatalf("status --json does not record alice's signed approval: %v\n%s", err, out)
+	}
+}
