@@ -2,44 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/failover/failover/deploy/regiond/region"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/proof"
+	"github.com/failover/failover/testsuite/testkeys"
 	"github.com/failover/failover/workflows"
 )
-
-// keyFile writes a new unencrypted ed25519 private key as ssh-keygen would and returns its path and public key.
-func keyFile(t *testing.T, name string) (string, ssh.PublicKey) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "id_ed25519_"+name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	key, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, key
-}
 
 // TestCLISignsDecisions: on a plan with approval.people, `starter approve` signs with --key and the workflow
 // counts each person once; without a key, with a key not in the plan, or as someone else, it is refused.
@@ -47,9 +19,9 @@ func TestCLISignsDecisions(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "") // no agent: only --key signs
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	aliceKey, alicePub := keyFile(t, "alice")
-	bobKey, bobPub := keyFile(t, "bob")
-	malloryKey, _ := keyFile(t, "mallory")
+	aliceKey, alicePub := testkeys.File(t, "alice")
+	bobKey, bobPub := testkeys.File(t, "bob")
+	malloryKey, _ := testkeys.File(t, "mallory")
 	s, _, planFile := manualStack(ctx, t, func(p *plan.Plan) {
 		p.Approval.People = []plan.Person{
 			{Name: "alice", SSHKeys: []string{proof.MarshalPublicKey(alicePub)}},

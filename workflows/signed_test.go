@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/proof"
+	"github.com/failover/failover/testsuite/testkeys"
 )
 
 // start is when the signed-vote tests' workflows start; their proofs are signed on the test clock.
@@ -25,19 +24,6 @@ const (
 	testRunID      = "default-test-run-id"
 )
 
-func newKey(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // people holds the keys of the signed-vote tests: alice and bob sign with their own keys and click in Slack,
 // the front door signs Slack clicks, mallory is nobody in the plan.
 type people struct {
@@ -47,7 +33,7 @@ type people struct {
 // peoplePlan is testPlan with alice, bob and carol as people with keys and Slack IDs.
 func peoplePlan(t *testing.T) (plan.Plan, people) {
 	t.Helper()
-	k := people{alice: newKey(t), bob: newKey(t), frontDoor: newKey(t), mallory: newKey(t)}
+	k := people{alice: testkeys.Signer(t), bob: testkeys.Signer(t), frontDoor: testkeys.Signer(t), mallory: testkeys.Signer(t)}
 	p := testPlan()
 	p.Approval.People = []plan.Person{
 		{Name: "alice", Slack: []string{"UALICE"}, SSHKeys: []string{proof.MarshalPublicKey(k.alice.PublicKey())}},
