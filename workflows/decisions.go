@@ -166,6 +166,21 @@ func (f *failover) validateLegacyVote(decision string, req ApprovalRequest) erro
 	return nil
 }
 
+// Proven says how a decision on a plan with approval.people was proven: the signing key's fingerprint, the Slack
+// user the front door signed for, and the proof's ID; "unsigned" for a vote the plan took without a proof; "" for
+// legacy and policy decisions.
+func (a Approval) Proven() string {
+	switch {
+	case a.Person == "":
+		return ""
+	case a.ProofID == "":
+		return "unsigned"
+	case a.SlackUser != "":
+		return fmt.Sprintf("Slack user %s, front-door key %s, %s", a.SlackUser, a.Key, a.ProofID)
+	}
+	return fmt.Sprintf("key %s, %s", a.Key, a.ProofID)
+}
+
 // personOrBy is who cast a recorded vote: the person, or By for votes recorded without one (legacy plans, and
 // histories from before votes named people).
 func (a Approval) personOrBy() string {
@@ -194,7 +209,7 @@ func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalReque
 		p.Outcome = ApproveUpdate
 	}
 	f.emit(ctx, activities.Event{Type: activities.EventDecision, Step: f.status.Step, DecisionKind: p.Kind, Actor: a.By, Via: a.Via,
-		Decision: decision, Detail: req.Comment, Needed: p.Needed, Have: p.Have, Result: p.Outcome, Voters: f.approvers(p)})
+		Proof: a.Proven(), Decision: decision, Detail: req.Comment, Needed: p.Needed, Have: p.Have, Result: p.Outcome, Voters: f.approvers(p)})
 	f.publish(ctx)
 	return DecisionState{Kind: p.Kind, Have: p.Have, Needed: p.Needed, Outcome: p.Outcome}
 }

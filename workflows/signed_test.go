@@ -157,8 +157,16 @@ func TestSignedVotesAreChecked(t *testing.T) {
 			t.Errorf("decision %d recorded as %+v, want %+v", i, d, w)
 		}
 	}
-	if n := len(f.ofType("decision")); n != 2 {
-		t.Errorf("%d decision events, want 2: refused votes leave no trace", n)
+	events := f.ofType("decision")
+	if len(events) != 2 {
+		t.Fatalf("%d decision events, want 2: refused votes leave no trace", len(events))
+	}
+	if e := events[0]; e.Actor != "alice" || e.Via != proof.ViaCLI || e.Proof != want[0].Proven() ||
+		!strings.Contains(e.Proof, proof.Fingerprint(k.alice.PublicKey())) || !strings.Contains(e.Proof, aliceCLI.Proof.ID()) {
+		t.Errorf("audit event %+v, want alice via cli with her key and the proof ID", e)
+	}
+	if e := events[1]; !strings.Contains(e.Proof, "Slack user UBOB, front-door key "+proof.Fingerprint(k.frontDoor.PublicKey())) {
+		t.Errorf("audit event proof %q, want bob's Slack user and the front-door key", e.Proof)
 	}
 }
 
