@@ -46,7 +46,7 @@ const (
 
 // Refusals lists every Refused... type.
 var Refusals = []string{RefusedNothingPending, RefusedStalePlan, RefusedNoVoter, RefusedNotApprover, RefusedAlreadyVoted,
-	RefusedUnsigned, RefusedBadProof, RefusedProofMismatch, RefusedUpdateID, RefusedFourEyes}
+	RefusedUnsigned, RefusedBadProof, RefusedProofMismatch, RefusedUpdateID, RefusedFourEyes, RefusedControl}
 
 // ApprovalRequest is the argument of the approve and reject updates (from the CLI, Slack or the Web UI).
 type ApprovalRequest struct {
@@ -99,14 +99,21 @@ type DecisionState struct {
 // approver outside the plan's approvers, the requester under four eyes, or a second vote by the same person: each
 // with its Refused... type (validateVote).
 func (f *failover) registerDecisions(ctx workflow.Context) error {
-	for _, name := range []string{ApproveUpdate, RejectUpdate} {
-		decision := name
+	return registerUpdates(ctx, []string{ApproveUpdate, RejectUpdate}, f.vote, f.validateVote)
+}
+
+// registerUpdates installs one update per name that takes an ApprovalRequest: handle records it, validate refuses
+// it before anything reaches history. Both get the update's name.
+func registerUpdates(ctx workflow.Context, names []string,
+	handle func(ctx workflow.Context, name string, req ApprovalRequest) DecisionState,
+	validate func(ctx workflow.Context, name string, req ApprovalRequest) error) error {
+	for _, name := range names {
 		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
 			func(ctx workflow.Context, req ApprovalRequest) (DecisionState, error) {
-				return f.vote(ctx, decision, req), nil
+				return handle(ctx, name, req), nil
 			},
 			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error {
-				return f.validateVote(ctx, decision, req)
+				return validate(ctx, name, req)
 			}})
 		if err != nil {
 			return fmt.Errorf("register %s update: %w", name, err)
@@ -197,12 +204,7 @@ func refuse(refusal, format string, args ...any) error {
 
 func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalRequest) DecisionState {
 	p := f.status.Pending
-	a := Approval{By: req.By, Via: req.Via, Decision: decision, For: p.Kind, Comment: req.Comment, At: workflow.Now(ctx)}
-	if f.req.Plan.Approval.HasPeople() {
-		v := voterOf(req)
-		a.By, a.Person, a.Via, a.Key, a.SlackUser, a.ProofID = v.Person, v.Person, v.Via, v.Key, v.SlackUser, v.ProofID
-	}
-	f.status.Approvals = append(f.status.Approvals, a)
+	a := f.record(ctx, decision, p.Kind, req)
 	if decision == RejectUpdate {
 		p.Outcome = RejectUpdate
 	} else if p.Have++; p.Have >= p.Needed {
@@ -212,6 +214,17 @@ func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalReque
 		Proof: a.Proven(), Decision: decision, Detail: req.Comment, Needed: p.Needed, Have: p.Have, Result: p.Outcome, Voters: f.approvers(p)})
 	f.publish(ctx)
 	return DecisionState{Kind: p.Kind, Have: p.Have, Needed: p.Needed, Outcome: p.Outcome}
+}
+
+// record records a person's decision (a vote or an operator control) in the status and returns it.
+func (f *failover) record(ctx workflow.Context, decision string, kind DecisionKind, req ApprovalRequest) Approval {
+	a := Approval{By: req.By, Via: req.Via, Decision: decision, For: kind, Comment: req.Comment, At: workflow.Now(ctx)}
+	if f.req.Plan.Approval.HasPeople() {
+		v := voterOf(req)
+		a.By, a.Person, a.Via, a.Key, a.SlackUser, a.ProofID = v.Person, v.Person, v.Via, v.Key, v.SlackUser, v.ProofID
+	}
+	f.status.Approvals = append(f.status.Approvals, a)
+	return a
 }
 
 // approvers lists who approved the pending decision, once it is approved (for the Slack card); else nil.
@@ -236,7 +249,7 @@ func (f *failover) decide(ctx workflow.Context, kind DecisionKind, question stri
 		Needed: needed, Evidence: f.status.Evidence, Preview: Preview(f.plan, f.req.From, f.req.To, f.active, f.weights)})
 	asked := workflow.Now(ctx)
 	ok, err := awaitWithTimeout(ctx, timeout, kind+" decision timeout "+timeout.String(),
-		func() bool { return f.status.Pending.Outcome != "" || f.sourceRecovered })
+		func() bool { return f.status.Pending.Outcome != "" || f.sourceRecovered || f.abortedBy != "" })
 	outcome := f.status.Pending.Outcome
 	f.status.Pending = nil
 	f.timeDecision(ctx, kind, workflow.Now(ctx).Sub(asked))

@@ -28,6 +28,9 @@ type Status struct {
 	Step      Step         `json:"step"`
 	Steps     []StepRecord `json:"steps"`
 	Approvals []Approval   `json:"approvals,omitempty"`
+	// Paused is set while an operator holds the failover before its next change; PausedBy is who.
+	Paused   bool   `json:"paused,omitempty"`
+	PausedBy string `json:"paused_by,omitempty"`
 	// Pending is the decision the workflow waits for, if any.
 	Pending  *Pending `json:"pending,omitempty"`
 	Evidence []string `json:"evidence,omitempty"`
