@@ -26,20 +26,23 @@ type Vote struct {
 	// RunID "" sends the vote to the latest run; a Slack button names its run, so an old message cannot decide
 	// a later run.
 	RunID string
-	// Update is workflows.ApproveUpdate or workflows.RejectUpdate.
+	// Update is workflows.ApproveUpdate or workflows.RejectUpdate, or an operator control: workflows.AbortUpdate,
+	// PauseUpdate or ResumeUpdate.
 	Update  string
 	Request workflows.ApprovalRequest
 	// UpdateID, when set, makes a repeat of the same vote (a redelivered click) a no-op on the server.
 	UpdateID string
 }
 
+// updates are the Updates a person sends with a Vote.
+var updates = []string{workflows.ApproveUpdate, workflows.RejectUpdate, workflows.AbortUpdate, workflows.PauseUpdate, workflows.ResumeUpdate}
+
 // Decide sends the vote as the workflow's approve or reject Update and waits for the decision's state. When the
 // workflow's validator refuses the vote, the error wraps a *temporal.ApplicationError whose Type is one of
 // workflows.Refused...: see Refusal.
 func Decide(ctx context.Context, t Updater, v Vote) (workflows.DecisionState, error) {
-	if v.Update != workflows.ApproveUpdate && v.Update != workflows.RejectUpdate {
-		return workflows.DecisionState{}, fmt.Errorf("decide %s: update %q, want %s or %s", v.WorkflowID, v.Update,
-			workflows.ApproveUpdate, workflows.RejectUpdate)
+	if !slices.Contains(updates, v.Update) {
+		return workflows.DecisionState{}, fmt.Errorf("decide %s: update %q, want one of %v", v.WorkflowID, v.Update, updates)
 	}
 	h, err := t.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: v.WorkflowID, RunID: v.RunID, UpdateID: v.UpdateID, UpdateName: v.Update,

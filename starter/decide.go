@@ -13,15 +13,18 @@ import (
 	"github.com/failover/failover/workflows"
 )
 
-// decideCmd is `approve` or `reject`: it sends the workflow's Update, which the workflow validates (proof, allow-list,
+// decideCmd is `approve` or `reject`, or an operator control (`abort`, `pause`, `resume`): it sends the workflow's Update, which the workflow validates (proof, allow-list,
 // plan hash) before anything is recorded. On a plan with approval.people the decision is signed with the
 // operator's SSH key: the ssh-agent's first, then --key FILE.
 func (c *cli) decideCmd(name string) *cobra.Command {
 	var as, planHash, comment, keyFile string
 	cmd := &cobra.Command{
-		Use:   name + " WORKFLOW_ID [--as NAME] [--key FILE]",
-		Short: map[string]string{workflows.ApproveUpdate: "Approve the decision a failover waits for", workflows.RejectUpdate: "Reject it"}[name],
-		Args:  cobra.ExactArgs(1),
+		Use: name + " WORKFLOW_ID [--as NAME] [--key FILE]",
+		Short: map[string]string{workflows.ApproveUpdate: "Approve the decision a failover waits for", workflows.RejectUpdate: "Reject it",
+			workflows.AbortUpdate:  "Abort a failover: before the cutover nothing changes, after it the plan's rollback runs",
+			workflows.PauseUpdate:  "Hold a failover before its next change",
+			workflows.ResumeUpdate: "Resume a paused failover"}[name],
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("as") && as == "" {
 				return fmt.Errorf("--as: empty: say who you are (your name in the plan's approval.people or approval.approvers), or leave it out to sign as your key's person")
@@ -67,6 +70,10 @@ func (c *cli) decideCmd(name string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if state.Kind == workflows.ControlKind {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s recorded for %s (plan %s)\n", name, id, planHash)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s recorded for %s (plan %s): %s, %d/%d approvals%s\n", name, id, planHash, state.Kind, state.Have, state.Needed,
 				map[bool]string{true: ", decided: " + state.Outcome, false: ""}[state.Outcome != ""])
 			return nil
@@ -83,8 +90,12 @@ func (c *cli) decideCmd(name string) *cobra.Command {
 // must be that person when given). Without a key of the person's, a plan with allowUnsigned takes the vote unsigned; any other plan
 // is told what to do.
 func signVote(v control.Vote, st workflows.Status, named, keyFile string, stderr io.Writer) (control.Vote, error) {
-	if st.Pending == nil {
-		return control.Vote{}, fmt.Errorf("%s %s: the failover waits for no decision now (step %s): nothing to sign", v.Update, v.WorkflowID, st.Step)
+	kind := workflows.ControlKind // abort, pause and resume answer no pending decision
+	if v.Update == workflows.ApproveUpdate || v.Update == workflows.RejectUpdate {
+		if st.Pending == nil {
+			return control.Vote{}, fmt.Errorf("%s %s: the failover waits for no decision now (step %s): nothing to sign", v.Update, v.WorkflowID, st.Step)
+		}
+		kind = st.Pending.Kind
 	}
 	signer, err := findSigner(st.Approval, keyFile)
 	if err != nil && st.Approval.AllowUnsigned && keyFile == "" {
@@ -100,5 +111,5 @@ func signVote(v control.Vote, st workflows.Status, named, keyFile string, stderr
 			named, proof.Fingerprint(signer.PublicKey()), person.Name, named)
 	}
 	v.Request.By = person.Name
-	return v.Sign(signer, st.Pending.Kind, person.Name, proof.ViaCLI, time.Now())
+	return v.Sign(signer, kind, person.Name, proof.ViaCLI, time.Now())
 }

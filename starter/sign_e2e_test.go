@@ -14,7 +14,8 @@ import (
 )
 
 // TestCLISignsDecisions: on a plan with approval.people, `starter approve` signs with --key and the workflow
-// counts each person once; without a key, with a key not in the plan, or as someone else, it is refused.
+// counts each person once; without a key, with a key not in the plan, or as someone else, it is refused. A signed
+// pause holds the approved failover before the cutover until a signed resume.
 func TestCLISignsDecisions(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "") // no agent: only --key signs
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -53,6 +54,12 @@ func TestCLISignsDecisions(t *testing.T) {
 			t.Errorf("approve with %s: %v, want an error saying %q", tc.name, err, tc.want)
 		}
 	}
+	if out, err := starter(t, s, "pause", "failover-payments", "--key", bobKey); err != nil || !strings.Contains(out, "pause recorded") {
+		t.Fatalf("pause as bob: %v\n%s", err, out)
+	}
+	if _, err := starter(t, s, "pause", "failover-payments", "--key", aliceKey); err == nil || !strings.Contains(err.Error(), "already paused by bob") {
+		t.Fatalf("second pause: %v, want already paused", err)
+	}
 	if out, err := starter(t, s, "approve", "failover-payments", "--key", aliceKey); err != nil || !strings.Contains(out, "1/2 approvals") {
 		t.Fatalf("approve as alice: %v\n%s", err, out)
 	}
@@ -61,6 +68,12 @@ func TestCLISignsDecisions(t *testing.T) {
 	}
 	if out, err := starter(t, s, "approve", "failover-payments", "--key", bobKey); err != nil || !strings.Contains(out, "decided: approve") {
 		t.Fatalf("approve as bob: %v\n%s", err, out)
+	}
+	if out, err := starter(t, s, "status", "failover-payments", "--json"); err != nil || !strings.Contains(out, `"paused_by":"bob"`) {
+		t.Fatalf("status while paused: %v\n%s", err, out)
+	}
+	if out, err := starter(t, s, "resume", "failover-payments", "--key", aliceKey); err != nil || !strings.Contains(out, "resume recorded") {
+		t.Fatalf("resume as alice: %v\n%s", err, out)
 	}
 	var res workflows.Result
 	if err := s.TemporalClient.GetWorkflow(ctx, "failover-payments", "").Get(ctx, &res); err != nil || res.Outcome != workflows.Succeeded {
