@@ -68,6 +68,7 @@ const (
 	EventStep           = "step"
 	EventDecisionNeeded = "decision-needed"
 	EventDecision       = "decision"
+	EventControl        = "control" // an operator's abort, pause or resume (Decision), by Actor via Via
 	EventSideEffect     = "side-effect"
 	EventCheck          = "check"
 	EventEscalation     = "escalation"

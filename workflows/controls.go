@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/failover/failover/activities"
 )
 
 // Updates an operator sends to stop or hold a running failover, with the same proofs as approve and reject.
@@ -67,6 +69,8 @@ func (f *failover) validateControl(ctx workflow.Context, control string, req App
 func (f *failover) control(ctx workflow.Context, control string, req ApprovalRequest) DecisionState {
 	workflow.GetVersion(ctx, operatorControls, workflow.DefaultVersion, 1) // marks runs whose path a control changed
 	a := f.record(ctx, control, ControlKind, req)
+	f.emit(ctx, activities.Event{Type: activities.EventControl, Step: f.status.Step, DecisionKind: ControlKind, Actor: a.By,
+		Via: a.Via, Proof: a.Proven(), Decision: control, Detail: req.Comment})
 	switch control {
 	case AbortUpdate:
 		f.abortedBy = a.By

@@ -78,3 +78,31 @@ func TestSignedAbortOnAPlanWithPeople(t *testing.T) {
 		t.Fatal("an aborted failover cut over")
 	}
 }
+
+func TestPauseBetweenTrafficSteps(t *testing.T) {
+	env, f := newEnv(t)
+	p := testPlan()
+	vote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
+	vote(env, time.Minute+500*time.Millisecond, PauseUpdate, ApprovalRequest{By: "bob", PlanHash: p.Hash()}) // in the step pause
+	var held Status
+	var weightsHeld int
+	env.RegisterDelayedCallback(func() {
+		if v, err := env.QueryWorkflow(StatusQuery); err == nil {
+			_ = v.Get(&held)
+		}
+		weightsHeld = len(f.weights)
+	}, 3*time.Minute)
+	vote(env, 5*time.Minute, ResumeUpdate, ApprovalRequest{By: "bob", PlanHash: p.Hash()})
+	res := run(t, env, request(p))
+	wantOutcome(t, res, Succeeded)
+	if got := f.ofType("control"); len(got) != 2 || got[0].Decision != PauseUpdate || got[0].Actor != "bob" || got[1].Decision != ResumeUpdate {
+		t.Fatalf("control events %+v, want bob's pause then resume in the audit log", got)
+	}
+	if !held.Paused || held.PausedBy != "bob" || held.Step != StepReroute || weightsHeld != 1 {
+		t.Fatalf("while paused: paused %v by %q at step %s with %d weight changes, want held by bob after the 50%% step",
+			held.Paused, held.PausedBy, held.Step, weightsHeld)
+	}
+	if last := f.weights[len(f.weights)-1]; last[0].Weight != 100 {
+		t.Fatalf("last weights %v, want all traffic on the target after the resume", last)
+	}
+}
