@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,9 @@ func TestPauseBetweenTrafficSteps(t *testing.T) {
 	wantOutcome(t, res, Succeeded)
 	if got := f.ofType("control"); len(got) != 2 || got[0].Decision != PauseUpdate || got[0].Actor != "bob" || got[1].Decision != ResumeUpdate {
 		t.Fatalf("control events %+v, want bob's pause then resume in the audit log", got)
+	}
+	if !strings.Contains(held.progressLine(), "**paused** by bob") {
+		t.Errorf("Web UI details while paused: %q, want paused by bob", held.progressLine())
 	}
 	if !held.Paused || held.PausedBy != "bob" || held.Step != StepReroute || weightsHeld != 1 {
 		t.Fatalf("while paused: paused %v by %q at step %s with %d weight changes, want held by bob after the 50%% step",

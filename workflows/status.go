@@ -76,6 +76,9 @@ func (s StepRecord) Seconds() float64 {
 func (s *Status) progressLine() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s %s: %s → %s** — step **%s**", s.Kind, s.Service, s.From, s.To, s.Step)
+	if s.Paused {
+		fmt.Fprintf(&b, ", **paused** by %s (resume: starter resume)", s.PausedBy)
+	}
 	if s.Outcome != "" {
 		fmt.Fprintf(&b, ", outcome **%s**", s.Outcome)
 	}
