@@ -48,7 +48,8 @@ const (
 var Refusals = []string{RefusedNothingPending, RefusedStalePlan, RefusedNoVoter, RefusedNotApprover, RefusedAlreadyVoted,
 	RefusedUnsigned, RefusedBadProof, RefusedProofMismatch, RefusedUpdateID, RefusedFourEyes, RefusedControl}
 
-// ApprovalRequest is the argument of the approve and reject updates (from the CLI, Slack or the Web UI).
+// ApprovalRequest is the argument of the approve and reject updates and of the operator controls (abort, pause,
+// resume), from the CLI, Slack or the Web UI.
 type ApprovalRequest struct {
 	By string `json:"by"`
 	// PlanHash must be this failover's plan hash, so a click on an old message cannot approve a new failover.
@@ -60,7 +61,7 @@ type ApprovalRequest struct {
 	Proof *proof.Proof `json:"proof,omitempty"`
 }
 
-// Approval is one recorded decision.
+// Approval is one recorded decision: a vote, a policy decision, or an operator control (For ControlKind).
 type Approval struct {
 	By       string       `json:"by"`
 	Via      string       `json:"via"`
