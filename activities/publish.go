@@ -40,7 +40,9 @@ type Event struct {
 	Have         int    `json:"have,omitempty"`
 	Actor        string `json:"actor,omitempty"`
 	Via          string `json:"via,omitempty"`
-	Decision     string `json:"decision,omitempty"`
+	// Proof, on a decision of a plan with approval.people, is how it was proven (workflows.Approval.Proven).
+	Proof    string `json:"proof,omitempty"`
+	Decision string `json:"decision,omitempty"`
 	// Voters, on the decision event that approves (Result approve), are who approved that decision, in order.
 	Voters   []string `json:"voters,omitempty"`
 	Evidence []string `json:"evidence,omitempty"`
@@ -68,6 +70,7 @@ const (
 	EventStep           = "step"
 	EventDecisionNeeded = "decision-needed"
 	EventDecision       = "decision"
+	EventControl        = "control" // an operator's abort, pause or resume (Decision), by Actor via Via
 	EventSideEffect     = "side-effect"
 	EventCheck          = "check"
 	EventEscalation     = "escalation"

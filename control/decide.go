@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/crypto/ssh"
 
+	"github.com/failover/failover/proof"
 	"github.com/failover/failover/workflows"
 )
 
@@ -22,20 +26,23 @@ type Vote struct {
 	// RunID "" sends the vote to the latest run; a Slack button names its run, so an old message cannot decide
 	// a later run.
 	RunID string
-	// Update is workflows.ApproveUpdate or workflows.RejectUpdate.
+	// Update is workflows.ApproveUpdate or workflows.RejectUpdate, or an operator control: workflows.AbortUpdate,
+	// PauseUpdate or ResumeUpdate.
 	Update  string
 	Request workflows.ApprovalRequest
 	// UpdateID, when set, makes a repeat of the same vote (a redelivered click) a no-op on the server.
 	UpdateID string
 }
 
+// updates are the Updates a person sends with a Vote.
+var updates = []string{workflows.ApproveUpdate, workflows.RejectUpdate, workflows.AbortUpdate, workflows.PauseUpdate, workflows.ResumeUpdate}
+
 // Decide sends the vote as the workflow's approve or reject Update and waits for the decision's state. When the
 // workflow's validator refuses the vote, the error wraps a *temporal.ApplicationError whose Type is one of
 // workflows.Refused...: see Refusal.
 func Decide(ctx context.Context, t Updater, v Vote) (workflows.DecisionState, error) {
-	if v.Update != workflows.ApproveUpdate && v.Update != workflows.RejectUpdate {
-		return workflows.DecisionState{}, fmt.Errorf("decide %s: update %q, want %s or %s", v.WorkflowID, v.Update,
-			workflows.ApproveUpdate, workflows.RejectUpdate)
+	if !slices.Contains(updates, v.Update) {
+		return workflows.DecisionState{}, fmt.Errorf("decide %s: update %q, want one of %v", v.WorkflowID, v.Update, updates)
 	}
 	h, err := t.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: v.WorkflowID, RunID: v.RunID, UpdateID: v.UpdateID, UpdateName: v.Update,
@@ -58,10 +65,22 @@ func Refusal(err error) (refusal, why string, ok bool) {
 	if !errors.As(err, &appErr) {
 		return "", "", false
 	}
-	switch appErr.Type() {
-	case workflows.RefusedNothingPending, workflows.RefusedStalePlan, workflows.RefusedNoVoter,
-		workflows.RefusedNotApprover, workflows.RefusedAlreadyVoted:
-		return appErr.Type(), appErr.Message(), true
+	if !slices.Contains(workflows.Refusals, appErr.Type()) {
+		return "", "", false
 	}
-	return "", "", false
+	return appErr.Type(), appErr.Message(), true
+}
+
+// Sign returns the vote with a proof: signer signs that approver makes the vote's decision (v.Update) on the
+// pending decision kind through via (proof.ViaCLI or proof.ViaSlack) at now, for the vote's run and plan hash. The
+// Update ID becomes the proof's ID, so Temporal refuses the same proof a second time.
+func (v Vote) Sign(signer ssh.Signer, kind workflows.DecisionKind, approver, via string, now time.Time) (Vote, error) {
+	st := proof.Statement{WorkflowID: v.WorkflowID, RunID: v.RunID, PlanHash: v.Request.PlanHash, Kind: kind,
+		Decision: v.Update, Approver: approver, Via: via, Time: now}
+	pr, err := proof.Sign(st, signer)
+	if err != nil {
+		return Vote{}, fmt.Errorf("%s %s: %w", v.Update, v.WorkflowID, err)
+	}
+	v.Request.Proof, v.UpdateID = &pr, pr.ID()
+	return v, nil
 }

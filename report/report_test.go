@@ -176,3 +176,24 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestTextShowsHowDecisionsWereProven(t *testing.T) {
+	st := succeeded()
+	st.Approvals = []workflows.Approval{
+		{By: "alice", Person: "alice", Via: "cli", Decision: "approve", For: workflows.DecideFailover, At: at("1s"),
+			Key: "SHA256:alicekey", ProofID: "proof-1"},
+		{By: "bob", Person: "bob", Via: "slack", Decision: "approve", For: workflows.DecideFailover, At: at("2s"),
+			Key: "SHA256:frontdoor", SlackUser: "U222", ProofID: "proof-2"},
+		{By: "carol", Person: "carol", Via: workflows.ViaWebUI, Decision: "approve", For: workflows.DecideFailover, At: at("3s")},
+	}
+	var b bytes.Buffer
+	if err := FromStatus("failover-payments", "0f3c2d1e-run", st).WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"by alice via cli [key SHA256:alicekey, proof-1]",
+		"by bob via slack [Slack user U222, front-door key SHA256:frontdoor, proof-2]", "by carol via web-ui [unsigned]"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}

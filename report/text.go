@@ -71,6 +71,9 @@ func (r Report) WriteText(w io.Writer) error {
 			if d.Comment != "" {
 				fmt.Fprintf(b, " (%q)", d.Comment)
 			}
+			if p := d.Proven(); p != "" {
+				fmt.Fprintf(b, " [%s]", p)
+			}
 			b.WriteString("\n")
 		}
 	}

@@ -13,8 +13,10 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/slack-go/slack"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/failover/failover/control"
+	"github.com/failover/failover/proof"
 	"github.com/failover/failover/workflows"
 )
 
@@ -117,13 +119,17 @@ func (l *Allowlist) groupMembers(ctx context.Context, group string) ([]string, e
 //
 // A click changes the workflow only if, in order: it is not a repeat of a click already handled, its button value
 // is a failover decision, the user is on the Allowlist (when one is set), the run it names is still open, runs the
-// plan it names and waits for the decision kind it names, and the workflow's own validator accepts the user
-// (plan approvers, no double vote). Every refusal is answered with an ephemeral message to the user alone.
+// plan it names and waits for the decision kind it names, the user is a person in the plan (plans with
+// approval.people: the click is then signed with the FrontDoor key), and the workflow's own validator accepts the
+// user (plan approvers, proof, four eyes, one vote per person). Every refusal is answered with an ephemeral message to the user alone.
 type Approvals struct {
 	api       *slack.Client
 	workflows Workflows
 	allow     *Allowlist
 	logger    *slog.Logger
+	// FrontDoor signs, on plans with approval.people, the decision of the person whose Slack ID clicked (the
+	// workers trust its public key); nil refuses clicks on such plans, since an unsigned click would not count.
+	FrontDoor ssh.Signer
 	// Timeout bounds handling one click (status query and Update); default 20 s.
 	Timeout time.Duration
 
@@ -217,8 +223,15 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	if act.ActionID == ActionReject {
 		update = workflows.RejectUpdate
 	}
-	req := workflows.ApprovalRequest{By: user, PlanHash: v.PlanHash, Via: "slack"}
-	state, err := a.workflows.Decide(ctx, v.WorkflowID, v.RunID, update, "slack:"+key, req)
+	vote := control.Vote{WorkflowID: v.WorkflowID, RunID: v.RunID, Update: update, UpdateID: "slack:" + key,
+		Request: workflows.ApprovalRequest{By: user, PlanHash: v.PlanHash, Via: proof.ViaSlack}}
+	if st.Approval.HasPeople() {
+		var refused *ClickResult
+		if vote, refused = a.sign(vote, st, user); refused != nil {
+			return a.answer(ctx, cb, *refused)
+		}
+	}
+	state, err := a.workflows.Decide(ctx, vote.WorkflowID, vote.RunID, vote.Update, vote.UpdateID, vote.Request)
 	if err != nil {
 		refusal, why, refused := control.Refusal(err)
 		switch {
@@ -238,6 +251,28 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 		detail += " Decided: " + state.Outcome + "."
 	}
 	return a.answer(ctx, cb, ClickResult{Result: ClickRecorded, Detail: detail, State: state})
+}
+
+// sign signs the click for the person in the plan whose Slack ID clicked, with the front door's key; the Update ID
+// becomes the proof's ID (a redelivered click is caught before, by the recent-click cache). It returns the answer
+// for the user instead when the click cannot be signed.
+func (a *Approvals) sign(vote control.Vote, st workflows.Status, user string) (control.Vote, *ClickResult) {
+	if a.FrontDoor == nil {
+		return vote, &ClickResult{Result: ClickRefused, Detail: "This failover's plan names approval.people, so Slack decisions " +
+			"must be signed by the front door, and this front door has no key (starter serve --front-door-key): nothing changed. " +
+			"Use `starter " + vote.Update + "` with your SSH key."}
+	}
+	person, ok := st.Approval.PersonBySlack(user)
+	if !ok {
+		return vote, &ClickResult{Result: ClickNotAllowed, Detail: fmt.Sprintf("Your Slack user (%s) is nobody in the plan's "+
+			"approval.people, so nothing changed: ask for your Slack member ID to be added to your person there.", user)}
+	}
+	signed, err := vote.Sign(a.FrontDoor, st.Pending.Kind, person.Name, proof.ViaSlack, a.now())
+	if err != nil {
+		a.logger.Error("slack: could not sign the decision", "user", user, "person", person.Name, "error", err)
+		return vote, &ClickResult{Result: ClickRefused, Detail: "Could not sign your decision; nothing changed. Try again, or use `starter " + vote.Update + "`."}
+	}
+	return signed, nil
 }
 
 // staleReason says why a button no longer applies to the run's current state, or "".

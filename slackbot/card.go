@@ -404,6 +404,13 @@ func replyFor(e activities.Event) (reply, bool) {
 		head := fmt.Sprintf("🔔 *Decision needed* (%s, %d of %d approvals): ", esc(e.DecisionKind), e.Have, max(e.Needed, 1))
 		tail := fmt.Sprintf("\nUse the buttons on the message above, or `starter approve %s --as <you>`.", fact(e.WorkflowID))
 		return reply{text: head + elide(esc(e.Question), maxSectionText-len(head)-len(tail), noteStatus) + tail}, true
+	case activities.EventControl:
+		mark := map[string]string{workflows.AbortUpdate: "🛑", workflows.PauseUpdate: "⏸️", workflows.ResumeUpdate: "▶️"}[e.Decision]
+		text := fmt.Sprintf("%s *%s* by %s via %s at step %s", mark, esc(e.Decision), clip(mention(e.Actor), factText, ""), esc(e.Via), esc(e.Step))
+		if e.Detail != "" {
+			text = fill(text+": ", esc(e.Detail), "", maxSectionText, noteAudit)
+		}
+		return reply{text: text, broadcast: e.Decision == workflows.AbortUpdate}, true
 	case activities.EventEscalation:
 		text := fill(fmt.Sprintf("⏫ %s *Escalation*: ", clip(mention(e.EscalateTo), factText, "")), esc(e.Detail), "", maxSectionText, noteAudit)
 		return reply{text: text, broadcast: true}, true

@@ -133,3 +133,14 @@ func TestCardKeepsWithinSlackLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestControlsReplyInTheThread(t *testing.T) {
+	r, ok := replyFor(activities.Event{Type: activities.EventControl, Decision: workflows.PauseUpdate, Actor: "alice", Via: "cli", Step: "reroute"})
+	if !ok || !strings.Contains(r.text, "⏸️ *pause* by alice via cli at step reroute") || r.broadcast {
+		t.Fatalf("pause reply %+v (%v)", r, ok)
+	}
+	r, ok = replyFor(activities.Event{Type: activities.EventControl, Decision: workflows.AbortUpdate, Actor: "U111", Via: "slack", Step: "approve"})
+	if !ok || !strings.Contains(r.text, "🛑 *abort* by <@U111>") || !r.broadcast {
+		t.Fatalf("abort reply %+v (%v): an abort is broadcast to the channel", r, ok)
+	}
+}

@@ -29,10 +29,9 @@ func starter(t *testing.T, s *stack.Stack, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// TestCLIDrivesAManualFailover: plan (dry run), start, status, a refused approval, approve, and the outcome.
-func TestCLIDrivesAManualFailover(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// manualStack starts the stack and writes its demo plan in manual mode, changed by change (may be nil), to a file.
+func manualStack(ctx context.Context, t *testing.T, change func(*plan.Plan)) (*stack.Stack, plan.Plan, string) {
+	t.Helper()
 	s, err := stack.Start(ctx, stack.Options{NoUI: true, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +42,9 @@ func TestCLIDrivesAManualFailover(t *testing.T) {
 	p.Readiness = plan.Readiness{}
 	p.Traffic.Gate = nil
 	p.Verification.Checks = p.Verification.Checks[:1] // the gateway check; no Prometheus here
+	if change != nil {
+		change(&p)
+	}
 	b, err := yaml.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +53,30 @@ func TestCLIDrivesAManualFailover(t *testing.T) {
 	if err := os.WriteFile(planFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return s, p, planFile
+}
+
+// waitForApproval waits until `starter status` shows the failover waiting for approval.
+func waitForApproval(t *testing.T, s *stack.Stack) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := starter(t, s, "status", "failover-payments")
+		if err == nil && strings.Contains(out, "waiting for: failover payments from us-east to eu-west?") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed the pending approval: %v\n%s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCLIDrivesAManualFailover: plan (dry run), start, status, a refused approval, approve, and the outcome.
+func TestCLIDrivesAManualFailover(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, p, planFile := manualStack(ctx, t, nil)
 
 	out, err := starter(t, s, "plan", "--plan", planFile, "--to", "eu-west")
 	if err != nil || !strings.Contains(out, "{region: us-east, epoch: 1} → {region: eu-west, epoch: 2}") || !strings.Contains(out, "→ 50/50 → 100/0") {
@@ -69,17 +95,7 @@ func TestCLIDrivesAManualFailover(t *testing.T) {
 	if _, err := starter(t, s, "start", "--plan", planFile, "--to", "eu-west"); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Fatalf("second start: %v, want already running", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := starter(t, s, "status", "failover-payments")
-		if err == nil && strings.Contains(out, "waiting for: failover payments from us-east to eu-west?") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status never showed the pending approval: %v\n%s", err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForApproval(t, s)
 	if _, err := starter(t, s, "approve", "failover-payments", "--as", "mallory"); err == nil || !strings.Contains(err.Error(), "mallory may not decide") {
 		t.Fatalf("approve as mallory: %v", err)
 	}

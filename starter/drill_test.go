@@ -98,7 +98,7 @@ func TestDrillObservability(t *testing.T) {
 	// Warmup batches take 250 ms each, one at a time, so `watch` sees the progress bar move.
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: drillSlowWarmup{http.DefaultTransport}}
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Etcd: etcd, Kong: kc, HTTP: hc, Logger: discard()})
+	workflows.Register(w, &activities.Activities{Etcd: etcd, Kong: kc, HTTP: hc, Logger: discard()}, workflows.Trust{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	c.endpoints.Bind(root.PersistentFlags())
-	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"), c.statusCmd(), c.workersCmd(), c.serveCmd())
+	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"),
+		c.decideCmd("abort"), c.decideCmd("pause"), c.decideCmd("resume"), c.statusCmd(), c.workersCmd(), c.serveCmd())
 	root.AddCommand(c.observeCmds()...)
 	return root
 }

@@ -17,12 +17,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/failover/failover/alerts"
 	"github.com/failover/failover/control"
 	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/frontdoor"
 	"github.com/failover/failover/observe"
+	"github.com/failover/failover/proof"
 )
 
 // serveConfig is `starter serve`'s own configuration; Temporal's address comes from the shared endpoints flags.
@@ -31,6 +33,10 @@ type serveConfig struct {
 	RoutesFile    string
 	TokenFile     string
 	BasicAuthFile string
+	// FrontDoorKeyFile is the private key that signs Slack decisions; the workers trust its public key.
+	FrontDoorKeyFile string
+	// frontDoor is read from FrontDoorKeyFile by load; nil without one.
+	frontDoor ssh.Signer
 	// auth is read from the files or WEBHOOK_TOKEN by load; never logged.
 	auth alerts.Auth
 }
@@ -43,6 +49,9 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 		"file holding the bearer token Alertmanager sends (env WEBHOOK_TOKEN_FILE, or the token itself in WEBHOOK_TOKEN)")
 	fs.StringVar(&sc.BasicAuthFile, "webhook-basic-auth-file", os.Getenv("WEBHOOK_BASIC_AUTH_FILE"),
 		"file holding user:password for webhook basic auth (env WEBHOOK_BASIC_AUTH_FILE)")
+	fs.StringVar(&sc.FrontDoorKeyFile, "front-door-key", os.Getenv("FRONT_DOOR_KEY_FILE"), "unencrypted SSH private key that "+
+		"signs Slack decisions on plans with approval.people; give its public key to the workers' --trusted-front-door-keys. "+
+		"Without it such clicks are refused (env FRONT_DOOR_KEY_FILE)")
 }
 
 // load reads the credentials and validates; each error names the flag and the fix.
@@ -77,6 +86,13 @@ func (sc *serveConfig) load() error {
 		default:
 			sc.auth.User, sc.auth.Password = user, pass
 		}
+	}
+	if sc.FrontDoorKeyFile != "" {
+		signer, err := proof.FileSigner(sc.FrontDoorKeyFile, nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--front-door-key: %w", err))
+		}
+		sc.frontDoor = signer
 	}
 	if len(errs) == 0 && !sc.auth.Configured() {
 		errs = append(errs, errors.New("no webhook credentials: set --webhook-token-file (env WEBHOOK_TOKEN_FILE), "+
@@ -133,7 +149,7 @@ SLACK_APPROVER_GROUPS).`,
 			}
 			logger.Info("starter serve: routes loaded", "routes", router.String(), "temporal", c.endpoints.TemporalAddress)
 			mux := frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: temporalHealth(tc), Registry: reg})
-			waitSlack, err := serveSlack(ctx, mux, tc, logger)
+			waitSlack, err := serveSlack(ctx, mux, tc, sc.frontDoor, logger)
 			if err != nil {
 				return err
 			}

@@ -29,7 +29,7 @@ func TestWorkersShowsAndPromotesBuilds(t *testing.T) {
 	}
 	t.Cleanup(s.Stop)
 	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions("1.2.0"))
-	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: discard()})
+	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: discard()}, workflows.Trust{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

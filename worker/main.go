@@ -23,6 +23,7 @@ import (
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/observe"
+	"github.com/failover/failover/proof"
 	"github.com/failover/failover/slackbot"
 	"github.com/failover/failover/workflows"
 )
@@ -44,6 +45,9 @@ func run(args []string, logger *slog.Logger) error {
 	buildID := fs.String("build-id", endpoints.EnvOr("FAILOVER_BUILD_ID", ""), "this build's ID in the Worker Deployment "+
 		workflows.DeploymentName+" (the image tag; images set it); empty turns Worker Versioning off (env FAILOVER_BUILD_ID)")
 	metricsAddr := metricsFlag(fs)
+	frontDoorKeys := fs.String("trusted-front-door-keys", endpoints.EnvOr("TRUSTED_FRONT_DOOR_KEYS", ""), "file of the Slack front "+
+		"doors' public keys (authorized_keys form, one per line; list old and new while rotating): Slack decisions on plans "+
+		"with approval.people must be signed by one of them; empty refuses them (env TRUSTED_FRONT_DOOR_KEYS)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage of worker:\n%s\nSlack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE) to post approvals and progress to each plan's approval.slackChannel.\n", fs.FlagUsages())
 	}
@@ -53,6 +57,10 @@ func run(args []string, logger *slog.Logger) error {
 		return err
 	}
 	if err := cfg.Load(); err != nil {
+		return err
+	}
+	trust, err := loadTrust(*frontDoorKeys)
+	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,7 +107,7 @@ func run(args []string, logger *slog.Logger) error {
 	}
 	workflows.DisableStickyExecution() // before the worker starts: see its comment
 	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions(*buildID))
-	workflows.Register(w, acts)
+	workflows.Register(w, acts, trust)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", workflows.TaskQueue, err)
 	}
@@ -111,6 +119,23 @@ func run(args []string, logger *slog.Logger) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// loadTrust reads the front-door public keys the workers trust for Slack decisions; no file trusts none.
+func loadTrust(path string) (workflows.Trust, error) {
+	if path == "" {
+		return workflows.Trust{}, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return workflows.Trust{}, fmt.Errorf("--trusted-front-door-keys: %w: name the file of the front door's public keys "+
+			"(the .pub of starter serve's --front-door-key)", err)
+	}
+	keys, err := proof.ParseAuthorizedKeys(b)
+	if err != nil {
+		return workflows.Trust{}, fmt.Errorf("--trusted-front-door-keys %s: %w", path, err)
+	}
+	return workflows.Trust{FrontDoorKeys: keys}, nil
 }
 
 // openAudit opens the audit sink: stdout or a file appended to.

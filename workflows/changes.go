@@ -79,6 +79,9 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 		if s := f.gate(ctx, fmt.Sprintf("gate at %d%%", pct), f.plan.Traffic.Gate); s != nil {
 			return s
 		}
+		if s := f.checkpoint(ctx); s != nil { // an operator's pause holds between traffic steps; an abort rolls back
+			return f.stepFailed(ctx, s.Outcome, "%s", s.Reason)
+		}
 	}
 	f.end(ctx, ResultOK, fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
 	return nil

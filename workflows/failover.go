@@ -44,16 +44,31 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 	if s := f.orCancelled(ctx, nil); s != nil {
 		return f.finish(ctx, s)
 	}
+	if s := f.checkpoint(ctx); s != nil { // an operator's pause holds here, an abort ends the run unchanged
+		return f.finish(ctx, s)
+	}
 	if s := f.cutover(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
+	if s := f.checkpoint(ctx); s != nil { // from here on an abort rolls back
 		return f.fail(ctx, s)
 	}
 	if s := f.reroute(ctx); s != nil {
 		return f.fail(ctx, s)
 	}
+	if s := f.checkpoint(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
 	if s := f.warmup(ctx); s != nil {
 		return f.fail(ctx, s)
 	}
+	if s := f.checkpoint(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
 	if s := f.verify(ctx); s != nil {
+		return f.fail(ctx, s)
+	}
+	if s := f.checkpoint(ctx); s != nil {
 		return f.fail(ctx, s)
 	}
 	return f.finish(ctx, &stop{Succeeded, fmt.Sprintf("traffic verified on %s", req.To)})
@@ -75,7 +90,9 @@ type failover struct {
 	weights      []activities.TargetWeight
 	cut          activities.CutoverResult
 	// changesBegan is set when the cutover is attempted; a resolved alert after it is only recorded.
-	changesBegan    bool
+	changesBegan bool
+	// abortedBy is the operator who aborted the run (AbortUpdate); it ends at the next checkpoint.
+	abortedBy       string
 	sourceRecovered bool
 	// unrecordedSourceFiring is set when a firing alert about the source arrived past MaxAlertStates.
 	unrecordedSourceFiring bool
@@ -99,7 +116,7 @@ type stop struct {
 func (f *failover) start(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
 	f.status = Status{Kind: f.req.Kind, Service: f.plan.Service, From: f.req.From, To: f.req.To, PlanHash: f.req.PlanHash,
-		Trigger: f.req.Trigger, Step: StepStart, StartedAt: now, FaultAt: f.req.Trigger.FaultAt}
+		Trigger: f.req.Trigger, Approval: f.req.Plan.Approval, Step: StepStart, StartedAt: now, FaultAt: f.req.Trigger.FaultAt}
 	if f.status.FaultAt.IsZero() {
 		f.status.FaultAt = now
 	}
@@ -114,6 +131,9 @@ func (f *failover) start(ctx workflow.Context) error {
 		return fmt.Errorf("register status query: %w", err)
 	}
 	if err := f.registerDecisions(ctx); err != nil {
+		return err
+	}
+	if err := f.registerControls(ctx); err != nil {
 		return err
 	}
 	f.startPublishers(ctx)
@@ -290,6 +310,9 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	if f.cancelRequested(ctx) {
 		return f.stepFailed(ctx, Cancelled, "cancelled while waiting for a decision")
 	}
+	if f.abortedBy != "" {
+		return f.stepFailed(ctx, Aborted, "aborted by %s while waiting for a decision: nothing was changed", f.abortedBy)
+	}
 	// No decision in time: page the escalation group (when the plan names one) and wait once more, then apply
 	// the plan's on-timeout action.
 	if decision == "" && ap.EscalateTo != "" && !f.sourceRecovered {
@@ -298,6 +321,9 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 		decision = f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
 		if f.cancelRequested(ctx) {
 			return f.stepFailed(ctx, Cancelled, "cancelled while waiting for a decision")
+		}
+		if f.abortedBy != "" {
+			return f.stepFailed(ctx, Aborted, "aborted by %s while waiting for a decision: nothing was changed", f.abortedBy)
 		}
 	}
 	switch {

@@ -6,8 +6,10 @@ import (
 	"github.com/failover/failover/activities"
 )
 
-// Register adds the failover workflow and its activities (configured with the worker's clients) to a worker.
-func Register(w worker.Registry, acts *activities.Activities) {
+// Register adds the failover workflow and its activities (configured with the worker's clients) to a worker, and
+// installs trust for the approve and reject validators (see Trust).
+func Register(w worker.Registry, acts *activities.Activities, trust Trust) {
+	setTrust(trust)
 	w.RegisterWorkflow(Failover)
 	w.RegisterActivity(acts)
 }

@@ -106,6 +106,7 @@ const (
 	FailedNeedsHuman Outcome = "failed-needs-human" // a step failed and the system is not back to a known state
 	SourceRecovered  Outcome = "source-recovered"   // the alert resolved before the cutover; nothing changed
 	Cancelled        Outcome = "cancelled"          // cancelled (Temporal cancel request) before the cutover; nothing changed
+	Aborted          Outcome = "aborted"            // an operator aborted it before the cutover; nothing changed
 )
 
 // Outcome is how a failover ended: Result.Outcome, Status.Outcome, activities.Event.Outcome and the FailoverOutcome

@@ -7,6 +7,7 @@ import (
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/follow"
+	"github.com/failover/failover/plan"
 )
 
 // StatusQuery is the query that returns Status.
@@ -20,10 +21,16 @@ type Status struct {
 	To       string  `json:"to"`
 	PlanHash string  `json:"plan_hash"`
 	Trigger  Trigger `json:"trigger"`
+	// Approval is the plan's approval policy: the people who may decide and how they must sign, so the CLI and the
+	// Slack front door know whom to sign for.
+	Approval plan.Approval `json:"approval"`
 	// Step is the step running now, or StepDone.
 	Step      Step         `json:"step"`
 	Steps     []StepRecord `json:"steps"`
 	Approvals []Approval   `json:"approvals,omitempty"`
+	// Paused is set while an operator holds the failover before its next change; PausedBy is who.
+	Paused   bool   `json:"paused,omitempty"`
+	PausedBy string `json:"paused_by,omitempty"`
 	// Pending is the decision the workflow waits for, if any.
 	Pending  *Pending `json:"pending,omitempty"`
 	Evidence []string `json:"evidence,omitempty"`
@@ -71,6 +78,9 @@ func (s StepRecord) Seconds() float64 {
 func (s *Status) progressLine() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s %s: %s → %s** — step **%s**", s.Kind, s.Service, s.From, s.To, s.Step)
+	if s.Paused {
+		fmt.Fprintf(&b, ", **paused** by %s (resume: starter resume)", s.PausedBy)
+	}
 	if s.Outcome != "" {
 		fmt.Fprintf(&b, ", outcome **%s**", s.Outcome)
 	}

@@ -21,12 +21,14 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/slackbot"
 	"github.com/failover/failover/slackbot/internal/slackfake"
 	"github.com/failover/failover/testsuite/stack"
+	"github.com/failover/failover/testsuite/testkeys"
 	"github.com/failover/failover/workflows"
 )
 
@@ -93,9 +95,14 @@ func run(m *testing.M) (int, error) {
 	}
 	api := cfg.BotClient()
 
+	// The front door signs clicks on plans with approval.people; the worker trusts its public key.
+	frontDoor, err := testkeys.New()
+	if err != nil {
+		return 1, err
+	}
 	w := worker.New(s.TemporalClient, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Logger: logger, Publishers: []activities.Publisher{slackbot.NewPublisher(api, logger)}})
+		Logger: logger, Publishers: []activities.Publisher{slackbot.NewPublisher(api, logger)}}, workflows.Trust{FrontDoorKeys: []ssh.PublicKey{frontDoor.PublicKey()}})
 	if err := w.Start(); err != nil {
 		return 1, err
 	}
@@ -103,6 +110,7 @@ func run(m *testing.M) (int, error) {
 
 	wf := &countingWorkflows{Workflows: slackbot.Temporal{Client: s.TemporalClient}}
 	approvals := slackbot.NewApprovals(api, wf, cfg.Allowlist(api), logger)
+	approvals.FrontDoor = frontDoor
 	defer approvals.Wait()
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/interactions", slackbot.NewInteractions(cfg.SigningSecret, approvals, logger))

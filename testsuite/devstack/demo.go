@@ -112,7 +112,7 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 		if sd, err = newSlackDemo(); err != nil {
 			return nil, err
 		}
-		opts.Publishers = sd.publishers(quiet)
+		opts.Publishers, opts.Trust = sd.publishers(quiet), sd.trust()
 	}
 	s, err := stack.Start(ctx, opts)
 	if err != nil {

@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/slackbot"
 	"github.com/failover/failover/testsuite/stack"
+	"github.com/failover/failover/workflows"
 )
 
 // slackDemo runs `devstack demo --approve=slack` against a real workspace over Socket Mode (the demo has no public
@@ -17,6 +23,8 @@ import (
 type slackDemo struct {
 	cfg     slackbot.Config
 	channel string
+	// frontDoor signs the clicks, as starter serve's --front-door-key does; the stack's worker trusts it.
+	frontDoor ssh.Signer
 }
 
 func newSlackDemo() (*slackDemo, error) {
@@ -38,10 +46,23 @@ func newSlackDemo() (*slackDemo, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	_, key, err := ed25519.GenerateKey(rand.Reader) // a key for this demo run only
+	if err != nil {
+		return nil, fmt.Errorf("front-door key: %w", err)
+	}
+	frontDoor, err := ssh.NewSignerFromKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("front-door key: %w", err)
+	}
 	if err := cfg.Validate(true); err != nil {
 		return nil, err
 	}
-	return &slackDemo{cfg: cfg, channel: channel}, nil
+	return &slackDemo{cfg: cfg, channel: channel, frontDoor: frontDoor}, nil
+}
+
+// trust is what the stack's worker trusts: this demo's front-door key.
+func (d *slackDemo) trust() workflows.Trust {
+	return workflows.Trust{FrontDoorKeys: []ssh.PublicKey{d.frontDoor.PublicKey()}}
 }
 
 func (d *slackDemo) publishers(logger *slog.Logger) []activities.Publisher {
@@ -64,6 +85,7 @@ func (d *slackDemo) adapt(p *plan.Plan) {
 func (d *slackDemo) listen(ctx context.Context, s *stack.Stack, logger *slog.Logger) {
 	api := d.cfg.BotClient()
 	approvals := slackbot.NewApprovals(api, slackbot.Temporal{Client: s.TemporalClient}, d.cfg.Allowlist(api), logger)
+	approvals.FrontDoor = d.frontDoor
 	if err := slackbot.RunSocketMode(ctx, d.cfg, approvals, logger); err != nil {
 		logger.Error("slack socket mode stopped", "error", err)
 	}

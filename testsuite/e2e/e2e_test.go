@@ -60,7 +60,7 @@ func startWorker(t testing.TB, s *stack.Stack) worker.Worker {
 	t.Helper()
 	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler)}, workflows.Trust{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

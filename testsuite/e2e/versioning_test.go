@@ -112,7 +112,7 @@ func startBuild(t *testing.T, s *stack.Stack, buildID string) *build {
 	b := &build{seen: map[string]bool{}}
 	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(buildID))
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Logger: slog.New(slog.DiscardHandler), Publishers: []activities.Publisher{b}})
+		Logger: slog.New(slog.DiscardHandler), Publishers: []activities.Publisher{b}}, workflows.Trust{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,9 @@ type Options struct {
 	UICodecEndpoint string
 	// Publishers receive the in-process worker's failover events (e.g. Slack).
 	Publishers []activities.Publisher
-	Logger     *slog.Logger
+	// Trust is what the in-process worker trusts beyond the plan: the Slack front door's public keys.
+	Trust  workflows.Trust
+	Logger *slog.Logger
 }
 
 // Stack is the running local stack. Stop it when done.
@@ -321,7 +323,7 @@ func (s *Stack) startWorker(opts Options) error {
 	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: opts.Logger,
 		Publishers: opts.Publishers}
 	s.worker = worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
-	workflows.Register(s.worker, acts)
+	workflows.Register(s.worker, acts, opts.Trust)
 	if err := s.worker.Start(); err != nil {
 		return fmt.Errorf("stack: start worker: %w", err)
 	}
