@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/follow"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/stack"
@@ -287,4 +288,46 @@ func recordHistory(t testing.TB, s *stack.Stack, name string) {
 	if err := os.WriteFile(filepath.Join("..", "histories", name+".json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAlertStartedRunHoldsForRepeats: a failover an alert started (Signal-With-Start, as the front door does) that
+// succeeds at once still stays open AlertHold after its start, so late repeats of its alert attach to it; a repeat
+// during the hold is counted and changes nothing. Its history is recorded (alert-succeeded.json) with the change
+// IDs hold-for-repeats and bounded-alerts.
+func TestAlertStartedRunHoldsForRepeats(t *testing.T) {
+	s := startStack(t)
+	startWorker(t, s)
+	fault(t, s, "us-east", `{"status":503}`)
+	p := planWithoutPrometheus(s)
+	p.Verification.Count = 1
+	req := request(p, "us-east", "eu-west")
+	req.Trigger = workflows.Trigger{Source: workflows.TriggerAlert, By: "alertmanager", Alert: "RegionDown", Severity: "critical"}
+	alert := workflows.Alert{Status: "firing", Alertname: "RegionDown", Fingerprint: "f1", Severity: "critical",
+		Labels: map[string]string{"region": "us-east"}, StartsAt: time.Now(), ReceivedAt: time.Now()}
+	run, err := control.Join(context.Background(), s.TemporalClient, req, alert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the failover succeeded and holds", func() bool {
+		st, err := control.Status(context.Background(), s.TemporalClient, run.GetID(), run.GetRunID())
+		return err == nil && st.Outcome == workflows.Succeeded
+	})
+	if _, err := control.Join(context.Background(), s.TemporalClient, req, alert); err != nil {
+		t.Fatalf("a repeat during the hold: %v", err)
+	}
+	res := result(t, run)
+	wantOutcome(t, res, workflows.Succeeded)
+	d, err := s.TemporalClient.DescribeWorkflowExecution(context.Background(), run.GetID(), run.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if open := info.GetCloseTime().AsTime().Sub(info.GetStartTime().AsTime()); open < workflows.AlertHold {
+		t.Fatalf("the run closed %s after its start, want at least AlertHold (%s)", open, workflows.AlertHold)
+	}
+	st, err := control.Status(context.Background(), s.TemporalClient, run.GetID(), run.GetRunID())
+	if err != nil || len(st.Alerts) != 1 || st.Alerts[0].Notifications != 2 {
+		t.Fatalf("alerts %+v (%v): want one alert seen twice", st.Alerts, err)
+	}
+	recordHistory(t, s, "alert-succeeded")
 }
