@@ -25,6 +25,10 @@ deps:
 	@command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
 		echo "installing prometheus and prometheus-alertmanager with apt-get"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; }
+	@# proof's tests read keys written by the real ssh-keygen (proof/file_test.go).
+	@command -v ssh-keygen >/dev/null || { \
+		echo "installing openssh-client with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client >/dev/null; }
 	@# The HTML report test screenshots the page in headless Chromium (report/screenshot_test.go).
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 		echo "installing chromium with apt-get"; \

@@ -86,7 +86,7 @@ func TestFileSignerSaysWhatToDo(t *testing.T) {
 func TestFileSignerReadsSSHKeygensKeys(t *testing.T) {
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
-		t.Skip("no ssh-keygen on this machine")
+		t.Fatal("no ssh-keygen on this machine: install openssh-client (make deps does)")
 	}
 	for _, pass := range []string{"", "correct horse"} {
 		path := filepath.Join(t.TempDir(), "id_ed25519")
