@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/workflows"
 )
 
@@ -43,7 +44,7 @@ func (c *cli) workersCmd() *cobra.Command {
 			defer tc.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
 			defer cancel()
-			if err := workflows.SetCurrentBuild(ctx, tc, args[0], "starter workers promote by "+os.Getenv("USER")); err != nil {
+			if err := control.SetCurrentBuild(ctx, tc, args[0], "starter workers promote by "+os.Getenv("USER")); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "build %s is current: new failovers start on it\n", args[0])

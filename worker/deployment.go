@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/workflows"
 )
 
@@ -20,7 +21,7 @@ func joinDeployment(ctx context.Context, tc client.Client, buildID string, logge
 			"replays on the new code; set FAILOVER_BUILD_ID to the image tag")
 		return nil
 	}
-	current, err := workflows.CurrentBuild(ctx, tc)
+	current, err := control.CurrentBuild(ctx, tc)
 	if err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ func joinDeployment(ctx context.Context, tc client.Client, buildID string, logge
 	case "":
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if err := workflows.SetCurrentBuild(ctx, tc, buildID, "worker first deploy"); err != nil {
+		if err := control.SetCurrentBuild(ctx, tc, buildID, "worker first deploy"); err != nil {
 			return err
 		}
 		logger.Info("first versioned build: made it current", "build", buildID, "deployment", workflows.DeploymentName)

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/workflows"
@@ -27,7 +28,7 @@ func TestUpgradeDuringAFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a := startBuild(t, s, "build-a")
-	if err := workflows.SetCurrentBuild(ctx, s.TemporalClient, "build-a", "test"); err != nil {
+	if err := control.SetCurrentBuild(ctx, s.TemporalClient, "build-a", "test"); err != nil {
 		t.Fatal(err)
 	}
 	fault(t, s, "us-east", `{"status":503}`)
@@ -41,10 +42,10 @@ func TestUpgradeDuringAFailover(t *testing.T) {
 	})
 
 	b := startBuild(t, s, "build-b")
-	if err := workflows.SetCurrentBuild(ctx, s.TemporalClient, "build-b", "test"); err != nil {
+	if err := control.SetCurrentBuild(ctx, s.TemporalClient, "build-b", "test"); err != nil {
 		t.Fatal(err)
 	}
-	if cur, err := workflows.CurrentBuild(ctx, s.TemporalClient); err != nil || cur != "build-b" {
+	if cur, err := control.CurrentBuild(ctx, s.TemporalClient); err != nil || cur != "build-b" {
 		t.Fatalf("current build %q (%v), want build-b", cur, err)
 	}
 	approve(t, s, first.GetID(), p.Hash(), "alice")
