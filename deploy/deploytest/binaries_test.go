@@ -211,9 +211,10 @@ var (
 // helpOf runs `binary args... --help` and parses the flags; pflag exits non-zero after printing help, cobra exits 0.
 func helpOf(t testing.TB, binary string, args ...string) (cli, string) {
 	t.Helper()
+	exe := bin(t, binary) // builds on first use: outside the timeout, which is for --help alone
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin(t, binary), append(slices.Clone(args), "--help")...)
+	cmd := exec.CommandContext(ctx, exe, append(slices.Clone(args), "--help")...)
 	cmd.Env = []string{"HOME=" + t.TempDir()} // no inherited settings leak into the printed defaults
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

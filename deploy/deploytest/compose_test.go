@@ -23,100 +23,71 @@ import (
 	"github.com/failover/failover/workflows"
 )
 
-// compose is the part of the compose spec docker-compose.yml uses. Decoding is strict, so a misspelled key
-// (healtcheck:, depend_on:) fails here instead of being silently ignored by docker compose.
+// compose is the part of the Compose model the project-specific checks read. It is filled from the project
+// compose-go loads (composeload_test.go), the loader Docker Compose v2 itself uses, so the schema, interpolation
+// and cross-references are checked exactly as `docker compose config` checks them.
 type compose struct {
-	Name     string                     `yaml:"name"`
-	Services map[string]*composeService `yaml:"services"`
-	Networks map[string]composeNetwork  `yaml:"networks"`
-	Volumes  map[string]struct{}        `yaml:"volumes"`
-	Secrets  map[string]composeSecret   `yaml:"secrets"`
-	// Extension fields (x-*) hold YAML anchors merged into services.
-	Endpoints  map[string]string `yaml:"x-failover-endpoints"`
-	EtcdHealth composeHealth     `yaml:"x-etcd-healthcheck"`
+	Name     string
+	Services map[string]*composeService
+	Networks map[string]composeNetwork
+	Volumes  map[string]struct{}
+	Secrets  map[string]composeSecret
 }
 
 type composeService struct {
-	Image           string                    `yaml:"image"`
-	Build           *composeBuild             `yaml:"build"`
-	Command         []string                  `yaml:"command"`
-	Entrypoint      []string                  `yaml:"entrypoint"`
-	Environment     map[string]string         `yaml:"environment"`
-	Secrets         []string                  `yaml:"secrets"`
-	Volumes         []string                  `yaml:"volumes"`
-	Ports           []string                  `yaml:"ports"`
-	Networks        composeServiceNetworks    `yaml:"networks"`
-	DependsOn       map[string]composeDepends `yaml:"depends_on"`
-	Healthcheck     *composeHealth            `yaml:"healthcheck"`
-	Deploy          *composeDeploy            `yaml:"deploy"`
-	Restart         string                    `yaml:"restart"`
-	StopGracePeriod string                    `yaml:"stop_grace_period"`
+	Image       string
+	Build       *composeBuild
+	Command     []string
+	Entrypoint  []string
+	Environment map[string]string
+	Secrets     []string
+	Volumes     []string // source:target[:ro]; bind sources relative to the repo root as ./path
+	Ports       []composePort
+	Networks    map[string]composeServiceNetwork
+	DependsOn   map[string]composeDepends
+	Healthcheck *composeHealth
+	Deploy      *composeDeploy
+	Restart     string
 }
 
 type composeBuild struct {
-	Context string            `yaml:"context"`
-	Target  string            `yaml:"target"`
-	Args    map[string]string `yaml:"args"`
+	Context string // relative to the repo root: "." is the root
+	Target  string
+	Args    map[string]string
 }
 
 type composeDepends struct {
-	Condition string `yaml:"condition"`
+	Condition string
 }
 
 type composeHealth struct {
-	Test        []string `yaml:"test"`
-	Interval    string   `yaml:"interval"`
-	Timeout     string   `yaml:"timeout"`
-	Retries     int      `yaml:"retries"`
-	StartPeriod string   `yaml:"start_period"`
+	Test []string
 }
 
 type composeDeploy struct {
-	Replicas int `yaml:"replicas"`
+	Replicas int
+}
+
+// composePort is one published port: HostIP:Published:Target.
+type composePort struct {
+	HostIP    string
+	Published string
+	Target    int
 }
 
 type composeNetwork struct {
-	Internal bool `yaml:"internal"`
-	IPAM     struct {
-		Config []struct {
-			Subnet string `yaml:"subnet"`
-		} `yaml:"config"`
-	} `yaml:"ipam"`
+	Internal bool
+	Subnets  []string
 }
 
 type composeSecret struct {
-	Environment string `yaml:"environment"`
-	File        string `yaml:"file"`
+	Environment string
+	File        string
 }
-
-// composeServiceNetworks is a service's networks in either form: a list of names, or a map with options.
-type composeServiceNetworks map[string]composeServiceNetwork
 
 type composeServiceNetwork struct {
-	IPv4Address string   `yaml:"ipv4_address"`
-	Aliases     []string `yaml:"aliases"`
-}
-
-func (n *composeServiceNetworks) UnmarshalYAML(v *yaml.Node) error {
-	*n = composeServiceNetworks{}
-	if v.Kind == yaml.SequenceNode {
-		var names []string
-		if err := v.Decode(&names); err != nil {
-			return err
-		}
-		for _, name := range names {
-			(*n)[name] = composeServiceNetwork{}
-		}
-		return nil
-	}
-	var m map[string]composeServiceNetwork
-	if err := v.Decode(&m); err != nil {
-		return err
-	}
-	for k, v := range m {
-		(*n)[k] = v
-	}
-	return nil
+	IPv4Address string
+	Aliases     []string
 }
 
 var interpolationRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}`)
@@ -139,42 +110,6 @@ func envExample(t testing.TB) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// interpolate does what compose does with ${VAR}, ${VAR:-default} and ${VAR:?error}, with .env.example as .env.
-func interpolate(t testing.TB, raw string, env map[string]string) string {
-	t.Helper()
-	return interpolationRE.ReplaceAllStringFunc(raw, func(m string) string {
-		s := interpolationRE.FindStringSubmatch(m)
-		v, ok := env[s[1]]
-		if ok && (v != "" || !strings.HasPrefix(s[2], ":")) {
-			return v
-		}
-		switch s[2] {
-		case ":-", "-":
-			return s[3]
-		case ":?", "?":
-			t.Errorf("docker-compose.yml: ${%s} is required (%s) and .env.example does not set it", s[1], s[3])
-		}
-		return ""
-	})
-}
-
-func decodeCompose(t testing.TB, text string) *compose {
-	t.Helper()
-	dec := yaml.NewDecoder(strings.NewReader(text))
-	dec.KnownFields(true)
-	var c compose
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
-	return &c
-}
-
-// loadCompose parses docker-compose.yml as `docker compose` would after `cp .env.example .env`.
-func loadCompose(t testing.TB) *compose {
-	t.Helper()
-	return decodeCompose(t, interpolate(t, string(readRepoFile(t, "docker-compose.yml")), envExample(t)))
 }
 
 // bindMount is a ./host:container[:ro] volume.
@@ -492,20 +427,18 @@ func TestComposeFile(t *testing.T) {
 	t.Run("published ports are on loopback and served", func(t *testing.T) {
 		for _, name := range sortedKeys(c.Services) {
 			for _, p := range c.Services[name].Ports {
-				parts := strings.Split(p, ":")
-				if len(parts) != 3 || parts[0] != "127.0.0.1" {
-					t.Errorf("service %s: port %q: publish on loopback only, as 127.0.0.1:HOST:CONTAINER", name, p)
+				if p.HostIP != "127.0.0.1" || p.Published == "" {
+					t.Errorf("service %s: port %+v: publish on loopback only, as 127.0.0.1:HOST:CONTAINER", name, p)
 					continue
 				}
-				container, _ := strconv.Atoi(parts[2])
-				if _, ports := c.listens(t, name); !slices.Contains(ports, container) {
-					t.Errorf("service %s: publishes container port %d, but listens on %v", name, container, ports)
+				if _, ports := c.listens(t, name); !slices.Contains(ports, p.Target) {
+					t.Errorf("service %s: publishes container port %d, but listens on %v", name, p.Target, ports)
 				}
 			}
 		}
 		for _, p := range c.Services["kong"].Ports {
 			for _, admin := range listenPorts(t, c.Services["kong"].Environment["KONG_ADMIN_LISTEN"]) {
-				if strings.HasSuffix(p, ":"+strconv.Itoa(admin)) {
+				if p.Target == admin {
 					t.Errorf("kong publishes the Admin API port %d: Kong OSS has no Admin API authentication", admin)
 				}
 			}
@@ -580,7 +513,7 @@ func TestComposeFile(t *testing.T) {
 	})
 
 	t.Run("no secret values in the file", func(t *testing.T) {
-		raw := decodeCompose(t, string(readRepoFile(t, "docker-compose.yml")))
+		raw := loadComposeUninterpolated(t)
 		secretish := regexp.MustCompile(`PASSWORD|TOKEN|SECRET|_PWD|KEY`)
 		for _, name := range sortedKeys(raw.Services) {
 			for k, v := range raw.Services[name].Environment {
@@ -627,7 +560,7 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("worker: want deploy.replicas >= 2 (several workers share the task queue)")
 		}
 		for _, p := range w.Ports {
-			t.Errorf("worker publishes %s: replicas cannot share a host port", p)
+			t.Errorf("worker publishes %+v: replicas cannot share a host port", p)
 		}
 	})
 }
@@ -723,12 +656,12 @@ func TestComposeKongAdminAPIIsInternal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kong ipv4_address on kong-admin: %v", err)
 	}
-	subnets := c.Networks["kong-admin"].IPAM.Config
+	subnets := c.Networks["kong-admin"].Subnets
 	if len(subnets) != 1 {
 		t.Fatalf("kong-admin: want one ipam subnet, got %v", subnets)
 	}
-	if pfx, err := netip.ParsePrefix(subnets[0].Subnet); err != nil || !pfx.Contains(ip) {
-		t.Errorf("kong's address %s is not in the kong-admin subnet %s (%v)", ip, subnets[0].Subnet, err)
+	if pfx, err := netip.ParsePrefix(subnets[0]); err != nil || !pfx.Contains(ip) {
+		t.Errorf("kong's address %s is not in the kong-admin subnet %s (%v)", ip, subnets[0], err)
 	}
 	for _, name := range sortedKeys(c.Services) {
 		s := c.Services[name]

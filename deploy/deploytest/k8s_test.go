@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,61 +16,24 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	kusttypes "sigs.k8s.io/kustomize/api/types"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 
 	"github.com/failover/failover/alerts"
 	"github.com/failover/failover/workflows"
 )
 
-// kustomization is the part of kustomize's Kustomization deploy/k8s uses, decoded strictly.
-type kustomization struct {
-	APIVersion         string   `yaml:"apiVersion"`
-	Kind               string   `yaml:"kind"`
-	Namespace          string   `yaml:"namespace"`
-	Resources          []string `yaml:"resources"`
-	ConfigMapGenerator []struct {
-		Name  string   `yaml:"name"`
-		Envs  []string `yaml:"envs"`
-		Files []string `yaml:"files"`
-	} `yaml:"configMapGenerator"`
-	Images []struct {
-		Name    string `yaml:"name"`
-		NewName string `yaml:"newName"`
-		NewTag  string `yaml:"newTag"`
-	} `yaml:"images"`
-	Labels []struct {
-		Pairs map[string]string `yaml:"pairs"`
-	} `yaml:"labels"`
-}
-
-// serviceMonitor is the part of the Prometheus Operator's ServiceMonitor the manifests use, decoded strictly.
-type serviceMonitor struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name   string            `json:"name"`
-		Labels map[string]string `json:"labels"`
-	} `json:"metadata"`
-	Spec struct {
-		Selector struct {
-			MatchLabels map[string]string `json:"matchLabels"`
-		} `json:"selector"`
-		Endpoints []struct {
-			Port     string `json:"port"`
-			Path     string `json:"path"`
-			Interval string `json:"interval"`
-		} `json:"endpoints"`
-	} `json:"spec"`
-}
-
-// manifests holds every object of the kustomization's resources, typed.
+// manifests holds every object kustomize renders from deploy/k8s, typed.
 type manifests struct {
 	deployments     []*appsv1.Deployment
 	services        []*corev1.Service
 	pdbs            []*policyv1.PodDisruptionBudget
-	serviceMonitors []*serviceMonitor
+	serviceMonitors []*monitoringv1.ServiceMonitor
 	other           []string                     // kind/name of objects with nothing to cross-check
-	configMaps      map[string]map[string]string // generated ConfigMap name → key → repo file (or env value)
+	configMaps      map[string]map[string]string // rendered ConfigMap name (with kustomize's hash) → key → repo file (or env value)
+	generated       map[string]string            // configMapGenerator name → rendered ConfigMap name
 	secretKeys      map[string]bool              // keys of secret.example.yaml
 }
 
@@ -106,13 +67,6 @@ func strictK8s(t testing.TB, where string, doc []byte, v any) {
 	}
 }
 
-func loadKustomization(t testing.TB) kustomization {
-	t.Helper()
-	var k kustomization
-	strictYAML(t, "deploy/k8s/kustomization.yaml", &k)
-	return k
-}
-
 func readEnvFile(t testing.TB, rel string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -131,87 +85,20 @@ func readEnvFile(t testing.TB, rel string) map[string]string {
 	return out
 }
 
-func loadManifests(t testing.TB) (kustomization, manifests) {
-	t.Helper()
-	k := loadKustomization(t)
-	m := manifests{configMaps: map[string]map[string]string{}, secretKeys: map[string]bool{}}
-	for _, res := range k.Resources {
-		rel := path.Join("deploy/k8s", res)
-		for i, doc := range splitDocs(t, rel) {
-			var meta struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-			}
-			_ = sigsyaml.Unmarshal(doc, &meta)
-			where := rel + " #" + strconv.Itoa(i) + " " + meta.Kind + "/" + meta.Metadata.Name
-			switch meta.Kind {
-			case "Deployment":
-				var d appsv1.Deployment
-				strictK8s(t, where, doc, &d)
-				m.deployments = append(m.deployments, &d)
-			case "Service":
-				var s corev1.Service
-				strictK8s(t, where, doc, &s)
-				m.services = append(m.services, &s)
-			case "PodDisruptionBudget":
-				var p policyv1.PodDisruptionBudget
-				strictK8s(t, where, doc, &p)
-				m.pdbs = append(m.pdbs, &p)
-			case "ServiceMonitor":
-				var s serviceMonitor
-				strictK8s(t, where, doc, &s)
-				m.serviceMonitors = append(m.serviceMonitors, &s)
-			case "ServiceAccount":
-				var s corev1.ServiceAccount
-				strictK8s(t, where, doc, &s)
-				m.other = append(m.other, where)
-			default:
-				t.Errorf("%s: kind %q is not checked by deploytest: add it to loadManifests", where, meta.Kind)
-			}
-		}
-	}
-	for _, g := range k.ConfigMapGenerator {
-		keys := map[string]string{}
-		for _, env := range g.Envs {
-			for key, v := range readEnvFile(t, path.Join("deploy/k8s", env)) {
-				keys[key] = v
-			}
-		}
-		for _, f := range g.Files {
-			key, file, ok := strings.Cut(f, "=")
-			if !ok {
-				key, file = path.Base(f), f
-			}
-			keys[key] = repoPath(t, path.Join("deploy/k8s", file))
-			readRepoFile(t, path.Join("deploy/k8s", file))
-		}
-		m.configMaps[g.Name] = keys
-	}
-	for _, doc := range splitDocs(t, "deploy/k8s/secret.example.yaml") {
-		var s corev1.Secret
-		strictK8s(t, "secret.example.yaml", doc, &s)
-		for key := range s.StringData {
-			m.secretKeys[key] = true
-		}
-	}
-	return k, m
-}
-
 // imageTarget maps a manifest image to the Dockerfile target that builds it, through the kustomization's images.
-func imageTarget(t testing.TB, k kustomization, image string) string {
+// The rendered manifests carry the rewritten name (newName:newTag).
+func imageTarget(t testing.TB, k *kusttypes.Kustomization, image string) string {
 	t.Helper()
 	for _, im := range k.Images {
-		if im.Name == image {
-			target := strings.TrimPrefix(image, "failover/")
+		if image == im.NewName+":"+im.NewTag {
+			target := strings.TrimPrefix(im.Name, "failover/")
 			if _, ok := imageTargets[target]; !ok {
 				t.Errorf("image %s: no Dockerfile target %s", image, target)
 			}
 			return target
 		}
 	}
-	t.Errorf("image %s is not listed under the kustomization's images (so it cannot be pointed at a registry)", image)
+	t.Errorf("image %s is not the newName:newTag of any of the kustomization's images (so it cannot be pointed at a registry)", image)
 	return ""
 }
 
@@ -409,8 +296,8 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		scraped := map[string]bool{}
 		for _, sm := range m.serviceMonitors {
-			if sm.APIVersion != "monitoring.coreos.com/v1" {
-				t.Errorf("ServiceMonitor %s: apiVersion %s", sm.Metadata.Name, sm.APIVersion)
+			if sm.APIVersion != monitoringv1.SchemeGroupVersion.String() {
+				t.Errorf("ServiceMonitor %s: apiVersion %s, want %s", sm.Name, sm.APIVersion, monitoringv1.SchemeGroupVersion)
 			}
 			sel := labels.SelectorFromSet(sm.Spec.Selector.MatchLabels)
 			var svc *corev1.Service
@@ -420,7 +307,7 @@ func TestKubernetesManifests(t *testing.T) {
 				}
 			}
 			if svc == nil {
-				t.Errorf("ServiceMonitor %s selects no Service", sm.Metadata.Name)
+				t.Errorf("ServiceMonitor %s selects no Service", sm.Name)
 				continue
 			}
 			for _, ep := range sm.Spec.Endpoints {
@@ -429,7 +316,7 @@ func TestKubernetesManifests(t *testing.T) {
 					ok = ok || p.Name == ep.Port
 				}
 				if !ok || ep.Path != "/metrics" {
-					t.Errorf("ServiceMonitor %s: endpoint port %q path %q; want a port name of Service %s and /metrics", sm.Metadata.Name, ep.Port, ep.Path, svc.Name)
+					t.Errorf("ServiceMonitor %s: endpoint port %q path %q; want a port name of Service %s and /metrics", sm.Name, ep.Port, ep.Path, svc.Name)
 				}
 			}
 			for _, d := range podsOf(labels.SelectorFromSet(svc.Spec.Selector)) {
@@ -447,7 +334,7 @@ func TestKubernetesManifests(t *testing.T) {
 	})
 
 	t.Run("routes and plans in the ConfigMap load", func(t *testing.T) {
-		keys := m.configMaps["failover-config"]
+		keys := m.configMaps[m.generated["failover-config"]]
 		routes := keys["routes.yaml"]
 		if routes == "" {
 			t.Fatal("ConfigMap failover-config has no routes.yaml")

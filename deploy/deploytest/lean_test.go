@@ -13,13 +13,17 @@ import (
 // serve`), and the healthcheck every image carries.
 var shipped = []string{"./worker", "./starter", "./deploy/healthcheck"}
 
-// devOnly are import path prefixes a shipped binary must not link: the embedded Temporal and etcd servers and every
-// test or dev package (the local stack, the Kong stand-in, the demo region service).
+// devOnly are import path prefixes a shipped binary must not link: the embedded Temporal and etcd servers, every
+// test or dev package (the local stack, the Kong stand-in, the demo region service) and the test-only loaders.
 var devOnly = []string{
 	"go.temporal.io/server",
 	"go.etcd.io/etcd/server",
 	"github.com/failover/failover/testsuite/",
 	"github.com/failover/failover/deploy/regiond",
+	// The deployment-file loaders deploytest uses (Docker Compose's, kustomize's, the Prometheus Operator's types).
+	"github.com/compose-spec/compose-go",
+	"sigs.k8s.io/kustomize",
+	"github.com/prometheus-operator/prometheus-operator",
 }
 
 // devOnlyDeps lists pkg's dependencies (as the release build sees them: CGO_ENABLED=0) that match devOnly.
