@@ -25,6 +25,7 @@ type AuditLog struct {
 type auditKey struct {
 	workflowID, runID string
 	seq               int
+	droppedBy         string // the sink, on the record of an event it dropped (EventDropped)
 }
 
 // auditMemory bounds how many written keys the log remembers (about 100 bytes each): far more than the events
@@ -57,7 +58,13 @@ func OpenAuditFile(path string) (*AuditLog, io.Closer, error) {
 	return l, f, nil
 }
 
-func keyOf(e Event) auditKey { return auditKey{e.WorkflowID, e.RunID, e.Seq} }
+func keyOf(e Event) auditKey {
+	k := auditKey{workflowID: e.WorkflowID, runID: e.RunID, seq: e.Seq}
+	if e.Type == EventDropped {
+		k.droppedBy = e.Sink
+	}
+	return k
+}
 
 // Write appends one record unless this event was written before.
 func (l *AuditLog) Write(e Event) error {

@@ -59,6 +59,11 @@ type Event struct {
 	// StillChanged lists, with a failed-needs-human outcome, what is still changed and how to finish by hand.
 	StillChanged []string `json:"still_changed,omitempty"`
 
+	// Sink and Dropped, on a dropped record (EventDropped), name the publisher that gave up on event Seq and
+	// that event's type; Reason says why (Drop*), Detail the last error.
+	Sink    string `json:"sink,omitempty"`
+	Dropped string `json:"dropped,omitempty"`
+
 	// ThreadRef is what the first publisher returned for this failover (e.g. a Slack message), so later events
 	// can update or reply to it.
 	ThreadRef string `json:"thread_ref,omitempty"`
@@ -96,8 +101,9 @@ type NotifyInput struct {
 }
 
 // Notify hands each event to every publisher (Slack, ...), in order; the first publisher's reference threads the
-// events after it. A publisher that fails is retried a few times and then logged, never failing the failover:
-// Slack being down must not block a failover. The audit log is written by RecordAudit, not here.
+// events after it. A publisher that fails is retried a few times and then given up on, never failing the
+// failover (Slack being down must not block a failover), but never silently either: the drop is counted and
+// audited (dropped.go). The audit log is written by RecordAudit, not here.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult, error) {
 	// Slack's rate limit can hold one batch for most of a minute: heartbeat how far it got, so a retry after a
 	// worker died goes on from there instead of posting the batch's first events twice.
@@ -140,7 +146,7 @@ func (a *Activities) notifyOne(ctx context.Context, e Event) (first string) {
 	for _, p := range a.Publishers {
 		ref, err := publishWithRetry(ctx, p, e)
 		if err != nil {
-			a.logger().Warn("publish failed; the failover goes on", "workflow", e.WorkflowID, "event", e.Type, "seq", e.Seq, "error", err)
+			a.recordDrop(ctx, p, e, err)
 			continue
 		}
 		if first == "" {

@@ -36,9 +36,18 @@ func TestPublishWritesTheAuditAndNeverFailsOnAPublisher(t *testing.T) {
 	if res.Ref != "C1:123.456" || down.calls != 3 || slow.calls != 2 {
 		t.Fatalf("ref %q, calls %d/%d: want the working publisher's ref after retries", res.Ref, down.calls, slow.calls)
 	}
-	var rec Event
-	if err := json.Unmarshal([]byte(strings.TrimSpace(audit.String())), &rec); err != nil || rec.Actor != "alice" || rec.Type != EventDecision {
-		t.Fatalf("audit record %q (%v)", audit.String(), err)
+	// The event, then the record of the publisher that gave up on it: never dropped silently.
+	lines := strings.Split(strings.TrimSpace(audit.String()), "\n")
+	var rec, drop Event
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &rec) != nil || json.Unmarshal([]byte(lines[1]), &drop) != nil {
+		t.Fatalf("audit log %q: want the event and one dropped record", audit.String())
+	}
+	if rec.Actor != "alice" || rec.Type != EventDecision {
+		t.Fatalf("audit record %+v", rec)
+	}
+	if drop.Type != EventDropped || drop.Seq != 1 || drop.Dropped != EventDecision || drop.Reason != DropFailed ||
+		drop.Sink != "*activities.flakyPublisher" || drop.Detail != "slack is down" {
+		t.Fatalf("dropped record %+v: want seq 1, the decision, reason failed, the publisher and its error", drop)
 	}
 }
 

@@ -35,6 +35,9 @@ const (
 	ApprovalWaitSeconds = "failover_approval_wait_seconds"
 	// CheckResultsTotal counts verification and gate check results: labels service, check, verdict.
 	CheckResultsTotal = "failover_check_results_total"
+	// EventsDroppedTotal counts events a publisher (Slack) gave up on: labels sink, reason (rate-limited,
+	// deadline, failed). The Notify activity records it; the audit log has a "dropped" record for each.
+	EventsDroppedTotal = "failover_events_dropped_total"
 )
 
 // Buckets: an RTO runs from seconds (automatic) to an hour (waiting for people); steps from milliseconds (an etcd
@@ -56,13 +59,21 @@ var specs = map[string]spec{
 	StepDurationSeconds: {help: "Duration of each failover step by service, step and result (ok, failed, skipped).", buckets: stepBuckets},
 	ApprovalWaitSeconds: {help: "Time a failover waited for a decision (approval, inconclusive checks, undo) by service and decision kind.", buckets: approvalBuckets},
 	CheckResultsTotal:   {help: "Gate and verification check results by service, check and verdict (pass, fail, inconclusive)."},
+	EventsDroppedTotal:  {help: "Failover events a publisher gave up on, by sink (slack) and reason (rate-limited, deadline, failed); each has a dropped record in the audit log."},
 }
 
-// MetricNames lists every failover series name this package puts on /metrics (histograms as their _bucket,
-// _sum and _count series), for dashboards and rules to be checked against.
+// onlyWhenItHappens are counters that appear on /metrics only once their first event happened (a dropped
+// Slack event): a healthy run never shows them, so MetricNames leaves them out.
+var onlyWhenItHappens = map[string]bool{EventsDroppedTotal: true}
+
+// MetricNames lists every failover series name this package puts on /metrics in every run (histograms as their
+// _bucket, _sum and _count series), for dashboards and rules to be checked against.
 func MetricNames() []string {
 	var out []string
 	for name, s := range specs {
+		if onlyWhenItHappens[name] {
+			continue
+		}
 		if s.buckets == nil {
 			out = append(out, name)
 			continue

@@ -45,6 +45,7 @@ type Publisher struct {
 	parents *recent // run ID → the card's ref
 	replies *recent // ref#seq of replies posted
 	tried   *recent // posts attempted whose result is unknown
+	pace    *channelPace
 	now     func() time.Time
 }
 
@@ -53,7 +54,7 @@ func NewPublisher(api *slack.Client, logger *slog.Logger) *Publisher {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{api: api, logger: logger, now: time.Now,
+	return &Publisher{api: api, logger: logger, now: time.Now, pace: newChannelPace(channelInterval, channelBurst),
 		parents: newRecent(48*time.Hour, 10000), replies: newRecent(48*time.Hour, 50000), tried: newRecent(48*time.Hour, 10000)}
 }
 
@@ -77,16 +78,21 @@ func parseRef(s string) (messageRef, bool) {
 func (r messageRef) String() string { return r.channel + ":" + r.ts }
 
 // Publish posts or applies one event and returns the card's reference ("CHANNEL:TS"). When Slack rate-limits a
-// call (HTTP 429), the error is an *activities.RateLimited carrying Slack's Retry-After, and the caller waits that
-// long before trying the event again (a repeat changes nothing, see above).
+// call (HTTP 429), the error is an *activities.RateLimited carrying Slack's Retry-After, the channel's send queue
+// (pace.go) holds every write to that channel for as long, and the caller waits that long before trying the event
+// again (a repeat changes nothing, see above).
 func (p *Publisher) Publish(ctx context.Context, e activities.Event) (string, error) {
 	ref, err := p.publish(ctx, e)
 	var limited *slack.RateLimitedError
 	if errors.As(err, &limited) {
+		p.pace.hold(e.Channel, limited.RetryAfter)
 		return "", &activities.RateLimited{Wait: limited.RetryAfter, Err: err}
 	}
 	return ref, err
 }
+
+// Sink names this publisher in the failover_events_dropped_total metric and in audit records of dropped events.
+func (p *Publisher) Sink() string { return "slack" }
 
 func (p *Publisher) publish(ctx context.Context, e activities.Event) (string, error) {
 	if e.Channel == "" {
@@ -171,6 +177,9 @@ func (p *Publisher) findCard(ctx context.Context, e activities.Event) (messageRe
 
 func (p *Publisher) postCard(ctx context.Context, e activities.Event, c *card) (messageRef, error) {
 	key := "card:" + e.RunID
+	if err := p.pace.wait(ctx, e.Channel); err != nil {
+		return messageRef{}, fmt.Errorf("slack: post the card of %s to %s: %w", e.WorkflowID, e.Channel, err)
+	}
 	p.tried.put(key, "", p.now())
 	ch, ts, err := p.api.PostMessageContext(ctx, e.Channel, slack.MsgOptionText(c.text(), false), slack.MsgOptionBlocks(c.blocks...))
 	if err != nil {
@@ -203,6 +212,9 @@ func (p *Publisher) updateCard(ctx context.Context, ref messageRef, e activities
 	if !c.apply(e) {
 		return nil
 	}
+	if err := p.pace.wait(ctx, ref.channel); err != nil {
+		return fmt.Errorf("slack: update the card %s with event %d (%s): %w", ref, e.Seq, e.Type, err)
+	}
 	if _, _, _, err := p.api.UpdateMessageContext(ctx, ref.channel, ref.ts,
 		slack.MsgOptionText(c.text(), false), slack.MsgOptionBlocks(c.blocks...)); err != nil {
 		return fmt.Errorf("slack: update the card %s with event %d (%s): %w", ref, e.Seq, e.Type, err)
@@ -229,6 +241,9 @@ func (p *Publisher) reply(ctx context.Context, ref messageRef, seq int, r reply)
 	opts := []slack.MsgOption{slack.MsgOptionTS(ref.ts), slack.MsgOptionText(r.text, false), slack.MsgOptionBlocks(replyBlocks(seq, r)...)}
 	if r.broadcast {
 		opts = append(opts, slack.MsgOptionBroadcast())
+	}
+	if err := p.pace.wait(ctx, ref.channel); err != nil {
+		return fmt.Errorf("slack: reply %d under %s: %w", seq, ref, err)
 	}
 	p.tried.put(key, "", p.now())
 	if _, _, err := p.api.PostMessageContext(ctx, ref.channel, opts...); err != nil {

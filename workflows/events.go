@@ -58,6 +58,7 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 			err := workflow.ExecuteActivity(notifyCtx, a.Notify, activities.NotifyInput{ThreadRef: f.threadRef, Events: batch}).Get(ctx, &res)
 			if err != nil {
 				f.status.NotifyDropped += len(batch)
+				f.countDropped(ctx, dropActivityFailed, len(batch))
 				workflow.GetLogger(ctx).Warn("events not delivered to Slack; the audit log has them", "error", err, "events", len(batch))
 				continue
 			}
@@ -104,6 +105,7 @@ func (f *failover) drainEvents(ctx workflow.Context) {
 	f.closing = true
 	_ = workflow.Await(ctx, func() bool { return f.audited })
 	if ok, _ := awaitWithTimeout(ctx, notifyDrain, "Slack drain timeout "+notifyDrain.String(), func() bool { return f.notified }); !ok {
+		f.countDropped(ctx, dropDrainTimeout, len(f.toNotify))
 		workflow.GetLogger(ctx).Warn("Slack did not take every event before the run closed; the audit log has them all",
 			"queued", len(f.toNotify))
 	}

@@ -53,6 +53,7 @@ type fakes struct {
 	cutoverErr error
 	acksErr    error
 	restoreErr error
+	notifyErr  error // every Notify fails with it (Slack unreachable past the activity's retries)
 	// kongFault, when set, runs before each SetWeights write and may fail it (after applying some targets).
 	kongFault func(in activities.SetWeightsInput) error
 	cutovers  []activities.CutoverInput
@@ -66,7 +67,11 @@ type fakes struct {
 }
 
 func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
-	var s testsuite.WorkflowTestSuite
+	return newEnvOn(t, &testsuite.WorkflowTestSuite{})
+}
+
+// newEnvOn is newEnv on a suite the test configured (a metrics handler).
+func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWorkflowEnvironment, *fakes) {
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
@@ -142,7 +147,10 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 			f.events = append(f.events, events...)
 			return nil
 		})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(activities.PublishResult{Ref: "thread-1"}, nil)
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.NotifyInput) (activities.PublishResult, error) {
+			return activities.PublishResult{Ref: "thread-1"}, f.notifyErr
+		})
 	return env, f
 }
 

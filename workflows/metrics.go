@@ -14,7 +14,25 @@ const (
 	metricStep         = "failover_step_duration_seconds" // by service, step, result
 	metricApprovalWait = "failover_approval_wait_seconds" // by service, decision kind
 	metricChecks       = "failover_check_results_total"   // by service, check, verdict
+	// metricDropped is also counted by the Notify activity, per event and publisher (activities.MetricEventsDropped);
+	// here: whole batches the activity never delivered, and events still queued when the run closed.
+	metricDropped = "failover_events_dropped_total" // by sink, reason
 )
+
+// Reasons the workflow itself gives up handing events to the publishers (sink "publishers").
+const (
+	dropActivityFailed = "notify-failed" // the Notify activity failed after its retries: the batch is lost to Slack
+	dropDrainTimeout   = "drain-timeout" // still queued when the run closed after notifyDrain
+)
+
+// countDropped counts n events the publishers never got; metrics are not commands, so this changes no history.
+func (f *failover) countDropped(ctx workflow.Context, reason string, n int) {
+	if n == 0 {
+		return
+	}
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"sink": "publishers", "reason": reason}).
+		Counter(metricDropped).Inc(int64(n))
+}
 
 func (f *failover) countOutcome(ctx workflow.Context, outcome Outcome) {
 	h := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": f.plan.Service, "kind": f.req.Kind, "outcome": outcome})
