@@ -47,8 +47,9 @@ type Options struct {
 // running one. Answers: 200 with what became of each alert, including those rejected one by one (a required label
 // or field missing: Alertmanager drops a notification answered 4xx, so one bad alert must not cost its group);
 // 400 (with the reason) for a notification that cannot be read as a whole (malformed JSON, another payload
-// version); 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer, so
-// Alertmanager retries.
+// version); 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer or the
+// body could not be read to its end (a broken or slow connection), so Alertmanager retries. README "HTTP answers
+// and retries" lists every endpoint's answers.
 type Handler struct {
 	o Options
 	// started remembers, per workflow ID, the run this process counted as started: Signal-With-Start does not say
@@ -123,6 +124,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := Decode(http.MaxBytesReader(w, r.Body, h.o.MaxBody), h.o.MaxBody)
 	if errors.Is(err, ErrTooLarge) {
 		h.fail(w, OutcomeTooLarge, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
+	if errors.Is(err, ErrUnreadable) {
+		// Not the notification's fault: a 4xx would make Alertmanager drop it with every alert in it.
+		h.o.Logger.Warn("webhook: body not read to its end; answering 503 so Alertmanager retries", "err", err, "remote", r.RemoteAddr)
+		h.fail(w, OutcomeUnreadable, http.StatusServiceUnavailable, err.Error()+": retry")
 		return
 	}
 	if err != nil {

@@ -10,6 +10,9 @@ const (
 	OutcomeTooLarge     = "too_large"
 	OutcomeBadMethod    = "method_not_allowed"
 	OutcomeUnavailable  = "temporal_unavailable"
+	// OutcomeUnreadable: the body could not be read to its end (the connection broke or timed out): answered 503,
+	// so Alertmanager sends the notification again instead of dropping it as it drops a 4xx.
+	OutcomeUnreadable = "body_unreadable"
 )
 
 // Alert actions, the values of failover_webhook_alerts_total{action}.
@@ -49,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Requests, m.Alerts)
 	}
-	for _, o := range []string{OutcomeOK, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeBadMethod, OutcomeUnavailable} {
+	for _, o := range []string{OutcomeOK, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeBadMethod, OutcomeUnavailable, OutcomeUnreadable} {
 		m.Requests.WithLabelValues(o)
 	}
 	for _, a := range []string{ActionStarted, ActionAttached, ActionIgnored, ActionUnmatched, ActionRejected} {

@@ -34,6 +34,10 @@ const (
 // ErrTooLarge is returned (wrapped) by Decode for a body over the limit or more than MaxAlerts alerts.
 var ErrTooLarge = errors.New("body too large")
 
+// ErrUnreadable is returned (wrapped) by Decode when the body cannot be read to its end (the connection broke or
+// timed out): not the notification's fault, so the handler answers 503 and Alertmanager sends it again.
+var ErrUnreadable = errors.New("read body")
+
 // Payload is an Alertmanager webhook notification. Decoding ignores unknown fields: newer Alertmanagers add some
 // (truncatedAlerts, notification_reason, routeLabels, ...).
 type Payload struct {
@@ -69,7 +73,7 @@ func (a Alert) Name() string { return a.Labels[model.AlertNameLabel] }
 
 // Decode reads one notification of at most limit bytes (DefaultMaxBody when limit <= 0) and checks its envelope:
 // JSON, version 4, at least one and at most MaxAlerts alerts. Errors name the offending field; a body over the
-// limit, or more than MaxAlerts alerts, wraps ErrTooLarge.
+// limit, or more than MaxAlerts alerts, wraps ErrTooLarge; a body that cannot be read to its end wraps ErrUnreadable.
 // A bad alert is not an error of the notification: Alertmanager drops a notification answered 4xx, with every
 // valid alert in it, so each alert is checked on its own by Alert.Validate.
 func Decode(r io.Reader, limit int64) (Payload, error) {
@@ -82,7 +86,7 @@ func Decode(r io.Reader, limit int64) (Payload, error) {
 	case errors.As(err, &maxErr) || int64(len(body)) > limit:
 		return Payload{}, fmt.Errorf("%w: the limit is %d bytes (lower the receiver's max_alerts)", ErrTooLarge, limit)
 	case err != nil:
-		return Payload{}, fmt.Errorf("read body: %w", err)
+		return Payload{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	return DecodeBytes(body)
 }

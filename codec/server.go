@@ -1,8 +1,12 @@
 package codec
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -59,7 +63,19 @@ func NewServer(c *Codec, opts ServerOptions) http.Handler {
 			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		// Read the body here rather than in the SDK's handler, which answers every read failure 400 ("your
+		// request is wrong"): an oversized body is 413, and a body cut short by the connection 503 (try again).
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			http.Error(w, fmt.Sprintf("body over %d bytes: decode fewer payloads at once", maxBody), http.StatusRequestEntityTooLarge)
+			return
+		case err != nil:
+			http.Error(w, "body not read to its end: "+err.Error()+": retry", http.StatusServiceUnavailable)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		codecs.ServeHTTP(w, r)
 	})
 }
