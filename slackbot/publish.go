@@ -119,7 +119,8 @@ func (p *Publisher) publish(ctx context.Context, e activities.Event) (string, er
 // touchesCard reports whether an event changes the card (the rest only get thread replies, or nothing).
 func touchesCard(e activities.Event) bool {
 	switch e.Type {
-	case activities.EventStarted, activities.EventDecisionNeeded, activities.EventDecision, activities.EventOutcome:
+	case activities.EventStarted, activities.EventDecisionNeeded, activities.EventDecision, activities.EventControl,
+		activities.EventOutcome:
 		return true
 	case activities.EventStep:
 		switch e.Step {

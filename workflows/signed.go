@@ -18,15 +18,20 @@ type voter struct {
 	Key       string // the signing key's SHA256 fingerprint (the person's for cli, the front door's for slack)
 	SlackUser string // the Slack member ID that clicked, for slack
 	ProofID   string // proof.Proof.ID(), also the Update ID
+	// Click and SlackGroups are, for slack, the click the front door handled and the Slack user groups it found
+	// the user in at that moment: signed in the proof on plans with approval.people, as sent on plans without.
+	Click       string
+	SlackGroups []string
 }
 
 // voterOf reads who a vote is from without checking it (checkVoter did, in the validator). It reads nothing but
 // the request, so the update handler records the same voter when the history is replayed.
 func voterOf(req ApprovalRequest) voter {
 	if req.Proof == nil {
-		return voter{Person: req.By, Via: ViaWebUI}
+		return voter{Person: req.By, Via: ViaWebUI, Click: req.Click, SlackGroups: req.SlackGroups}
 	}
-	v := voter{Person: req.Proof.Approver, Via: req.Proof.Via, ProofID: req.Proof.ID()}
+	v := voter{Person: req.Proof.Approver, Via: req.Proof.Via, ProofID: req.Proof.ID(), Click: req.Proof.Click,
+		SlackGroups: req.Proof.SlackGroups}
 	if key, err := req.Proof.Key(); err == nil {
 		v.Key = proof.Fingerprint(key)
 	}
