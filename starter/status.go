@@ -43,7 +43,11 @@ func printStatus(w io.Writer, st workflows.Status) {
 	if st.Outcome != "" {
 		fmt.Fprintf(w, "   outcome: %s (%s)", st.Outcome, st.Reason)
 	}
-	fmt.Fprintf(w, "   RTO: %.2fs\n\n", st.RTOSeconds)
+	fmt.Fprintf(w, "   RTO: %.2fs\n", st.RTOSeconds)
+	if st.Paused {
+		fmt.Fprintf(w, "PAUSED by %s: holds before its next change (starter resume %s)\n", st.PausedBy, workflows.WorkflowID(st.Service))
+	}
+	fmt.Fprintln(w)
 	for _, s := range st.Steps {
 		fmt.Fprintf(w, "  %-10s %-8s %8.3fs  %s\n", s.Name, s.Result, s.Seconds(), s.Detail)
 	}

@@ -90,3 +90,22 @@ func TestSignatureIgnoresTheClock(t *testing.T) {
 		t.Fatal("warmup progress did not change the signature")
 	}
 }
+
+// A paused failover says so, and who paused it, in `starter status` and in every `starter watch` frame; the pause
+// is a new frame.
+func TestStatusAndWatchShowWhoPaused(t *testing.T) {
+	st := warmingUp()
+	running := signature(st, nil)
+	st.Paused, st.PausedBy = true, "alice"
+	if signature(st, nil) == running {
+		t.Fatal("a pause did not change the watch signature")
+	}
+	if got := renderWatch(st, nil, watchAt(3), 100); !strings.Contains(got, "PAUSED by alice: resume with starter resume failover-payments") {
+		t.Errorf("watch frame lacks the pause:\n%s", got)
+	}
+	var b strings.Builder
+	printStatus(&b, st)
+	if !strings.Contains(b.String(), "PAUSED by alice: holds before its next change (starter resume failover-payments)") {
+		t.Errorf("status lacks the pause:\n%s", b.String())
+	}
+}
