@@ -17,9 +17,10 @@ const (
 	DecisionAbort   = "abort"
 	DecisionPause   = "pause"
 	DecisionResume  = "resume"
+	DecisionStart   = "start" // a person asks for a failover (`starter start`): the run's requester
 )
 
-var decisions = []string{DecisionApprove, DecisionReject, DecisionAbort, DecisionPause, DecisionResume}
+var decisions = []string{DecisionApprove, DecisionReject, DecisionAbort, DecisionPause, DecisionResume, DecisionStart}
 
 // Front doors a decision comes through.
 const (
@@ -42,7 +43,7 @@ type Statement struct {
 	PlanHash string `json:"plan_hash"`
 	// Kind is the decision being answered (workflows.DecideFailover, DecideUndo, ...).
 	Kind string `json:"kind"`
-	// Decision is approve, reject, abort, pause or resume.
+	// Decision is approve, reject, abort, pause, resume or start.
 	Decision string `json:"decision"`
 	// Approver is the person's name in the plan's approval.people.
 	Approver string `json:"approver"`

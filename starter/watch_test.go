@@ -103,9 +103,13 @@ func TestStatusAndWatchShowWhoPaused(t *testing.T) {
 	if got := renderWatch(st, nil, watchAt(3), 100); !strings.Contains(got, "PAUSED by alice: resume with starter resume failover-payments") {
 		t.Errorf("watch frame lacks the pause:\n%s", got)
 	}
+	st.Requester = workflows.Requester{Person: "bob", Proven: workflows.RequesterSigned, Key: "SHA256:abc"}
 	var b strings.Builder
 	printStatus(&b, st)
-	if !strings.Contains(b.String(), "PAUSED by alice: holds before its next change (starter resume failover-payments)") {
-		t.Errorf("status lacks the pause:\n%s", b.String())
+	for _, want := range []string{"PAUSED by alice: holds before its next change (starter resume failover-payments)",
+		"requested by: bob (signed, key SHA256:abc)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -106,11 +106,12 @@ type DecisionState struct {
 	Outcome string       `json:"outcome,omitempty"`
 }
 
-// registerDecisions installs the approve and reject updates. Validators refuse, before anything reaches history,
+// registerDecisions records who requested the run (fourEyes reads it) and installs the approve and reject updates. Validators refuse, before anything reaches history,
 // a vote when nothing is pending, a stale plan hash, a vote without a valid proof (plans with approval.people), an
 // approver outside the plan's approvers, the requester under four eyes, or a second vote by the same person: each
 // with its Refused... type (validateVote).
 func (f *failover) registerDecisions(ctx workflow.Context) error {
+	f.status.Requester = f.requester(ctx)
 	return registerUpdates(ctx, []string{ApproveUpdate, RejectUpdate}, f.vote, f.validateVote)
 }
 
@@ -159,8 +160,9 @@ func (f *failover) validateVote(ctx workflow.Context, decision string, req Appro
 	switch {
 	case !ap.MayApprove(v.Person):
 		return refuse(RefusedNotApprover, "%s may not decide: not in the plan's approval.approvers", v.Person)
-	case ap.FourEyes && decision == ApproveUpdate && v.Person == f.requester():
-		return refuse(RefusedFourEyes, "%s requested this failover and may not approve it (approval.fourEyes): ask another approver", v.Person)
+	case ap.FourEyes && decision == ApproveUpdate && v.Person == f.status.Requester.Person:
+		return refuse(RefusedFourEyes, "%s requested this failover (%s) and may not approve it (approval.fourEyes): ask another approver",
+			v.Person, f.status.Requester.Proven)
 	}
 	for _, a := range f.status.Approvals {
 		if a.For == p.Kind && a.personOrBy() == v.Person && a.Decision == ApproveUpdate && decision == ApproveUpdate {
@@ -287,6 +289,7 @@ func (f *failover) approvers(p *Pending) []string {
 
 // decide waits up to timeout for a decision and returns approve, reject or "" (no decision in time).
 func (f *failover) decide(ctx workflow.Context, kind DecisionKind, question string, needed int, timeout time.Duration) string {
+	needed = f.approvalsNeeded(ctx, kind, needed)
 	f.status.Pending = &Pending{Kind: kind, Question: question, Needed: needed}
 	f.publish(ctx)
 	f.emit(ctx, activities.Event{Type: activities.EventDecisionNeeded, Step: f.status.Step, DecisionKind: kind, Question: question,
