@@ -112,8 +112,9 @@ func (c *card) putAbort(e activities.Event) {
 	if len(value) > maxButtonValue {
 		return
 	}
-	text := fmt.Sprintf("Abort the failover of %s? Before the cutover nothing is changed; after it, everything "+
-		"changed so far is rolled back. You abort as yourself.", esc(e.Service))
+	// The card names the service; the dialog says what an abort does, whole, within maxConfirmText.
+	const text = "Before the cutover, nothing is changed and the failover ends aborted; after it, everything " +
+		"changed so far is rolled back. You abort as yourself."
 	abort := slack.NewButtonBlockElement(ActionAbort, value, plain("Abort", maxButtonText)).WithStyle(slack.StyleDanger)
 	abort.WithConfirm(slack.NewConfirmationBlockObject(plain("Abort the failover?", maxConfirmTitle),
 		mrkdwn(clip(text, maxConfirmText, "")), plain("Abort", maxConfirmButton), plain("Keep going", maxConfirmButton)).
