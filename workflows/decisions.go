@@ -160,9 +160,9 @@ func (f *failover) validateVote(ctx workflow.Context, decision string, req Appro
 	switch {
 	case !ap.MayApprove(v.Person):
 		return refuse(RefusedNotApprover, "%s may not decide: not in the plan's approval.approvers", v.Person)
-	case ap.FourEyes && decision == ApproveUpdate && v.Person == f.status.Requester.Person:
-		return refuse(RefusedFourEyes, "%s requested this failover (%s) and may not approve it (approval.fourEyes): ask another approver",
-			v.Person, f.status.Requester.Proven)
+	case ap.FourEyes && decision == ApproveUpdate && f.status.Requester.Proven == RequesterSigned && v.Person == f.status.Requester.Person:
+		return refuse(RefusedFourEyes, "%s requested this failover (signed start) and may not approve it (approval.fourEyes): ask another approver",
+			v.Person)
 	}
 	for _, a := range f.status.Approvals {
 		if a.For == p.Kind && a.personOrBy() == v.Person && a.Decision == ApproveUpdate && decision == ApproveUpdate {

@@ -144,8 +144,9 @@ const signedStarts = "signed-starts"
 
 // requester is who asked for this failover, whom approval.fourEyes forbids to approve it. On a plan with
 // approval.people it is proven by the trigger's start proof, checked like a vote's against the people's keys
-// at the run's start time (so replay reads the same answer). An alert start has no person; any other start
-// without a valid proof has an unproven requester (see approvalsNeeded). Without people, Trigger.By as written.
+// at the run's start time (so replay reads the same answer). Only a proven requester is refused as an approver.
+// An alert start has no person; any other start without a valid proof has an unproven requester (see
+// approvalsNeeded). Without people, Trigger.By as written.
 func (f *failover) requester(ctx workflow.Context) Requester {
 	t, ap := f.req.Trigger, f.req.Plan.Approval
 	switch {
@@ -176,8 +177,9 @@ func (f *failover) requester(ctx workflow.Context) Requester {
 }
 
 // approvalsNeeded is how many distinct people must approve kind. Under approval.fourEyes on a plan with people,
-// a failover whose requester is unproven (not signed, not an alert) needs at least two: whoever really asked,
-// one of the two is someone else. The claimed requester is refused as well (validateVote).
+// a failover whose requester is unproven (not signed, not an alert) needs at least two: nobody can be excluded
+// as the requester, since nothing proves who asked, but whoever asked, one of two distinct approvers is someone
+// else. (Refusing the claimed name would add nothing, and could leave a plan with two approvers unable to decide.)
 func (f *failover) approvalsNeeded(ctx workflow.Context, kind DecisionKind, quorum int) int {
 	ap := f.req.Plan.Approval
 	if kind != DecideFailover || !ap.FourEyes || !ap.HasPeople() || quorum >= 2 || f.status.Requester.Proven != RequesterUnproven {
