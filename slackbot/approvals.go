@@ -20,11 +20,12 @@ import (
 	"github.com/failover/failover/workflows"
 )
 
-// Workflows is what the click handlers need from Temporal: a failover run's status, and its approve/reject Update.
+// Workflows is what the click handlers need from Temporal: a failover run's status, and its approve, reject and
+// abort Updates.
 type Workflows interface {
 	// Status returns the run's status; ErrRunClosed when the run has ended.
 	Status(ctx context.Context, workflowID, runID string) (workflows.Status, error)
-	// Decide sends the approve or reject Update to that run and waits for its result; updateID makes a repeat of
+	// Decide sends the approve, reject or abort Update to that run and waits for its result; updateID makes a repeat of
 	// the same click a no-op on the server.
 	Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error)
 }
@@ -47,7 +48,7 @@ func (t Temporal) Decide(ctx context.Context, workflowID, runID, update, updateI
 	return control.Decide(ctx, t.Client, control.Vote{WorkflowID: workflowID, RunID: runID, Update: update, Request: req, UpdateID: updateID})
 }
 
-// Allowlist is the Slack-side list of who may press Approve / Reject: Slack user IDs, and user groups whose members
+// Allowlist is the Slack-side list of who may press Approve / Reject / Abort: Slack user IDs, and user groups whose members
 // are read with usergroups.users.list and cached for TTL. It is checked before anything reaches Temporal.
 //
 // It narrows, it does not widen: the workflow still requires the clicking user's ID in the plan's
@@ -125,12 +126,15 @@ func (l *Allowlist) groupMembers(ctx context.Context, group string) ([]string, e
 	return users, nil
 }
 
-// Approvals turns Approve / Reject clicks into the workflow's approve / reject Updates. Both delivery modes (HTTP
-// via Interactions, Socket Mode via RunSocketMode) hand it the callbacks they have authenticated.
+// Approvals turns Approve / Reject / Abort clicks into the workflow's approve / reject / abort Updates. Both
+// delivery modes (HTTP via Interactions, Socket Mode via RunSocketMode) hand it the callbacks they have
+// authenticated.
 //
-// A click changes the workflow only if, in order: it is not a repeat of a click already handled, its button value
-// is a failover decision, the user is on the Allowlist (when one is set), the run it names is still open, runs the
-// plan it names and waits for the decision kind it names, the user is a person in the plan (plans with
+// A click changes the workflow only if, in order: it is not a repeat of a click this replica handled, its button
+// value is a failover decision, the user is on the Allowlist (when one is set; the user groups that let them in
+// are recorded with the decision), the run it names is still open and has not recorded this click already (a
+// replay, or a redelivery another replica handled: answered "already recorded"), runs the plan it names and (for
+// Approve / Reject) waits for the decision kind it names, the user is a person in the plan (plans with
 // approval.people: the click is then signed with the FrontDoor key), and the workflow's own validator accepts the
 // user (plan approvers, proof, four eyes, one vote per person). Every refusal is answered with an ephemeral message to the user alone.
 type Approvals struct {
