@@ -141,3 +141,27 @@ func TestPauseResumeBetweenTrafficSteps(t *testing.T) {
 	}
 	recordHistory(t, s, "paused-resumed")
 }
+
+// TestUnprovenRequesterNeedsTwoApprovers: under approval.fourEyes, a start that proves nobody (here a raw client
+// naming "e2e", as the Web UI would) needs two distinct approvers even with quorum 1: alice alone leaves the
+// failover waiting, bob's approval lets it run. Recorded as unproven-requester.json (change ID signed-starts).
+func TestUnprovenRequesterNeedsTwoApprovers(t *testing.T) {
+	s := startStack(t)
+	startWorker(t, s)
+	run, p := manualRun(t, s, func(p *plan.Plan) {
+		p.Approval.FourEyes, p.Approval.Quorum = true, 1
+		p.Approval.Approvers = []string{"alice", "bob"}
+	})
+	eventually(t, 30*time.Second, "waiting for approval", func() bool { return statusOf(t, s, run).Pending != nil })
+	st := statusOf(t, s, run)
+	if st.Requester.Proven != workflows.RequesterUnproven || st.Pending.Needed != 2 {
+		t.Fatalf("requester %+v, %d approvals needed: want unproven and two", st.Requester, st.Pending.Needed)
+	}
+	approve(t, s, run.GetID(), p.Hash(), "alice")
+	if st := statusOf(t, s, run); st.Pending == nil || st.Pending.Have != 1 || st.Pending.Outcome != "" {
+		t.Fatalf("after alice: pending %+v, want 1 of 2 and still waiting", st.Pending)
+	}
+	approve(t, s, run.GetID(), p.Hash(), "bob")
+	wantOutcome(t, result(t, run), workflows.Succeeded)
+	recordHistory(t, s, "unproven-requester")
+}
