@@ -73,10 +73,11 @@ func Refusal(err error) (refusal, why string, ok bool) {
 
 // Sign returns the vote with a proof: signer signs that approver makes the vote's decision (v.Update) on the
 // pending decision kind through via (proof.ViaCLI or proof.ViaSlack) at now, for the vote's run and plan hash. The
-// Update ID becomes the proof's ID, so Temporal refuses the same proof a second time.
+// Update ID becomes the proof's ID, so Temporal refuses the same proof a second time. The request's Slack click
+// and user groups, when set, are signed too.
 func (v Vote) Sign(signer ssh.Signer, kind workflows.DecisionKind, approver, via string, now time.Time) (Vote, error) {
 	st := proof.Statement{WorkflowID: v.WorkflowID, RunID: v.RunID, PlanHash: v.Request.PlanHash, Kind: kind,
-		Decision: v.Update, Approver: approver, Via: via, Time: now}
+		Decision: v.Update, Approver: approver, Via: via, Time: now, Click: v.Request.Click, SlackGroups: v.Request.SlackGroups}
 	pr, err := proof.Sign(st, signer)
 	if err != nil {
 		return Vote{}, fmt.Errorf("%s %s: %w", v.Update, v.WorkflowID, err)

@@ -17,9 +17,10 @@ const (
 	DecisionAbort   = "abort"
 	DecisionPause   = "pause"
 	DecisionResume  = "resume"
+	DecisionStart   = "start" // a person asks for a failover (`starter start`): the run's requester
 )
 
-var decisions = []string{DecisionApprove, DecisionReject, DecisionAbort, DecisionPause, DecisionResume}
+var decisions = []string{DecisionApprove, DecisionReject, DecisionAbort, DecisionPause, DecisionResume, DecisionStart}
 
 // Front doors a decision comes through.
 const (
@@ -42,7 +43,7 @@ type Statement struct {
 	PlanHash string `json:"plan_hash"`
 	// Kind is the decision being answered (workflows.DecideFailover, DecideUndo, ...).
 	Kind string `json:"kind"`
-	// Decision is approve, reject, abort, pause or resume.
+	// Decision is approve, reject, abort, pause, resume or start.
 	Decision string `json:"decision"`
 	// Approver is the person's name in the plan's approval.people.
 	Approver string `json:"approver"`
@@ -50,6 +51,13 @@ type Statement struct {
 	Via string `json:"via"`
 	// Time is when the decision was signed; Verify refuses proofs older than its maxAge.
 	Time time.Time `json:"time"`
+	// Click is, via slack, the click the front door signed for (user, button, action and message timestamps): the
+	// workflow records it, so the same click sent to another front-door replica is known as already recorded.
+	// Optional: statements without it sign the same bytes as before it existed.
+	Click string `json:"click,omitempty"`
+	// SlackGroups are, via slack, the Slack user groups the front door found the clicking user in when they
+	// clicked (the groups its allow-list names). Optional, like Click.
+	SlackGroups []string `json:"slack_groups,omitempty"`
 }
 
 // Bytes is the canonical encoding that is signed: the version line, then one "name=value" line per field in a
@@ -69,10 +77,15 @@ func (st Statement) Check() error {
 	var errs []error
 	for _, f := range st.fields() {
 		switch {
-		case f.value == "":
+		case f.value == "" && !f.optional:
 			errs = append(errs, fmt.Errorf("%s: missing", f.name))
 		case !utf8.ValidString(f.value) || strings.ContainsFunc(f.value, unicode.IsControl):
 			errs = append(errs, fmt.Errorf("%s: %q holds a control character or invalid UTF-8: use printable text", f.name, f.value))
+		}
+	}
+	for i, g := range st.SlackGroups {
+		if g == "" || strings.Contains(g, ",") {
+			errs = append(errs, fmt.Errorf("slack_groups[%d]: %q: a Slack user group ID is non-empty and has no comma", i, g))
 		}
 	}
 	if st.Decision != "" && !slices.Contains(decisions, st.Decision) {
@@ -87,22 +100,33 @@ func (st Statement) Check() error {
 	return nil
 }
 
-type field struct{ name, value string }
+type field struct {
+	name, value string
+	optional    bool // signed only when set, after the fields every statement has
+}
 
 // fields lists the statement's fields in their signed order. The time is empty when unset, so Check reports it.
+// Optional fields follow, each only when set, so a statement without them signs the bytes it always did.
 func (st Statement) fields() []field {
 	var at string
 	if !st.Time.IsZero() {
 		at = st.Time.UTC().Format(time.RFC3339Nano)
 	}
-	return []field{
-		{"workflow_id", st.WorkflowID},
-		{"run_id", st.RunID},
-		{"plan_hash", st.PlanHash},
-		{"kind", st.Kind},
-		{"decision", st.Decision},
-		{"approver", st.Approver},
-		{"via", st.Via},
-		{"time", at},
+	fs := []field{
+		{"workflow_id", st.WorkflowID, false},
+		{"run_id", st.RunID, false},
+		{"plan_hash", st.PlanHash, false},
+		{"kind", st.Kind, false},
+		{"decision", st.Decision, false},
+		{"approver", st.Approver, false},
+		{"via", st.Via, false},
+		{"time", at, false},
 	}
+	if st.Click != "" {
+		fs = append(fs, field{"click", st.Click, true})
+	}
+	if len(st.SlackGroups) > 0 {
+		fs = append(fs, field{"slack_groups", strings.Join(st.SlackGroups, ","), true})
+	}
+	return fs
 }

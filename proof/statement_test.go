@@ -26,6 +26,19 @@ func TestStatementBytesAreCanonical(t *testing.T) {
 	if string(st.Bytes()) != want {
 		t.Fatal("the time zone changed the signed bytes")
 	}
+	// A Slack statement signs the click and the user groups after the fields every statement has.
+	st = statement()
+	st.Via, st.Click, st.SlackGroups = ViaSlack, "U111:fo-approve:1700000000.000001:1700000000.000100", []string{"S0ONCALL", "S0SRE"}
+	slack := strings.Replace(want, "via=cli", "via=slack", 1) +
+		"click=U111:fo-approve:1700000000.000001:1700000000.000100\n" +
+		"slack_groups=S0ONCALL,S0SRE\n"
+	if got := string(st.Bytes()); got != slack {
+		t.Fatalf("slack bytes:\n%s\nwant:\n%s", got, slack)
+	}
+	st.SlackGroups = []string{"S0,ONE"}
+	if err := st.Check(); err == nil || !strings.Contains(err.Error(), "slack_groups[0]") {
+		t.Fatalf("a group with a comma: %v, want slack_groups[0] named", err)
+	}
 }
 
 func TestStatementCheckNamesEveryProblem(t *testing.T) {

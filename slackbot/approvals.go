@@ -20,11 +20,12 @@ import (
 	"github.com/failover/failover/workflows"
 )
 
-// Workflows is what the click handlers need from Temporal: a failover run's status, and its approve/reject Update.
+// Workflows is what the click handlers need from Temporal: a failover run's status, and its approve, reject and
+// abort Updates.
 type Workflows interface {
 	// Status returns the run's status; ErrRunClosed when the run has ended.
 	Status(ctx context.Context, workflowID, runID string) (workflows.Status, error)
-	// Decide sends the approve or reject Update to that run and waits for its result; updateID makes a repeat of
+	// Decide sends the approve, reject or abort Update to that run and waits for its result; updateID makes a repeat of
 	// the same click a no-op on the server.
 	Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error)
 }
@@ -47,7 +48,7 @@ func (t Temporal) Decide(ctx context.Context, workflowID, runID, update, updateI
 	return control.Decide(ctx, t.Client, control.Vote{WorkflowID: workflowID, RunID: runID, Update: update, Request: req, UpdateID: updateID})
 }
 
-// Allowlist is the Slack-side list of who may press Approve / Reject: Slack user IDs, and user groups whose members
+// Allowlist is the Slack-side list of who may press Approve / Reject / Abort: Slack user IDs, and user groups whose members
 // are read with usergroups.users.list and cached for TTL. It is checked before anything reaches Temporal.
 //
 // It narrows, it does not widen: the workflow still requires the clicking user's ID in the plan's
@@ -77,8 +78,16 @@ func NewAllowlist(api *slack.Client, users, groups []string) *Allowlist {
 // Allows reports whether user may press the buttons. When a group's members cannot be read, the last members
 // read are used; with none, the error is returned (and the click refused).
 func (l *Allowlist) Allows(ctx context.Context, user string) (bool, error) {
+	ok, _, err := l.Membership(ctx, user)
+	return ok, err
+}
+
+// Membership reports whether user may press the buttons and, when the user is not listed by ID, which of the
+// allow-list's user groups let them in: every group is read (within TTL) at the click, so the decision's audit
+// record names the groups that granted membership when the user clicked.
+func (l *Allowlist) Membership(ctx context.Context, user string) (allowed bool, groups []string, err error) {
 	if slices.Contains(l.users, user) {
-		return true, nil
+		return true, nil, nil
 	}
 	var errs []error
 	for _, g := range l.groups {
@@ -88,10 +97,13 @@ func (l *Allowlist) Allows(ctx context.Context, user string) (bool, error) {
 			continue
 		}
 		if slices.Contains(members, user) {
-			return true, nil
+			groups = append(groups, g)
 		}
 	}
-	return false, errors.Join(errs...)
+	if len(groups) > 0 {
+		return true, groups, nil
+	}
+	return false, nil, errors.Join(errs...)
 }
 
 func (l *Allowlist) groupMembers(ctx context.Context, group string) ([]string, error) {
@@ -114,12 +126,15 @@ func (l *Allowlist) groupMembers(ctx context.Context, group string) ([]string, e
 	return users, nil
 }
 
-// Approvals turns Approve / Reject clicks into the workflow's approve / reject Updates. Both delivery modes (HTTP
-// via Interactions, Socket Mode via RunSocketMode) hand it the callbacks they have authenticated.
+// Approvals turns Approve / Reject / Abort clicks into the workflow's approve / reject / abort Updates. Both
+// delivery modes (HTTP via Interactions, Socket Mode via RunSocketMode) hand it the callbacks they have
+// authenticated.
 //
-// A click changes the workflow only if, in order: it is not a repeat of a click already handled, its button value
-// is a failover decision, the user is on the Allowlist (when one is set), the run it names is still open, runs the
-// plan it names and waits for the decision kind it names, the user is a person in the plan (plans with
+// A click changes the workflow only if, in order: it is not a repeat of a click this replica handled, its button
+// value is a failover decision, the user is on the Allowlist (when one is set; the user groups that let them in
+// are recorded with the decision), the run it names is still open and has not recorded this click already (a
+// replay, or a redelivery another replica handled: answered "already recorded"), runs the plan it names and (for
+// Approve / Reject) waits for the decision kind it names, the user is a person in the plan (plans with
 // approval.people: the click is then signed with the FrontDoor key), and the workflow's own validator accepts the
 // user (plan approvers, proof, four eyes, one vote per person). Every refusal is answered with an ephemeral message to the user alone.
 type Approvals struct {
@@ -180,7 +195,7 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	}
 	var act *slack.BlockAction
 	for _, x := range cb.ActionCallback.BlockActions {
-		if x != nil && (x.ActionID == ActionApprove || x.ActionID == ActionReject) {
+		if x != nil && (x.ActionID == ActionApprove || x.ActionID == ActionReject || x.ActionID == ActionAbort) {
 			act = x
 			break
 		}
@@ -197,8 +212,10 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	if err != nil {
 		return a.answer(ctx, cb, ClickResult{Result: ClickIgnored, Detail: "That button is not a failover decision: nothing changed."})
 	}
+	var groups []string
 	if a.allow != nil {
-		ok, err := a.allow.Allows(ctx, user)
+		var ok bool
+		ok, groups, err = a.allow.Membership(ctx, user)
 		switch {
 		case !ok && err != nil:
 			return a.answer(ctx, cb, ClickResult{Result: ClickNotAllowed,
@@ -216,18 +233,26 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 		}
 		return a.answer(ctx, cb, ClickResult{Result: ClickStale, Detail: detail})
 	}
-	if why := staleReason(st, v); why != "" {
+	// The workflow's own record answers a click some front door (this replica or another) handled already.
+	if rec, ok := workflows.RecordedClick(st.Approvals, key); ok {
+		return a.answer(ctx, cb, recorded(rec))
+	}
+	update, kind := updateOf(act.ActionID), workflows.ControlKind
+	why := staleControl(st, v)
+	if update != workflows.AbortUpdate {
+		why = staleReason(st, v)
+	}
+	if why != "" {
 		return a.answer(ctx, cb, ClickResult{Result: ClickStale, Detail: "This message is out of date: " + why + ". Nothing changed."})
 	}
-	update := workflows.ApproveUpdate
-	if act.ActionID == ActionReject {
-		update = workflows.RejectUpdate
+	if update != workflows.AbortUpdate {
+		kind = st.Pending.Kind
 	}
 	vote := control.Vote{WorkflowID: v.WorkflowID, RunID: v.RunID, Update: update, UpdateID: "slack:" + key,
-		Request: workflows.ApprovalRequest{By: user, PlanHash: v.PlanHash, Via: proof.ViaSlack}}
+		Request: workflows.ApprovalRequest{By: user, PlanHash: v.PlanHash, Via: proof.ViaSlack, Click: key, SlackGroups: groups}}
 	if st.Approval.HasPeople() {
 		var refused *ClickResult
-		if vote, refused = a.sign(vote, st, user); refused != nil {
+		if vote, refused = a.sign(vote, kind, st, user); refused != nil {
 			return a.answer(ctx, cb, *refused)
 		}
 	}
@@ -235,6 +260,8 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	if err != nil {
 		refusal, why, refused := control.Refusal(err)
 		switch {
+		case refusal == workflows.RefusedRecorded: // another replica recorded this click meanwhile
+			return a.answer(ctx, cb, ClickResult{Result: ClickDuplicate, Detail: "Already recorded, nothing changed: " + clip(esc(why), 500, "")})
 		case refusal == workflows.RefusedNotApprover:
 			return a.answer(ctx, cb, ClickResult{Result: ClickNotAllowed,
 				Detail: "You are not allowed to decide this failover, so nothing changed: " + clip(esc(why), 500, "")})
@@ -250,13 +277,36 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	if state.Outcome != "" {
 		detail += " Decided: " + state.Outcome + "."
 	}
+	if update == workflows.AbortUpdate {
+		detail = fmt.Sprintf("Your abort of %s is recorded: it stops at its next checkpoint (before the cutover nothing "+
+			"changes; after it, it rolls back). `starter status %s` shows where it is.", v.WorkflowID, v.WorkflowID)
+	}
 	return a.answer(ctx, cb, ClickResult{Result: ClickRecorded, Detail: detail, State: state})
 }
 
+// updateOf is the Update a button sends.
+func updateOf(actionID string) string {
+	switch actionID {
+	case ActionReject:
+		return workflows.RejectUpdate
+	case ActionAbort:
+		return workflows.AbortUpdate
+	}
+	return workflows.ApproveUpdate
+}
+
+// recorded answers a click the workflow has recorded already, from its record: a replay, or the same click
+// delivered to another replica of the front door. It is not counted again.
+func recorded(a workflows.Approval) ClickResult {
+	return ClickResult{Result: ClickDuplicate, Detail: fmt.Sprintf("Already recorded: this click was handled at %s as %s's %s "+
+		"(via %s); it is not counted again, and nothing changed.", a.At.UTC().Format(time.RFC3339), esc(a.By), a.Decision, a.Via)}
+}
+
 // sign signs the click for the person in the plan whose Slack ID clicked, with the front door's key; the Update ID
-// becomes the proof's ID (a redelivered click is caught before, by the recent-click cache). It returns the answer
+// becomes the proof's ID (a redelivered click is caught before: by the recent-click cache, and on any replica by the
+// workflow's record of the click, which its validator also checks). It returns the answer
 // for the user instead when the click cannot be signed.
-func (a *Approvals) sign(vote control.Vote, st workflows.Status, user string) (control.Vote, *ClickResult) {
+func (a *Approvals) sign(vote control.Vote, kind workflows.DecisionKind, st workflows.Status, user string) (control.Vote, *ClickResult) {
 	if a.FrontDoor == nil {
 		return vote, &ClickResult{Result: ClickRefused, Detail: "This failover's plan names approval.people, so Slack decisions " +
 			"must be signed by the front door, and this front door has no key (starter serve --front-door-key): nothing changed. " +
@@ -267,7 +317,7 @@ func (a *Approvals) sign(vote control.Vote, st workflows.Status, user string) (c
 		return vote, &ClickResult{Result: ClickNotAllowed, Detail: fmt.Sprintf("Your Slack user (%s) is nobody in the plan's "+
 			"approval.people, so nothing changed: ask for your Slack member ID to be added to your person there.", user)}
 	}
-	signed, err := vote.Sign(a.FrontDoor, st.Pending.Kind, person.Name, proof.ViaSlack, a.now())
+	signed, err := vote.Sign(a.FrontDoor, kind, person.Name, proof.ViaSlack, a.now())
 	if err != nil {
 		a.logger.Error("slack: could not sign the decision", "user", user, "person", person.Name, "error", err)
 		return vote, &ClickResult{Result: ClickRefused, Detail: "Could not sign your decision; nothing changed. Try again, or use `starter " + vote.Update + "`."}
@@ -286,6 +336,19 @@ func staleReason(st workflows.Status, v ButtonValue) string {
 		return "the failover waits for no decision now (step " + st.Step + ")"
 	case st.Pending.Kind != v.Kind:
 		return fmt.Sprintf("it asks %s but the failover now asks %s", v.Kind, st.Pending.Kind)
+	}
+	return ""
+}
+
+// staleControl says why an Abort button no longer applies to the run, or "".
+func staleControl(st workflows.Status, v ButtonValue) string {
+	switch {
+	case v.Kind != workflows.ControlKind:
+		return "it is not an operator control"
+	case st.PlanHash != v.PlanHash:
+		return fmt.Sprintf("it shows plan %s but the failover runs plan %s", v.PlanHash, st.PlanHash)
+	case st.Outcome != "":
+		return "the failover has ended (" + st.Outcome + ")"
 	}
 	return ""
 }

@@ -27,19 +27,22 @@ const (
 	blockPreview  = "fo-preview"  // what will change (the dry-run diff)
 	blockQuestion = "fo-question" // the decision asked, then who decided
 	blockActions  = "fo-actions"  // Approve / Reject, only while a decision is pending
+	blockAbort    = "fo-abort"    // the Abort button (with a confirm dialog), until the failover ends or is aborted
+	blockPaused   = "fo-paused"   // who paused the failover, while it is paused
 	blockVote     = "fo-vote"     // + ":" + Seq + ":" + decision kind: one line per vote or policy decision
 	blockOutcome  = "fo-outcome"  // the final outcome and RTO
 	blockEvent    = "fo-ev"       // + ":" + Seq: first block of a thread reply, to spot a duplicate after a retry
 )
 
 // cardOrder places a block among the others by the prefix of its ID.
-var cardOrder = []string{blockHead, blockFacts, blockStatus, blockStep, blockEvidence, blockPreview, blockQuestion,
-	blockActions, blockVote, blockOutcome}
+var cardOrder = []string{blockHead, blockFacts, blockStatus, blockPaused, blockStep, blockEvidence, blockPreview,
+	blockQuestion, blockActions, blockVote, blockAbort, blockOutcome}
 
-// Action IDs of the two buttons.
+// Action IDs of the buttons.
 const (
 	ActionApprove = "failover-approve"
 	ActionReject  = "failover-reject"
+	ActionAbort   = "failover-abort" // value: a ButtonValue of Kind workflows.ControlKind
 )
 
 // questionPrefix starts the question block while it is open.
@@ -98,7 +101,41 @@ func newCard(e activities.Event) *card {
 		mrkdwn("*Plan hash*\n`" + fact(e.PlanHash) + "`"),
 	}, nil, slack.SectionBlockOptionBlockID(blockFacts)))
 	c.setStatus("🔎 Started: confirming the outage and checking the target before anything changes")
+	c.putAbort(e)
 	return c
+}
+
+// putAbort adds the Abort button, which asks for confirmation first: before the cutover an abort changes
+// nothing, after it the failover rolls back. IDs too long for a button leave it out (`starter abort` works).
+func (c *card) putAbort(e activities.Event) {
+	value := ButtonValue{WorkflowID: e.WorkflowID, RunID: e.RunID, PlanHash: e.PlanHash, Kind: workflows.ControlKind}.Encode()
+	if len(value) > maxButtonValue {
+		return
+	}
+	// The card names the service; the dialog says what an abort does, whole, within maxConfirmText.
+	const text = "Before the cutover, nothing is changed and the failover ends aborted; after it, everything " +
+		"changed so far is rolled back. You abort as yourself."
+	abort := slack.NewButtonBlockElement(ActionAbort, value, plain("Abort", maxButtonText)).WithStyle(slack.StyleDanger)
+	abort.WithConfirm(slack.NewConfirmationBlockObject(plain("Abort the failover?", maxConfirmTitle),
+		mrkdwn(clip(text, maxConfirmText, "")), plain("Abort", maxConfirmButton), plain("Keep going", maxConfirmButton)).
+		WithStyle(slack.StyleDanger))
+	c.put(slack.NewActionBlock(blockAbort, abort))
+}
+
+// applyControl shows an operator's abort, pause or resume on the card: a paused failover says so and by whom
+// until it is resumed; an aborted one loses its Abort button.
+func (c *card) applyControl(e activities.Event) {
+	switch e.Decision {
+	case workflows.PauseUpdate:
+		c.put(section(blockPaused, clip(fmt.Sprintf("⏸️ *Paused* by %s via %s %s, before the next change: `starter resume %s` "+
+			"carries on", who(e.Actor), esc(e.Via), when(e.Time), fact(e.WorkflowID)), statusText, "")))
+	case workflows.ResumeUpdate:
+		c.remove(blockPaused)
+	case workflows.AbortUpdate:
+		c.remove(blockPaused)
+		c.remove(blockAbort)
+		c.setStatus(fmt.Sprintf("🛑 Aborted by %s via %s %s: stopping at the next checkpoint", who(e.Actor), esc(e.Via), when(e.Time)))
+	}
 }
 
 // cardFrom reads a card back from the message Slack stored.
@@ -127,8 +164,12 @@ func (c *card) apply(e activities.Event) bool {
 		c.applyDecisionNeeded(e)
 	case activities.EventDecision:
 		c.applyDecision(e)
+	case activities.EventControl:
+		c.applyControl(e)
 	case activities.EventOutcome:
 		c.remove(blockActions)
+		c.remove(blockAbort)
+		c.remove(blockPaused)
 		c.closeQuestion("the failover ended: " + e.Outcome)
 		rto := ""
 		if e.RTOSeconds > 0 {

@@ -144,3 +144,37 @@ func TestControlsReplyInTheThread(t *testing.T) {
 		t.Fatalf("abort reply %+v (%v): an abort is broadcast to the channel", r, ok)
 	}
 }
+
+// The card offers Abort (with a confirm dialog) from the start; a pause shows who paused until the resume; an abort
+// or the outcome takes the button away.
+func TestCardAbortButtonAndPause(t *testing.T) {
+	e := activities.Event{WorkflowID: "failover-payments", RunID: "r1", Service: "payments", From: "us-east", To: "eu-west", PlanHash: "abc"}
+	c := newCard(e)
+	var abort *slack.ButtonBlockElement
+	if i := c.index(blockAbort); i >= 0 {
+		abort, _ = c.blocks[i].(*slack.ActionBlock).Elements.ElementSet[0].(*slack.ButtonBlockElement)
+	}
+	if abort == nil || abort.ActionID != ActionAbort || abort.Confirm == nil || !strings.Contains(abort.Confirm.Text.Text, "rolled back") {
+		t.Fatalf("new card's Abort button %+v, want one with a confirm dialog", abort)
+	}
+	if v, err := ParseButtonValue(abort.Value); err != nil || v.Kind != workflows.ControlKind || v.RunID != "r1" {
+		t.Fatalf("Abort value %q (%v), want this run and the operator-control kind", abort.Value, err)
+	}
+	control := func(decision string) activities.Event {
+		x := e
+		x.Type, x.Decision, x.Actor, x.Via = activities.EventControl, decision, "bob", "cli"
+		return x
+	}
+	c.apply(control(workflows.PauseUpdate))
+	if !strings.Contains(c.json(), "Paused* by bob via cli") {
+		t.Fatalf("paused card lacks who paused:\n%s", c.json())
+	}
+	c.apply(control(workflows.ResumeUpdate))
+	if c.has(blockPaused) {
+		t.Fatal("resumed card still says paused")
+	}
+	c.apply(control(workflows.AbortUpdate))
+	if c.has(blockAbort) || !strings.Contains(c.json(), "Aborted by bob") {
+		t.Fatalf("aborted card: abort button %v, want gone and the status naming bob:\n%s", c.has(blockAbort), c.json())
+	}
+}

@@ -176,6 +176,9 @@ func TestEveryRenderingKeepsWithinSlackLimits(t *testing.T) {
 			}
 			events = append(events, e)
 		}
+		paused := ev(99, activities.EventControl) // a pause stays on the card until the resume or the outcome
+		paused.Decision = workflows.PauseUpdate
+		events = append(events, paused)
 		approve := ev(100, activities.EventStep)
 		approve.Step = "approve"
 		events = append(events, approve, ev(101, activities.EventOutcome))

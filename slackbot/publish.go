@@ -32,8 +32,9 @@ import (
 // a failing publisher after a few tries).
 //
 // Retries: the Publish activity may run an event twice (a lost response, a worker crash). The card is rewritten
-// from what Slack holds (read back with conversations.history) with blocks keyed by ID and votes keyed by the
-// event's Seq, so a repeat changes nothing. A thread reply carries its Seq in its block ID; the Publisher
+// with blocks keyed by ID and votes keyed by the event's Seq, so a repeat changes nothing. It is rendered onto the
+// card this process last wrote when it handled the run's previous event (cardMemory), and read back from Slack
+// (conversations.history, tier 3) only when it did not: another worker, a restart, a dropped event. A thread reply carries its Seq in its block ID; the Publisher
 // remembers the replies and cards it posted, and when an earlier attempt's result is unknown (it failed here, or
 // Temporal says this is a retry) it looks in the thread (conversations.replies) or the channel's history
 // (conversations.history) before posting again. The bot needs chat:write and channels:history (groups:history
@@ -45,6 +46,7 @@ type Publisher struct {
 	parents *recent // run ID → the card's ref
 	replies *recent // ref#seq of replies posted
 	tried   *recent // posts attempted whose result is unknown
+	cards   *cardMemory
 	pace    *channelPace
 	now     func() time.Time
 }
@@ -55,7 +57,8 @@ func NewPublisher(api *slack.Client, logger *slog.Logger) *Publisher {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Publisher{api: api, logger: logger, now: time.Now, pace: newChannelPace(channelInterval, channelBurst),
-		parents: newRecent(48*time.Hour, 10000), replies: newRecent(48*time.Hour, 50000), tried: newRecent(48*time.Hour, 10000)}
+		parents: newRecent(48*time.Hour, 10000), replies: newRecent(48*time.Hour, 50000), tried: newRecent(48*time.Hour, 10000),
+		cards: newCardMemory(1000)}
 }
 
 var _ activities.Publisher = (*Publisher)(nil)
@@ -109,10 +112,14 @@ func (p *Publisher) publish(ctx context.Context, e activities.Event) (string, er
 		if ref, err = p.postCard(ctx, e, c); err != nil {
 			return "", err
 		}
+		p.cards.handled(e.RunID, e.Seq, c)
 	} else if touchesCard(e) {
 		if err := p.updateCard(ctx, ref, e); err != nil {
+			p.cards.forget(e.RunID)
 			return "", err
 		}
+	} else {
+		p.cards.handled(e.RunID, e.Seq, nil)
 	}
 	if r, ok := replyFor(e); ok {
 		if err := p.reply(ctx, ref, e.Seq, r); err != nil {
@@ -125,7 +132,8 @@ func (p *Publisher) publish(ctx context.Context, e activities.Event) (string, er
 // touchesCard reports whether an event changes the card (the rest only get thread replies, or nothing).
 func touchesCard(e activities.Event) bool {
 	switch e.Type {
-	case activities.EventStarted, activities.EventDecisionNeeded, activities.EventDecision, activities.EventOutcome:
+	case activities.EventStarted, activities.EventDecisionNeeded, activities.EventDecision, activities.EventControl,
+		activities.EventOutcome:
 		return true
 	case activities.EventStep:
 		switch e.Step {
@@ -191,25 +199,18 @@ func (p *Publisher) postCard(ctx context.Context, e activities.Event, c *card) (
 	return ref, nil
 }
 
-// updateCard reads the card back, applies the event and writes it with chat.update when it changed.
+// updateCard applies the event to the card and writes it with chat.update when it changed. The card is the one
+// this process last wrote when that is current (cardMemory), else it is read back from Slack.
 func (p *Publisher) updateCard(ctx context.Context, ref messageRef, e activities.Event) error {
-	resp, err := p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-		ChannelID: ref.channel, Latest: ref.ts, Oldest: ref.ts, Inclusive: true, Limit: 1})
-	if err != nil {
-		return fmt.Errorf("slack: read the card %s: %w", ref, err)
-	}
-	var msg *slack.Message
-	for i := range resp.Messages {
-		if resp.Messages[i].Timestamp == ref.ts {
-			msg = &resp.Messages[i]
+	c, ok := p.cards.card(e.RunID, e.Seq)
+	if !ok {
+		var err error
+		if c, ok, err = p.readCard(ctx, ref, e); err != nil || !ok {
+			return err
 		}
 	}
-	if msg == nil {
-		p.logger.Warn("slack: the failover's message is gone (deleted?); not updating it", "ref", ref.String(), "event", e.Type)
-		return nil
-	}
-	c := cardFrom(msg.Blocks.BlockSet)
 	if !c.apply(e) {
+		p.cards.handled(e.RunID, e.Seq, c)
 		return nil
 	}
 	if err := p.pace.wait(ctx, ref.channel); err != nil {
@@ -219,7 +220,24 @@ func (p *Publisher) updateCard(ctx context.Context, ref messageRef, e activities
 		slack.MsgOptionText(c.text(), false), slack.MsgOptionBlocks(c.blocks...)); err != nil {
 		return fmt.Errorf("slack: update the card %s with event %d (%s): %w", ref, e.Seq, e.Type, err)
 	}
+	p.cards.handled(e.RunID, e.Seq, c)
 	return nil
+}
+
+// readCard reads the card back from Slack (conversations.history); ok is false when the message is gone.
+func (p *Publisher) readCard(ctx context.Context, ref messageRef, e activities.Event) (*card, bool, error) {
+	resp, err := p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: ref.channel, Latest: ref.ts, Oldest: ref.ts, Inclusive: true, Limit: 1})
+	if err != nil {
+		return nil, false, fmt.Errorf("slack: read the card %s: %w", ref, err)
+	}
+	for i := range resp.Messages {
+		if resp.Messages[i].Timestamp == ref.ts {
+			return cardFrom(resp.Messages[i].Blocks.BlockSet), true, nil
+		}
+	}
+	p.logger.Warn("slack: the failover's message is gone (deleted?); not updating it", "ref", ref.String(), "event", e.Type)
+	return nil, false, nil
 }
 
 // reply posts one thread reply per event Seq.

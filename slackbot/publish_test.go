@@ -174,6 +174,34 @@ func TestPublisherKeepsOneCardAndThreadsTheProgress(t *testing.T) {
 	if n := len(fake.TopLevel("CCARD")); n != 1 {
 		t.Fatalf("%d messages in the channel itself, want only the card", n)
 	}
+	if n := fake.Calls("conversations.history"); n != 0 {
+		t.Fatalf("%d conversations.history calls: one publisher that handled every event renders the card from memory", n)
+	}
+}
+
+// TestPublisherOnAnotherWorkerReadsTheCardBack: when the previous event went through another worker's publisher,
+// the remembered card may be stale, so the card is read back from Slack once; the next event renders from memory.
+func TestPublisherOnAnotherWorkerReadsTheCardBack(t *testing.T) {
+	p1, fake := newPublisher(t)
+	p2 := NewPublisher(Config{BotToken: "xoxb-test", APIURL: fake.APIURL()}.BotClient(), nil)
+	r := newRun(t, p1, "CTWO")
+	r.emit(activities.EventStarted, nil)
+	r.emit(activities.EventDecisionNeeded, decisionNeeded(2))
+	r.acts.Publishers[0] = p2
+	r.emit(activities.EventDecision, vote("U111", "approve", 1, 2, ""))
+	if n := fake.Calls("conversations.history"); n != 1 {
+		t.Fatalf("%d conversations.history calls, want 1: the second worker reads the card once", n)
+	}
+	r.acts.Publishers[0] = p1
+	r.emit(activities.EventDecision, vote("U222", "approve", 2, 2, "approve"))
+	if n := fake.Calls("conversations.history"); n != 2 {
+		t.Fatalf("%d conversations.history calls, want 2: back on the first worker, its memory is behind by one event", n)
+	}
+	r.emit(activities.EventStep, step("approve", "ok", "approved", 2.5))
+	if n := fake.Calls("conversations.history"); n != 2 {
+		t.Fatalf("%d conversations.history calls, want still 2: the card it just wrote is current", n)
+	}
+	wantText(t, "card", onlyCard(t, fake, "CTWO").AllText(), "<@U111> approved via slack", "<@U222> approved via slack", "Approved")
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

@@ -13,7 +13,8 @@ import (
 	"github.com/failover/failover/workflows"
 )
 
-// TestCLISignsDecisions: on a plan with approval.people, `starter approve` signs with --key and the workflow
+// TestCLISignsDecisions: on a plan with approval.people, `starter start` signs the start (the requester is
+// proven; unsigned or as someone else it is refused), `starter approve` signs with --key and the workflow
 // counts each person once; without a key, with a key not in the plan, or as someone else, it is refused. A signed
 // pause holds the approved failover before the cutover until a signed resume.
 func TestCLISignsDecisions(t *testing.T) {
@@ -36,7 +37,15 @@ func TestCLISignsDecisions(t *testing.T) {
 	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := starter(t, s, "start", "--plan", planFile, "--to", "eu-west", "--as", "carol"); err != nil {
+	if _, err := starter(t, s, "start", "--plan", planFile, "--to", "eu-west", "--as", "carol"); err == nil ||
+		!strings.Contains(err.Error(), "a start is signed to prove who asked") {
+		t.Fatalf("an unsigned start on a plan with people: %v, want it refused", err)
+	}
+	if _, err := starter(t, s, "start", "--plan", planFile, "--to", "eu-west", "--as", "carol", "--key", bobKey); err == nil ||
+		!strings.Contains(err.Error(), "is bob's in the plan") {
+		t.Fatalf("a start signed by bob's key as carol: %v, want it refused", err)
+	}
+	if out, err := starter(t, s, "start", "--plan", planFile, "--to", "eu-west", "--key", bobKey); err != nil {
 		t.Fatalf("start: %v\n%s", err, out)
 	}
 	waitForApproval(t, s)
@@ -83,5 +92,8 @@ func TestCLISignsDecisions(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"person":"alice"`) || !strings.Contains(out, `"key":"`+proof.Fingerprint(alicePub)+`"`) ||
 		!strings.Contains(out, `"proof_id":"proof-`) {
 		t.Fatalf("status --json does not record alice's signed approval: %v\n%s", err, out)
+	}
+	if want := `"requester":{"person":"bob","proven":"signed","key":"` + proof.Fingerprint(bobPub) + `"}`; !strings.Contains(out, want) {
+		t.Fatalf("status --json lacks %s: the signed start proves bob asked\n%s", want, out)
 	}
 }

@@ -2,21 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
 	"github.com/failover/failover/control"
 	"github.com/failover/failover/plan"
+	"github.com/failover/failover/proof"
 	"github.com/failover/failover/workflows"
 )
 
 func (c *cli) startCmd() *cobra.Command {
-	var planFile, from, to, as string
+	var planFile, from, to, as, keyFile string
 	var force, failback, wait bool
 	cmd := &cobra.Command{
 		Use:   "start --plan FILE --to REGION",
@@ -26,6 +31,15 @@ func (c *cli) startCmd() *cobra.Command {
 			req, err := buildRequest(planFile, from, to, as, force, failback)
 			if err != nil {
 				return err
+			}
+			if req.Plan.Approval.HasPeople() {
+				named := ""
+				if cmd.Flags().Changed("as") {
+					named = as
+				}
+				if req, err = signStart(req, named, keyFile, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
 			tc, err := c.temporal()
 			if err != nil {
@@ -55,6 +69,7 @@ func (c *cli) startCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&force, "force", false, "fail over even if the source region looks healthy")
 	cmd.Flags().BoolVar(&failback, "failback", false, "move back to the original region (hold-down and approval required)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the outcome and print it as JSON")
+	cmd.Flags().StringVar(&keyFile, "key", "", "your SSH private key file, to sign the start on a plan with approval.people when the ssh-agent holds no key of yours")
 	_ = cmd.MarkFlagRequired("plan")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
@@ -94,4 +109,35 @@ func startFailover(ctx context.Context, tc control.Starter, req workflows.Reques
 		return nil, fmt.Errorf("a failover of %s is already running as %s: follow it with starter status %s", req.Plan.Service, id, id)
 	}
 	return run, err
+}
+
+// signStart signs the start for the person whose key signs (named, the --as typed, must be that person when
+// given), so approval.fourEyes knows who asked. Without a key of a person's, a plan with allowUnsigned starts
+// with an unproven requester (under fourEyes it then needs two approvers); any other plan is told what to do.
+func signStart(req workflows.Request, named, keyFile string, stderr io.Writer) (workflows.Request, error) {
+	ap := req.Plan.Approval
+	signer, err := findSigner(ap, keyFile)
+	if err != nil && ap.AllowUnsigned && keyFile == "" {
+		fmt.Fprintf(stderr, "no SSH key of a person in the plan (%v); starting unsigned: the requester is unproven, "+
+			"so under approval.fourEyes two people must approve\n", err)
+		return req, nil
+	}
+	if err != nil {
+		return req, fmt.Errorf("start: this plan names approval.people, so a start is signed to prove who asked: %w", err)
+	}
+	person, _ := ap.PersonByKey(signer.PublicKey())
+	if named != "" && named != person.Name {
+		return req, fmt.Errorf("--as %s: your key %s is %s's in the plan: sign with %s's key, or leave out --as",
+			named, proof.Fingerprint(signer.PublicKey()), person.Name, named)
+	}
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return req, fmt.Errorf("start: nonce: %w", err)
+	}
+	pr, err := proof.Sign(workflows.StartStatement(req, "start-"+hex.EncodeToString(nonce), person.Name, time.Now()), signer)
+	if err != nil {
+		return req, fmt.Errorf("start: %w", err)
+	}
+	req.Trigger.By, req.Trigger.Proof = person.Name, &pr
+	return req, nil
 }

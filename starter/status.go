@@ -43,7 +43,15 @@ func printStatus(w io.Writer, st workflows.Status) {
 	if st.Outcome != "" {
 		fmt.Fprintf(w, "   outcome: %s (%s)", st.Outcome, st.Reason)
 	}
-	fmt.Fprintf(w, "   RTO: %.2fs\n\n", st.RTOSeconds)
+	fmt.Fprintf(w, "   RTO: %.2fs\n", st.RTOSeconds)
+	if r := st.Requester; r.Proven != "" && (r.Person != "" || r.Proven == workflows.RequesterAlert) {
+		fmt.Fprintf(w, "requested by: %s (%s%s%s)\n", orAlert(r.Person), r.Proven, map[bool]string{true: ", key " + r.Key}[r.Key != ""],
+			map[bool]string{true: ": " + r.Why}[r.Why != ""])
+	}
+	if st.Paused {
+		fmt.Fprintf(w, "PAUSED by %s: holds before its next change (starter resume %s)\n", st.PausedBy, workflows.WorkflowID(st.Service))
+	}
+	fmt.Fprintln(w)
 	for _, s := range st.Steps {
 		fmt.Fprintf(w, "  %-10s %-8s %8.3fs  %s\n", s.Name, s.Result, s.Seconds(), s.Detail)
 	}
@@ -53,4 +61,12 @@ func printStatus(w io.Writer, st workflows.Status) {
 	if st.Pending != nil {
 		fmt.Fprintf(w, "\nwaiting for: %s (%d/%d)\n", st.Pending.Question, st.Pending.Have, st.Pending.Needed)
 	}
+}
+
+// orAlert names the requester of an alert-started run, which no person asked for.
+func orAlert(person string) string {
+	if person == "" {
+		return "the alert route"
+	}
+	return person
 }

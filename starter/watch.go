@@ -175,6 +175,9 @@ func renderWatch(st workflows.Status, warm *activities.WarmupProgress, now time.
 			}
 		}
 	}
+	if st.Paused {
+		b.WriteString(clip(fmt.Sprintf("  PAUSED by %s: resume with starter resume %s", st.PausedBy, workflows.WorkflowID(st.Service)), width) + "\n")
+	}
 	if p := st.Pending; p != nil {
 		b.WriteString(clip(fmt.Sprintf("  waiting for a decision (%d/%d): %s", p.Have, p.Needed, p.Question), width) + "\n")
 		fmt.Fprintf(&b, "  approve: starter approve %s --as NAME\n", workflows.WorkflowID(st.Service))
@@ -199,7 +202,7 @@ func progressBar(p *activities.WarmupProgress, width int) string {
 // or the warmup moved.
 func signature(st workflows.Status, warm *activities.WarmupProgress) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|", st.Step, st.Outcome)
+	fmt.Fprintf(&b, "%s|%s|%s|", st.Step, st.Outcome, st.PausedBy)
 	for _, s := range st.Steps {
 		fmt.Fprintf(&b, "%s=%s;", s.Name, s.Result)
 	}

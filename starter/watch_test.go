@@ -90,3 +90,26 @@ func TestSignatureIgnoresTheClock(t *testing.T) {
 		t.Fatal("warmup progress did not change the signature")
 	}
 }
+
+// A paused failover says so, and who paused it, in `starter status` and in every `starter watch` frame; the pause
+// is a new frame.
+func TestStatusAndWatchShowWhoPaused(t *testing.T) {
+	st := warmingUp()
+	running := signature(st, nil)
+	st.Paused, st.PausedBy = true, "alice"
+	if signature(st, nil) == running {
+		t.Fatal("a pause did not change the watch signature")
+	}
+	if got := renderWatch(st, nil, watchAt(3), 100); !strings.Contains(got, "PAUSED by alice: resume with starter resume failover-payments") {
+		t.Errorf("watch frame lacks the pause:\n%s", got)
+	}
+	st.Requester = workflows.Requester{Person: "bob", Proven: workflows.RequesterSigned, Key: "SHA256:abc"}
+	var b strings.Builder
+	printStatus(&b, st)
+	for _, want := range []string{"PAUSED by alice: holds before its next change (starter resume failover-payments)",
+		"requested by: bob (signed, key SHA256:abc)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}

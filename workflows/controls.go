@@ -36,6 +36,9 @@ func (f *failover) registerControls(ctx workflow.Context) error {
 
 // validateControl refuses a control the workflow must not record, with a Refused... type.
 func (f *failover) validateControl(ctx workflow.Context, control string, req ApprovalRequest) error {
+	if err := f.checkClick(req); err != nil {
+		return err
+	}
 	switch {
 	case f.status.Outcome != "" || f.status.Step == StepRollback || f.status.Step == StepDone:
 		return refuse(RefusedControl, "nothing to %s: failover %s is at step %s", control, f.status.Service, f.status.Step)

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -32,21 +33,22 @@ const (
 // Refusal types: the approve and reject updates' validator refuses a vote with a temporal.ApplicationError of one
 // of these types, so callers tell the reasons apart with errors.As and Type(), never by the message's wording.
 const (
-	RefusedNothingPending = "NothingPending" // the failover waits for no decision now
-	RefusedStalePlan      = "StalePlan"      // the vote names another plan hash than the failover runs
-	RefusedNoVoter        = "NoVoter"        // the vote says nobody in By
-	RefusedNotApprover    = "NotApprover"    // By is not in the plan's approval.approvers
-	RefusedAlreadyVoted   = "AlreadyVoted"   // the person already approved this decision (through any front door)
-	RefusedUnsigned       = "Unsigned"       // no proof, and the plan has approval.people without allowUnsigned
-	RefusedBadProof       = "BadProof"       // the proof is malformed, forged, signed by an untrusted key, or expired
-	RefusedProofMismatch  = "ProofMismatch"  // the proof is for another run, plan, decision kind or decision
-	RefusedUpdateID       = "ProofUpdateID"  // the Update ID is not the proof's ID (a replayed or reused proof)
-	RefusedFourEyes       = "FourEyes"       // the person who requested the failover may not approve it
+	RefusedNothingPending = "NothingPending"  // the failover waits for no decision now
+	RefusedStalePlan      = "StalePlan"       // the vote names another plan hash than the failover runs
+	RefusedNoVoter        = "NoVoter"         // the vote says nobody in By
+	RefusedNotApprover    = "NotApprover"     // By is not in the plan's approval.approvers
+	RefusedAlreadyVoted   = "AlreadyVoted"    // the person already approved this decision (through any front door)
+	RefusedUnsigned       = "Unsigned"        // no proof, and the plan has approval.people without allowUnsigned
+	RefusedBadProof       = "BadProof"        // the proof is malformed, forged, signed by an untrusted key, or expired
+	RefusedProofMismatch  = "ProofMismatch"   // the proof is for another run, plan, decision kind or decision
+	RefusedUpdateID       = "ProofUpdateID"   // the Update ID is not the proof's ID (a replayed or reused proof)
+	RefusedFourEyes       = "FourEyes"        // the person who requested the failover may not approve it
+	RefusedRecorded       = "AlreadyRecorded" // this Slack click is recorded already (sent again, to any front door)
 )
 
 // Refusals lists every Refused... type.
 var Refusals = []string{RefusedNothingPending, RefusedStalePlan, RefusedNoVoter, RefusedNotApprover, RefusedAlreadyVoted,
-	RefusedUnsigned, RefusedBadProof, RefusedProofMismatch, RefusedUpdateID, RefusedFourEyes, RefusedControl}
+	RefusedUnsigned, RefusedBadProof, RefusedProofMismatch, RefusedUpdateID, RefusedFourEyes, RefusedRecorded, RefusedControl}
 
 // ApprovalRequest is the argument of the approve and reject updates and of the operator controls (abort, pause,
 // resume), from the CLI, Slack or the Web UI.
@@ -59,6 +61,11 @@ type ApprovalRequest struct {
 	// Proof is the signed decision, required when the plan names approval.people (unless allowUnsigned). Via
 	// slack, By is the Slack member ID that clicked.
 	Proof *proof.Proof `json:"proof,omitempty"`
+	// Click identifies the Slack click, and SlackGroups are the Slack user groups the front door found the user
+	// in at the click, on plans without approval.people; with people, the proof's (signed) count instead. A click
+	// already recorded is refused as AlreadyRecorded.
+	Click       string   `json:"click,omitempty"`
+	SlackGroups []string `json:"slack_groups,omitempty"`
 }
 
 // Approval is one recorded decision: a vote, a policy decision, or an operator control (For ControlKind).
@@ -75,6 +82,10 @@ type Approval struct {
 	Key       string `json:"key,omitempty"`
 	SlackUser string `json:"slack_user,omitempty"`
 	ProofID   string `json:"proof_id,omitempty"`
+	// SlackClick is the Slack click that sent the decision, so a front door that receives it again (any replica)
+	// answers it as recorded; SlackGroups are the Slack user groups the front door found the user in at the click.
+	SlackClick  string   `json:"slack_click,omitempty"`
+	SlackGroups []string `json:"slack_groups,omitempty"`
 }
 
 // Pending is a decision the workflow waits for.
@@ -95,11 +106,12 @@ type DecisionState struct {
 	Outcome string       `json:"outcome,omitempty"`
 }
 
-// registerDecisions installs the approve and reject updates. Validators refuse, before anything reaches history,
+// registerDecisions records who requested the run (fourEyes reads it) and installs the approve and reject updates. Validators refuse, before anything reaches history,
 // a vote when nothing is pending, a stale plan hash, a vote without a valid proof (plans with approval.people), an
 // approver outside the plan's approvers, the requester under four eyes, or a second vote by the same person: each
 // with its Refused... type (validateVote).
 func (f *failover) registerDecisions(ctx workflow.Context) error {
+	f.status.Requester = f.requester(ctx)
 	return registerUpdates(ctx, []string{ApproveUpdate, RejectUpdate}, f.vote, f.validateVote)
 }
 
@@ -127,6 +139,9 @@ func registerUpdates(ctx workflow.Context, names []string,
 // says why. A validator writes nothing to history and is not run on replay, so its errors can change without
 // breaking replay.
 func (f *failover) validateVote(ctx workflow.Context, decision string, req ApprovalRequest) error {
+	if err := f.checkClick(req); err != nil {
+		return err
+	}
 	p := f.status.Pending
 	switch {
 	case p == nil || p.Outcome != "":
@@ -145,8 +160,9 @@ func (f *failover) validateVote(ctx workflow.Context, decision string, req Appro
 	switch {
 	case !ap.MayApprove(v.Person):
 		return refuse(RefusedNotApprover, "%s may not decide: not in the plan's approval.approvers", v.Person)
-	case ap.FourEyes && decision == ApproveUpdate && v.Person == f.requester():
-		return refuse(RefusedFourEyes, "%s requested this failover and may not approve it (approval.fourEyes): ask another approver", v.Person)
+	case ap.FourEyes && decision == ApproveUpdate && f.status.Requester.Proven == RequesterSigned && v.Person == f.status.Requester.Person:
+		return refuse(RefusedFourEyes, "%s requested this failover (signed start) and may not approve it (approval.fourEyes): ask another approver",
+			v.Person)
 	}
 	for _, a := range f.status.Approvals {
 		if a.For == p.Kind && a.personOrBy() == v.Person && a.Decision == ApproveUpdate && decision == ApproveUpdate {
@@ -154,6 +170,31 @@ func (f *failover) validateVote(ctx workflow.Context, decision string, req Appro
 		}
 	}
 	return nil
+}
+
+// checkClick refuses a Slack click the workflow has recorded already: a replay, or a redelivery to another
+// front-door replica, whose own proof (signed anew) would otherwise not be caught by Temporal's Update-ID dedup.
+func (f *failover) checkClick(req ApprovalRequest) error {
+	click := voterOf(req).Click
+	if click == "" {
+		return nil
+	}
+	if a, ok := RecordedClick(f.status.Approvals, click); ok {
+		return refuse(RefusedRecorded, "this Slack click is recorded already: %s's %s via %s at %s; nothing changed",
+			a.By, a.Decision, a.Via, a.At.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// RecordedClick finds the recorded decision sent by this Slack click, so front doors and validators
+// answer a click they see again from the workflow's own record.
+func RecordedClick(approvals []Approval, click string) (Approval, bool) {
+	for _, a := range approvals {
+		if click != "" && a.SlackClick == click {
+			return a, true
+		}
+	}
+	return Approval{}, false
 }
 
 // validateLegacyVote checks a vote on a plan without approval.people: By is believed as written and must be in
@@ -183,6 +224,9 @@ func (a Approval) Proven() string {
 		return ""
 	case a.ProofID == "":
 		return "unsigned"
+	case a.SlackUser != "" && len(a.SlackGroups) > 0:
+		return fmt.Sprintf("Slack user %s (in user groups %s at the click), front-door key %s, %s", a.SlackUser,
+			strings.Join(a.SlackGroups, ", "), a.Key, a.ProofID)
 	case a.SlackUser != "":
 		return fmt.Sprintf("Slack user %s, front-door key %s, %s", a.SlackUser, a.Key, a.ProofID)
 	}
@@ -220,10 +264,11 @@ func (f *failover) vote(ctx workflow.Context, decision string, req ApprovalReque
 // record records a person's decision (a vote or an operator control) in the status and returns it.
 func (f *failover) record(ctx workflow.Context, decision string, kind DecisionKind, req ApprovalRequest) Approval {
 	a := Approval{By: req.By, Via: req.Via, Decision: decision, For: kind, Comment: req.Comment, At: workflow.Now(ctx)}
+	v := voterOf(req)
 	if f.req.Plan.Approval.HasPeople() {
-		v := voterOf(req)
 		a.By, a.Person, a.Via, a.Key, a.SlackUser, a.ProofID = v.Person, v.Person, v.Via, v.Key, v.SlackUser, v.ProofID
 	}
+	a.SlackClick, a.SlackGroups = v.Click, v.SlackGroups
 	f.status.Approvals = append(f.status.Approvals, a)
 	return a
 }
@@ -244,6 +289,7 @@ func (f *failover) approvers(p *Pending) []string {
 
 // decide waits up to timeout for a decision and returns approve, reject or "" (no decision in time).
 func (f *failover) decide(ctx workflow.Context, kind DecisionKind, question string, needed int, timeout time.Duration) string {
+	needed = f.approvalsNeeded(ctx, kind, needed)
 	f.status.Pending = &Pending{Kind: kind, Question: question, Needed: needed}
 	f.publish(ctx)
 	f.emit(ctx, activities.Event{Type: activities.EventDecisionNeeded, Step: f.status.Step, DecisionKind: kind, Question: question,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/failover/failover/plan"
+	"github.com/failover/failover/proof"
 )
 
 // TaskQueue is where the worker listens and the starter sends failovers.
@@ -49,6 +50,9 @@ type Trigger struct {
 	// RequireApproval overrides the plan's auto-approve policies, e.g. inside the cooldown after a failover.
 	RequireApproval bool   `json:"require_approval,omitempty"`
 	RequireReason   string `json:"require_reason,omitempty"`
+	// Proof proves By on plans with approval.people: By's signed start (StartStatement), so approval.fourEyes
+	// knows who asked. A start without one has an unproven requester (see Requester).
+	Proof *proof.Proof `json:"proof,omitempty"`
 }
 
 // Validate checks a request before it starts: the plan, its hash and what the workflow itself checks.

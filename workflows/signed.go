@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"fmt"
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/crypto/ssh"
 
@@ -18,15 +21,20 @@ type voter struct {
 	Key       string // the signing key's SHA256 fingerprint (the person's for cli, the front door's for slack)
 	SlackUser string // the Slack member ID that clicked, for slack
 	ProofID   string // proof.Proof.ID(), also the Update ID
+	// Click and SlackGroups are, for slack, the click the front door handled and the Slack user groups it found
+	// the user in at that moment: signed in the proof on plans with approval.people, as sent on plans without.
+	Click       string
+	SlackGroups []string
 }
 
 // voterOf reads who a vote is from without checking it (checkVoter did, in the validator). It reads nothing but
 // the request, so the update handler records the same voter when the history is replayed.
 func voterOf(req ApprovalRequest) voter {
 	if req.Proof == nil {
-		return voter{Person: req.By, Via: ViaWebUI}
+		return voter{Person: req.By, Via: ViaWebUI, Click: req.Click, SlackGroups: req.SlackGroups}
 	}
-	v := voter{Person: req.Proof.Approver, Via: req.Proof.Via, ProofID: req.Proof.ID()}
+	v := voter{Person: req.Proof.Approver, Via: req.Proof.Via, ProofID: req.Proof.ID(), Click: req.Proof.Click,
+		SlackGroups: req.Proof.SlackGroups}
 	if key, err := req.Proof.Key(); err == nil {
 		v.Key = proof.Fingerprint(key)
 	}
@@ -94,9 +102,91 @@ func (f *failover) checkVoter(ctx workflow.Context, kind DecisionKind, decision 
 	return voterOf(req), nil
 }
 
-// requester is who asked for this failover, whom approval.fourEyes forbids to approve it. Starts are not signed
-// yet, so this is Trigger.By as the starter wrote it (the --as of `starter start`, or "" for an alert, which is
-// no person); an unsigned start can name someone else, which fourEyes cannot catch.
-func (f *failover) requester() string {
-	return f.req.Trigger.By
+// StartMaxAge is how long before the run starts a start proof may be signed: enough for `starter start` to reach
+// Temporal, short so that a start proof read from a history cannot be replayed to start another run in its
+// signer's name.
+const StartMaxAge = 2 * time.Minute
+
+// StartStatement is what `starter start` signs for a person on a plan with approval.people: the service's
+// workflow ID, the plan hash, and as the kind the run's kind and direction, so the proof starts nothing else.
+// RunID, unknown before the start, carries a random nonce instead.
+func StartStatement(req Request, nonce, person string, now time.Time) proof.Statement {
+	return proof.Statement{WorkflowID: WorkflowID(req.Plan.Service), RunID: nonce, PlanHash: req.PlanHash,
+		Kind: StartKind(req), Decision: proof.DecisionStart, Approver: person, Via: proof.ViaCLI, Time: now}
+}
+
+// StartKind is the decision kind a start proof signs: "start-failover:us-east->eu-west".
+func StartKind(req Request) DecisionKind {
+	return fmt.Sprintf("start-%s:%s->%s", req.Kind, req.From, req.To)
+}
+
+// Requester is who asked for a failover and how that is known.
+type Requester struct {
+	// Person is the requester: the proof's signer, or Trigger.By as written when unproven; "" for an alert.
+	Person string `json:"person,omitempty"`
+	// Proven says how the requester is known: "signed" (a valid start proof: Key is its fingerprint), "alert"
+	// (an alert started the run: no person asked) or "unproven" (a name nothing proves: a Web UI or raw client
+	// start, or a start proof that did not verify, Why says why).
+	Proven string `json:"proven"`
+	Key    string `json:"key,omitempty"`
+	Why    string `json:"why,omitempty"`
+}
+
+// How a requester is known.
+const (
+	RequesterSigned   = "signed"
+	RequesterAlert    = "alert"
+	RequesterUnproven = "unproven"
+)
+
+// signedStarts is the change ID under which a run whose requester is unproven needs two approvers under fourEyes.
+const signedStarts = "signed-starts"
+
+// requester is who asked for this failover, whom approval.fourEyes forbids to approve it. On a plan with
+// approval.people it is proven by the trigger's start proof, checked like a vote's against the people's keys
+// at the run's start time (so replay reads the same answer). Only a proven requester is refused as an approver.
+// An alert start has no person; any other start without a valid proof has an unproven requester (see
+// approvalsNeeded). Without people, Trigger.By as written.
+func (f *failover) requester(ctx workflow.Context) Requester {
+	t, ap := f.req.Trigger, f.req.Plan.Approval
+	switch {
+	case !ap.HasPeople():
+		return Requester{Person: t.By, Proven: RequesterUnproven, Why: "the plan names no approval.people"}
+	case t.Proof == nil && t.Source == TriggerAlert && t.By == "":
+		return Requester{Proven: RequesterAlert}
+	case t.Proof == nil:
+		return Requester{Person: t.By, Proven: RequesterUnproven, Why: "the start carries no signed proof"}
+	}
+	pr := *t.Proof
+	unproven := func(why string) Requester { return Requester{Person: t.By, Proven: RequesterUnproven, Why: why} }
+	trusted := func(key ssh.PublicKey) bool {
+		p, ok := ap.PersonByKey(key)
+		return ok && p.Name == pr.Approver && pr.Via == proof.ViaCLI
+	}
+	info := workflow.GetInfo(ctx)
+	if err := pr.Verify(trusted, info.WorkflowStartTime, StartMaxAge); err != nil {
+		return unproven("the start proof does not verify: " + err.Error())
+	}
+	want := StartStatement(f.req, pr.RunID, pr.Approver, pr.Time)
+	if pr.WorkflowID != info.WorkflowExecution.ID || pr.PlanHash != want.PlanHash || pr.Kind != want.Kind || pr.Decision != want.Decision {
+		return unproven(fmt.Sprintf("the start proof is for %s %s %s, not this run (%s %s %s)", pr.WorkflowID, pr.Kind,
+			pr.PlanHash, info.WorkflowExecution.ID, want.Kind, want.PlanHash))
+	}
+	key, _ := pr.Key()
+	return Requester{Person: pr.Approver, Proven: RequesterSigned, Key: proof.Fingerprint(key)}
+}
+
+// approvalsNeeded is how many distinct people must approve kind. Under approval.fourEyes on a plan with people,
+// a failover whose requester is unproven (not signed, not an alert) needs at least two: nobody can be excluded
+// as the requester, since nothing proves who asked, but whoever asked, one of two distinct approvers is someone
+// else. (Refusing the claimed name would add nothing, and could leave a plan with two approvers unable to decide.)
+func (f *failover) approvalsNeeded(ctx workflow.Context, kind DecisionKind, quorum int) int {
+	ap := f.req.Plan.Approval
+	if kind != DecideFailover || !ap.FourEyes || !ap.HasPeople() || quorum >= 2 || f.status.Requester.Proven != RequesterUnproven {
+		return quorum
+	}
+	if workflow.GetVersion(ctx, signedStarts, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return quorum
+	}
+	return 2
 }

@@ -170,6 +170,15 @@ func TestSignedVotesAreChecked(t *testing.T) {
 	}
 }
 
+// startProof is person's start of req signed with key at at, for the test env's workflow ID.
+func startProof(t *testing.T, req Request, person string, at time.Time, key ssh.Signer) *proof.Proof {
+	st := StartStatement(req, "start-nonce", person, at)
+	st.WorkflowID = testWorkflowID
+	return sign(t, st, key)
+}
+
+// TestRequesterMayNotApproveUnderFourEyes: a start signed with alice's key proves she asked, so she may not
+// approve; bob alone makes the quorum of one.
 func TestRequesterMayNotApproveUnderFourEyes(t *testing.T) {
 	env, _ := newEnv(t)
 	env.SetStartTime(start)
@@ -177,13 +186,82 @@ func TestRequesterMayNotApproveUnderFourEyes(t *testing.T) {
 	p.Approval.FourEyes = true
 	req := request(p)
 	req.Trigger.By = "alice"
+	req.Trigger.Proof = startProof(t, req, "alice", start.Add(-30*time.Second), k.alice)
 	own := signedVote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash(), Via: proof.ViaCLI,
 		Proof: sign(t, statement(p, ApproveUpdate, "alice", proof.ViaCLI, time.Minute), k.alice)})
 	signedVote(env, 2*time.Minute, ApproveUpdate, ApprovalRequest{By: "bob", PlanHash: p.Hash(), Via: proof.ViaCLI,
 		Proof: sign(t, statement(p, ApproveUpdate, "bob", proof.ViaCLI, 2*time.Minute), k.bob)})
 	res := run(t, env, req)
 	wantOutcome(t, res, Succeeded)
-	wantRefused(t, "the requester approving", *own, RefusedFourEyes, "alice requested this failover")
+	wantRefused(t, "the requester approving", *own, RefusedFourEyes, "alice requested this failover (signed start)")
+	var st Status
+	if v, err := env.QueryWorkflow(StatusQuery); err != nil || v.Get(&st) != nil ||
+		st.Requester != (Requester{Person: "alice", Proven: RequesterSigned, Key: proof.Fingerprint(k.alice.PublicKey())}) {
+		t.Fatalf("requester %+v, want alice proven by her key", st.Requester)
+	}
+}
+
+// TestUnprovenRequesterUnderFourEyes: a start that names a requester without a valid proof (a Web UI or raw
+// client start, a proof signed by someone else's key, a stale one, one for another direction) proves nobody, so
+// nobody can be excluded: the failover needs two distinct approvers, so that whoever really asked, one of them is
+// someone else. The claimed requester counts as one of them. An alert start has no human requester: one approver
+// is enough.
+func TestUnprovenRequesterUnderFourEyes(t *testing.T) {
+	p, k := peoplePlan(t)
+	p.Approval.FourEyes = true
+	base := request(p)
+	base.Trigger.By = "alice"
+	other := base
+	other.From, other.To = base.To, base.From
+	for _, tc := range []struct {
+		name  string
+		proof *proof.Proof
+		why   string
+	}{
+		{"no proof", nil, "no signed proof"},
+		{"signed by bob's key as alice", startProof(t, base, "alice", start, k.bob), "untrusted key"},
+		{"signed too long before the start", startProof(t, base, "alice", start.Add(-StartMaxAge-time.Second), k.alice), "expired"},
+		{"signed for the other direction", startProof(t, other, "alice", start, k.alice), "not this run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, _ := newEnv(t)
+			env.SetStartTime(start)
+			req := base
+			req.Trigger.Proof = tc.proof
+			cli := func(d time.Duration, who string, key ssh.Signer) *error {
+				return signedVote(env, d, ApproveUpdate, ApprovalRequest{By: who, PlanHash: p.Hash(), Via: proof.ViaCLI,
+					Proof: sign(t, statement(p, ApproveUpdate, who, proof.ViaCLI, d), key)})
+			}
+			named := cli(time.Minute, "alice", k.alice)
+			bob := cli(2*time.Minute, "bob", k.bob)
+			res := run(t, env, req)
+			wantOutcome(t, res, Succeeded)
+			if *named != nil || *bob != nil {
+				t.Fatalf("alice (the claimed requester): %v; bob: %v; want both counted", *named, *bob)
+			}
+			if got := res.Steps[2].Seconds(); got != (2 * time.Minute).Seconds() {
+				t.Errorf("approval took %.0fs, want 120: alice alone is not enough, bob's second approval completes it", got)
+			}
+			var st Status
+			if v, err := env.QueryWorkflow(StatusQuery); err != nil || v.Get(&st) != nil || st.Requester.Proven != RequesterUnproven ||
+				!strings.Contains(st.Requester.Why, tc.why) {
+				t.Fatalf("requester %+v, want unproven because %q", st.Requester, tc.why)
+			}
+		})
+	}
+	t.Run("alert start", func(t *testing.T) {
+		env, _ := newEnv(t)
+		env.SetStartTime(start)
+		req := request(p)
+		req.Trigger = Trigger{Source: TriggerAlert, Alert: "PaymentsDown"}
+		signedVote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "bob", PlanHash: p.Hash(), Via: proof.ViaCLI,
+			Proof: sign(t, statement(p, ApproveUpdate, "bob", proof.ViaCLI, time.Minute), k.bob)})
+		res := run(t, env, req)
+		wantOutcome(t, res, Succeeded)
+		if got := res.Steps[2].Seconds(); got != time.Minute.Seconds() {
+			t.Errorf("approval took %.0fs, want 60: bob alone approves an alert-started run", got)
+		}
+	})
 }
 
 func TestWebUIUnsignedDecisions(t *testing.T) {

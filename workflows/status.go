@@ -21,6 +21,8 @@ type Status struct {
 	To       string  `json:"to"`
 	PlanHash string  `json:"plan_hash"`
 	Trigger  Trigger `json:"trigger"`
+	// Requester is who asked for the failover, as far as it is proven (approval.fourEyes reads it).
+	Requester Requester `json:"requester"`
 	// Approval is the plan's approval policy: the people who may decide and how they must sign, so the CLI and the
 	// Slack front door know whom to sign for.
 	Approval plan.Approval `json:"approval"`

@@ -61,6 +61,8 @@ var env struct {
 	wf        *countingWorkflows
 	approvals *slackbot.Approvals
 	url       string // POST /slack/interactions
+	cfg       slackbot.Config
+	frontDoor ssh.Signer // the front door's key, which the worker trusts
 }
 
 func TestMain(m *testing.M) {
@@ -123,6 +125,7 @@ func run(m *testing.M) (int, error) {
 	defer func() { stopSocket(); <-socketDone }()
 
 	env.stack, env.slack, env.wf, env.approvals, env.url = s, fake, wf, approvals, srv.URL+"/slack/interactions"
+	env.cfg, env.frontDoor = cfg, frontDoor
 	return m.Run(), nil
 }
 

@@ -425,6 +425,8 @@ type Element struct {
 	Value    string          `json:"value"`
 	Style    string          `json:"style"`
 	RawText  json.RawMessage `json:"text"`
+	// Confirm is the button's confirm dialog (Block Kit confirm object), as posted; nil without one.
+	Confirm json.RawMessage `json:"confirm,omitempty"`
 }
 
 // Text returns the element's text either way.
