@@ -28,6 +28,10 @@ const (
 	heartbeatTimeout = time.Second
 	// checkLimit caps one check: HTTP samples through the gateway, or one Prometheus query (5 s at most).
 	checkLimit = 30 * time.Second
+	// auditPatience is how long a local audit write is retried before the audit coroutine queues it again (and
+	// tries once more a minute later): a bound the SDK needs, since a local activity's schedule-to-close
+	// defaults to its start-to-close.
+	auditPatience = 10 * time.Minute
 )
 
 // quick is for one read or one converging write against etcd or Kong (ReadActive, ReadWeights, Cutover and its
@@ -58,6 +62,19 @@ func auditing(ctx workflow.Context, summary string) workflow.Context {
 		Summary:             summary,
 		StartToCloseTimeout: quickTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 30 * time.Second},
+	})
+}
+
+// auditingLocally is auditing as a local activity (batchedEvents): the write runs inside the workflow task, so an
+// attempt is capped at quickTimeout and retries start a second apart and triple: the first retry runs at once in
+// the worker, later ones after a server timer (the SDK keeps a workflow task open only for backoffs shorter than
+// its timeout). Retried for up to auditPatience; the audit coroutine then queues the records again.
+func auditingLocally(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                summary,
+		StartToCloseTimeout:    quickTimeout,
+		ScheduleToCloseTimeout: auditPatience,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 3, MaximumInterval: 30 * time.Second},
 	})
 }
 
