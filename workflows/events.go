@@ -18,16 +18,9 @@ import (
 //
 // Both run in a disconnected context, so a cancelled failover still records its rollback and its outcome.
 //
-// Since batchedEvents, publishing costs Temporal far less (README, "What a failover costs Temporal"):
-//   - RecordAudit runs as a local activity: a write of a few records to a local file, short and idempotent
-//     (exactly once per (workflow, run, seq)), so it runs inside the workflow task that emitted the events: one
-//     marker event instead of an activity's three events and the workflow task its completion woke;
-//   - check results and alerts ride to Slack with the next event that is not one (the step's end at the latest,
-//     which sums them up): a verification of many rounds, or a storm of alert repeats, costs one Notify, not one
-//     per result. Everything a person acts on (steps, decisions, controls, changes, the outcome) goes at once.
-//
-// Notify stays a normal activity: it waits out Slack's rate limit, which a local activity must never do (it
-// would hold the workflow task, and with it the failover's next command).
+// Since costPerFailover (cost.go) the audit log is written by a local activity and check results and alerts ride
+// to Slack with the next event that is not one. Notify stays a normal activity: it waits out Slack's rate limit,
+// which a local activity must never do (it would hold the workflow task, and with it the failover's next command).
 
 const (
 	// eventBatch bounds one activity's events, so its input stays far below Temporal's payload limits.
@@ -36,26 +29,21 @@ const (
 	notifyDrain = 2 * time.Minute
 )
 
-// batchedEvents is the workflow.GetVersion change ID of the audit log written by a local activity and of check
-// results and alerts riding to Slack with the next other event. Runs started before it publish as they began.
-const batchedEvents = "batched-events"
-
 func (f *failover) startPublishers(ctx workflow.Context) {
 	if f.legacy {
 		f.startPublisherV0(ctx)
 		return
 	}
-	batched := workflow.GetVersion(ctx, batchedEvents, workflow.DefaultVersion, 1) == 1
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	notifyCtx := notifying(ctx, "notify Slack")
 	recordAudit := func(batch []activities.Event) workflow.Future {
-		if batched {
+		if f.cheap {
 			return workflow.ExecuteLocalActivity(auditingLocally(ctx, "audit events"), a.RecordAudit, batch)
 		}
 		return workflow.ExecuteActivity(auditing(ctx, "audit events"), a.RecordAudit, batch)
 	}
 	notifyNow := anyEvent
-	if batched {
+	if f.cheap {
 		notifyNow = needsNoticeNow
 	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -110,7 +98,9 @@ func (f *failover) nextBatch(ctx workflow.Context, queue *[]activities.Event, no
 
 func anyEvent(activities.Event) bool { return true }
 
-// needsNoticeNow: a check result or an alert can wait for the next other event; everything else goes at once.
+// needsNoticeNow: a check result or an alert can wait for the next event that is not one (the step's end at the
+// latest, which sums them up), so a verification of many rounds or a storm of alert repeats costs one Notify, not
+// one per result. Everything a person acts on (steps, decisions, controls, changes, the outcome) goes at once.
 func needsNoticeNow(e activities.Event) bool {
 	return e.Type != activities.EventCheck && e.Type != activities.EventAlert
 }

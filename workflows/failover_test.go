@@ -59,6 +59,7 @@ type fakes struct {
 	restores  []activities.RestoreInput
 	weights   [][]activities.TargetWeight
 	events    []activities.Event
+	notified  [][]activities.Event // the batches handed to Notify
 	checkRuns int
 	// etcd and kong are the state the fakes converge, so read-backs see the writes.
 	etcd activities.ActiveState
@@ -142,7 +143,11 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 			f.events = append(f.events, events...)
 			return nil
 		})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(activities.PublishResult{Ref: "thread-1"}, nil)
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.NotifyInput) (activities.PublishResult, error) {
+			f.notified = append(f.notified, in.Events)
+			return activities.PublishResult{Ref: "thread-1"}, nil
+		})
 	return env, f
 }
 

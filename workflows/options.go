@@ -32,6 +32,8 @@ const (
 	// tries once more a minute later): a bound the SDK needs, since a local activity's schedule-to-close
 	// defaults to its start-to-close.
 	auditPatience = 10 * time.Minute
+	// quickReadLimit caps a local read with its retries: ten attempts of quickTimeout and their backoffs.
+	quickReadLimit = time.Minute
 )
 
 // quick is for one read or one converging write against etcd or Kong (ReadActive, ReadWeights, Cutover and its
@@ -39,6 +41,17 @@ const (
 // recognises its own write and SetWeights converges.
 func quick(ctx workflow.Context, summary string) workflow.Context {
 	return withOptions(ctx, summary, quickTimeout, 0, 10)
+}
+
+// quickLocally is quick for a local activity (a read of etcd or Kong, see read in cost.go): the same attempts,
+// capped at quickReadLimit in all, since a local activity's schedule-to-close defaults to one attempt's timeout.
+func quickLocally(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                summary,
+		StartToCloseTimeout:    quickTimeout,
+		ScheduleToCloseTimeout: quickReadLimit,
+		RetryPolicy:            quickRetries(10),
+	})
 }
 
 // heartbeating is for an activity that runs as long as the plan says (probes over a hold-down, waiting for acks,
@@ -65,7 +78,7 @@ func auditing(ctx workflow.Context, summary string) workflow.Context {
 	})
 }
 
-// auditingLocally is auditing as a local activity (batchedEvents): the write runs inside the workflow task, so an
+// auditingLocally is auditing as a local activity (costPerFailover): the write runs inside the workflow task, so an
 // attempt is capped at quickTimeout and retries start a second apart and triple: the first retry runs at once in
 // the worker, later ones after a server timer (the SDK keeps a workflow task open only for backoffs shorter than
 // its timeout). Retried for up to auditPatience; the audit coroutine then queues the records again.
@@ -97,14 +110,19 @@ func withOptions(ctx workflow.Context, summary string, startToClose, heartbeat t
 		Summary:             summary,
 		StartToCloseTimeout: startToClose,
 		HeartbeatTimeout:    heartbeat,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        200 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Second,
-			MaximumAttempts:        attempts,
-			NonRetryableErrorTypes: nonRetryable,
-		},
+		RetryPolicy:         quickRetries(attempts),
 	})
+}
+
+// quickRetries start 200 ms apart, doubling up to 5 s, and stop at once on errors retries cannot fix.
+func quickRetries(attempts int32) *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        200 * time.Millisecond,
+		BackoffCoefficient:     2,
+		MaximumInterval:        5 * time.Second,
+		MaximumAttempts:        attempts,
+		NonRetryableErrorTypes: nonRetryable,
+	}
 }
 
 // sleep is workflow.Sleep with a summary: the Web UI names the timer ("pause 30s before 10% → 50%") instead of
