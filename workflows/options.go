@@ -36,9 +36,10 @@ const (
 	quickReadLimit = time.Minute
 )
 
-// quick is for one read or one converging write against etcd or Kong (ReadActive, ReadWeights, Cutover and its
-// restore, SetWeights): 2 s per attempt, up to 10 attempts. A retry after a write landed finds it done: Cutover
-// recognises its own write and SetWeights converges.
+// quick is for one converging write against etcd or Kong (Cutover and its restore, SetWeights), and for one read
+// (ReadActive, ReadWeights) in runs started before costPerFailover (since then: quickLocally): 2 s per attempt, up
+// to 10 attempts. A retry after a write landed finds it done: Cutover recognises its own write and SetWeights
+// converges.
 func quick(ctx workflow.Context, summary string) workflow.Context {
 	return withOptions(ctx, summary, quickTimeout, 0, 10)
 }
@@ -50,7 +51,7 @@ func quickLocally(ctx workflow.Context, summary string) workflow.Context {
 		Summary:                summary,
 		StartToCloseTimeout:    quickTimeout,
 		ScheduleToCloseTimeout: quickReadLimit,
-		RetryPolicy:            quickRetries(10),
+		RetryPolicy:            retryPolicy(10),
 	})
 }
 
@@ -110,12 +111,12 @@ func withOptions(ctx workflow.Context, summary string, startToClose, heartbeat t
 		Summary:             summary,
 		StartToCloseTimeout: startToClose,
 		HeartbeatTimeout:    heartbeat,
-		RetryPolicy:         quickRetries(attempts),
+		RetryPolicy:         retryPolicy(attempts),
 	})
 }
 
-// quickRetries start 200 ms apart, doubling up to 5 s, and stop at once on errors retries cannot fix.
-func quickRetries(attempts int32) *temporal.RetryPolicy {
+// retryPolicy: retries start 200 ms apart, doubling up to 5 s, and stop at once on errors retries cannot fix.
+func retryPolicy(attempts int32) *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{
 		InitialInterval:        200 * time.Millisecond,
 		BackoffCoefficient:     2,
