@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -16,6 +17,10 @@ import (
 //     unreachable Slack never holds up the audit log or the failover.
 //
 // Both run in a disconnected context, so a cancelled failover still records its rollback and its outcome.
+//
+// Since costPerFailover (cost.go) the audit log is written by a local activity and check results and alerts ride
+// to Slack with the next event that is not one. Notify stays a normal activity: it waits out Slack's rate limit,
+// which a local activity must never do (it would hold the workflow task, and with it the failover's next command).
 
 const (
 	// eventBatch bounds one activity's events, so its input stays far below Temporal's payload limits.
@@ -30,17 +35,27 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 		return
 	}
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	auditCtx := auditing(ctx, "audit events")
 	notifyCtx := notifying(ctx, "notify Slack")
+	recordAudit := func(batch []activities.Event) workflow.Future {
+		if f.cheap {
+			return workflow.ExecuteLocalActivity(auditingLocally(ctx, "audit events"), a.RecordAudit, batch)
+		}
+		return workflow.ExecuteActivity(auditing(ctx, "audit events"), a.RecordAudit, batch)
+	}
+	notifyNow := anyEvent
+	if f.cheap {
+		notifyNow = needsNoticeNow
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { f.audited = true }()
 		for {
-			batch := f.nextBatch(ctx, &f.toAudit)
+			batch := f.nextBatch(ctx, &f.toAudit, anyEvent)
 			if batch == nil {
 				return
 			}
-			// Retried without limit; only a non-retryable error ends it, and then the records go back in the queue.
-			if err := workflow.ExecuteActivity(auditCtx, a.RecordAudit, batch).Get(ctx, nil); err != nil {
+			// Retried without limit; only a non-retryable error (or, for the local activity, its schedule-to-close
+			// timeout) ends it, and then the records go back in the queue.
+			if err := recordAudit(batch).Get(ctx, nil); err != nil {
 				workflow.GetLogger(ctx).Error("audit records not written; trying again in a minute", "error", err, "first_seq", batch[0].Seq)
 				f.toAudit = append(batch, f.toAudit...)
 				_ = sleep(ctx, time.Minute, "audit retry in 1m")
@@ -50,7 +65,7 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { f.notified = true }()
 		for {
-			batch := f.nextBatch(ctx, &f.toNotify)
+			batch := f.nextBatch(ctx, &f.toNotify, notifyNow)
 			if batch == nil {
 				return
 			}
@@ -69,9 +84,10 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 	})
 }
 
-// nextBatch waits for queued events and takes up to eventBatch of them; nil once the run closed its queues.
-func (f *failover) nextBatch(ctx workflow.Context, queue *[]activities.Event) []activities.Event {
-	_ = workflow.Await(ctx, func() bool { return len(*queue) > 0 || f.closing })
+// nextBatch waits until the queue holds an event that should go now (or the run is closing) and takes up to
+// eventBatch events; nil once the run closed its queues.
+func (f *failover) nextBatch(ctx workflow.Context, queue *[]activities.Event, now func(activities.Event) bool) []activities.Event {
+	_ = workflow.Await(ctx, func() bool { return f.closing || slices.ContainsFunc(*queue, now) })
 	n := min(len(*queue), eventBatch)
 	if n == 0 {
 		return nil
@@ -79,6 +95,15 @@ func (f *failover) nextBatch(ctx workflow.Context, queue *[]activities.Event) []
 	batch := (*queue)[:n:n]
 	*queue = (*queue)[n:]
 	return batch
+}
+
+func anyEvent(activities.Event) bool { return true }
+
+// needsNoticeNow: a check result or an alert can wait for the next event that is not one (the step's end at the
+// latest, which sums them up), so a verification of many rounds or a storm of alert repeats costs one Notify, not
+// one per result. Everything a person acts on (steps, decisions, controls, changes, the outcome) goes at once.
+func needsNoticeNow(e activities.Event) bool {
+	return e.Type != activities.EventCheck && e.Type != activities.EventAlert
 }
 
 // emit queues an event, filling in who and when.

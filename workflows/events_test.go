@@ -1,10 +1,15 @@
 package workflows
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/plan"
@@ -208,4 +213,53 @@ func TestAlertStatesAreBounded(t *testing.T) {
 	if res.Outcome == SourceRecovered {
 		t.Fatal("source-recovered while 5 unrecorded alerts about the source still fired")
 	}
+}
+
+// TestPublishingIsCheap: the audit log and the reads of etcd and Kong run as local activities (costPerFailover),
+// and check results ride to Slack with the next event that is not one, so no Notify carries only check results;
+// Slack still gets every event once, in order.
+func TestPublishingIsCheap(t *testing.T) {
+	env, f := newEnv(t)
+	local, remote := map[string]int{}, map[string]int{}
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		local[info.ActivityType.Name]++
+	})
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		remote[info.ActivityType.Name]++
+	})
+	p := testPlan()
+	p.Approval.Mode = plan.ApprovalAuto
+	p.Verification.Count = 3
+	wantOutcome(t, run(t, env, request(p)), Succeeded)
+	for _, name := range []string{"RecordAudit", "ReadActive", "ReadWeights"} {
+		if local[name] == 0 || remote[name] != 0 {
+			t.Errorf("%s ran %d times as a local activity and %d times as an activity, want local only", name, local[name], remote[name])
+		}
+	}
+	var notified []activities.Event
+	for _, batch := range f.notified {
+		if !slices.ContainsFunc(batch, needsNoticeNow) {
+			t.Errorf("a Notify carried only check results or alerts: %v", typesOf(batch))
+		}
+		notified = append(notified, batch...)
+	}
+	if len(notified) != len(f.events) {
+		t.Fatalf("Slack got %d events, the audit log %d", len(notified), len(f.events))
+	}
+	for i, e := range notified {
+		if e.Seq != i+1 {
+			t.Fatalf("Slack's event %d has seq %d: every event once, in order", i, e.Seq)
+		}
+	}
+	if verify := f.ofType(activities.EventCheck); len(verify) < 3 {
+		t.Fatalf("check events %v, want the three verification rounds", typesOf(verify))
+	}
+}
+
+func typesOf(es []activities.Event) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Type+":"+e.Step)
+	}
+	return out
 }

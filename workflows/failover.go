@@ -25,6 +25,7 @@ var a *activities.Activities
 func Failover(ctx workflow.Context, req Request) (Result, error) {
 	f := &failover{req: req, plan: req.Plan, info: workflow.GetInfo(ctx)}
 	f.legacy = workflow.GetVersion(ctx, truthfulOutcomes, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+	f.cheap = !f.legacy && workflow.GetVersion(ctx, costPerFailover, workflow.DefaultVersion, 1) == 1
 	if err := f.start(ctx); err != nil {
 		return Result{}, err
 	}
@@ -81,6 +82,8 @@ type failover struct {
 	info *workflow.Info
 	// legacy is set for runs the first release started: they replay its commands (legacy.go).
 	legacy bool
+	// cheap is set for runs that publish events and read etcd and Kong with fewer round trips (cost.go).
+	cheap  bool
 	status Status
 	// undo holds the compensations for what was changed, in order of change.
 	undo []undoStep
@@ -236,8 +239,8 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 	to := f.plan.Regions[f.req.To]
 	health := workflow.ExecuteActivity(heartbeating(ctx, "probe "+f.req.To, 15*time.Second), a.ProbeHealth,
 		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
-	active := workflow.ExecuteActivity(quick(ctx, "read "+f.plan.Etcd.ActiveKey), a.ReadActive, f.plan.Etcd.ActiveKey)
-	weights := workflow.ExecuteActivity(quick(ctx, "read weights of "+f.plan.Kong.Upstream), a.ReadWeights, f.plan.Kong.Upstream)
+	active := f.read(ctx, "read "+f.plan.Etcd.ActiveKey, a.ReadActive, f.plan.Etcd.ActiveKey)
+	weights := f.read(ctx, "read weights of "+f.plan.Kong.Upstream, a.ReadWeights, f.plan.Kong.Upstream)
 	r := f.plan.Readiness
 	var checks []plan.Check
 	if r.LagQuery != "" {

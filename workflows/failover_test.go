@@ -60,6 +60,7 @@ type fakes struct {
 	restores  []activities.RestoreInput
 	weights   [][]activities.TargetWeight
 	events    []activities.Event
+	notified  [][]activities.Event // the batches handed to Notify
 	checkRuns int
 	// etcd and kong are the state the fakes converge, so read-backs see the writes.
 	etcd activities.ActiveState
@@ -148,7 +149,8 @@ func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWork
 			return nil
 		})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.NotifyInput) (activities.PublishResult, error) {
+		func(_ context.Context, in activities.NotifyInput) (activities.PublishResult, error) {
+			f.notified = append(f.notified, in.Events)
 			return activities.PublishResult{Ref: "thread-1"}, f.notifyErr
 		})
 	return env, f

@@ -57,8 +57,8 @@ func CheckListed(listedChanges []Leftover, changed []string, activeKey string) e
 // the failover. A system it cannot read is listed too: unknown is not the same as unchanged.
 func (f *failover) inspect(ctx workflow.Context) []Leftover {
 	key, up := f.plan.Etcd.ActiveKey, f.plan.Kong.Upstream
-	active := workflow.ExecuteActivity(quick(ctx, "read back "+key), a.ReadActive, key)
-	weights := workflow.ExecuteActivity(quick(ctx, "read back weights of "+up), a.ReadWeights, up)
+	active := f.read(ctx, "read back "+key, a.ReadActive, key)
+	weights := f.read(ctx, "read back weights of "+up, a.ReadWeights, up)
 	var out []Leftover
 
 	var now activities.ActiveState

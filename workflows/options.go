@@ -28,13 +28,31 @@ const (
 	heartbeatTimeout = time.Second
 	// checkLimit caps one check: HTTP samples through the gateway, or one Prometheus query (5 s at most).
 	checkLimit = 30 * time.Second
+	// auditPatience is how long a local audit write is retried before the audit coroutine queues it again (and
+	// tries once more a minute later): a bound the SDK needs, since a local activity's schedule-to-close
+	// defaults to its start-to-close.
+	auditPatience = 10 * time.Minute
+	// quickReadLimit caps a local read with its retries: ten attempts of quickTimeout and their backoffs.
+	quickReadLimit = time.Minute
 )
 
-// quick is for one read or one converging write against etcd or Kong (ReadActive, ReadWeights, Cutover and its
-// restore, SetWeights): 2 s per attempt, up to 10 attempts. A retry after a write landed finds it done: Cutover
-// recognises its own write and SetWeights converges.
+// quick is for one converging write against etcd or Kong (Cutover and its restore, SetWeights), and for one read
+// (ReadActive, ReadWeights) in runs started before costPerFailover (since then: quickLocally): 2 s per attempt, up
+// to 10 attempts. A retry after a write landed finds it done: Cutover recognises its own write and SetWeights
+// converges.
 func quick(ctx workflow.Context, summary string) workflow.Context {
 	return withOptions(ctx, summary, quickTimeout, 0, 10)
+}
+
+// quickLocally is quick for a local activity (a read of etcd or Kong, see read in cost.go): the same attempts,
+// capped at quickReadLimit in all, since a local activity's schedule-to-close defaults to one attempt's timeout.
+func quickLocally(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                summary,
+		StartToCloseTimeout:    quickTimeout,
+		ScheduleToCloseTimeout: quickReadLimit,
+		RetryPolicy:            retryPolicy(10),
+	})
 }
 
 // heartbeating is for an activity that runs as long as the plan says (probes over a hold-down, waiting for acks,
@@ -61,6 +79,19 @@ func auditing(ctx workflow.Context, summary string) workflow.Context {
 	})
 }
 
+// auditingLocally is auditing as a local activity (costPerFailover): the write runs inside the workflow task, so an
+// attempt is capped at quickTimeout and retries start a second apart and triple: the first retry runs at once in
+// the worker, later ones after a server timer (the SDK keeps a workflow task open only for backoffs shorter than
+// its timeout). Retried for up to auditPatience; the audit coroutine then queues the records again.
+func auditingLocally(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                summary,
+		StartToCloseTimeout:    quickTimeout,
+		ScheduleToCloseTimeout: auditPatience,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 3, MaximumInterval: 30 * time.Second},
+	})
+}
+
 // notifying is for handing a batch of events to the publishers (Notify: Slack, ...), which may wait out Slack's
 // rate limit: capped at a minute, up to 3 attempts a second apart, never fatal to the failover. The activity must
 // heartbeat (keepAlive): a finished failover waits for its last notification, so without heartbeats a worker that
@@ -80,14 +111,19 @@ func withOptions(ctx workflow.Context, summary string, startToClose, heartbeat t
 		Summary:             summary,
 		StartToCloseTimeout: startToClose,
 		HeartbeatTimeout:    heartbeat,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        200 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Second,
-			MaximumAttempts:        attempts,
-			NonRetryableErrorTypes: nonRetryable,
-		},
+		RetryPolicy:         retryPolicy(attempts),
 	})
+}
+
+// retryPolicy: retries start 200 ms apart, doubling up to 5 s, and stop at once on errors retries cannot fix.
+func retryPolicy(attempts int32) *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        200 * time.Millisecond,
+		BackoffCoefficient:     2,
+		MaximumInterval:        5 * time.Second,
+		MaximumAttempts:        attempts,
+		NonRetryableErrorTypes: nonRetryable,
+	}
 }
 
 // sleep is workflow.Sleep with a summary: the Web UI names the timer ("pause 30s before 10% → 50%") instead of

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/control"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/workflows"
 )
 
 // BenchmarkFailoverToKong measures orchestration latency: workflow start → Kong 100% on the target, with
 // auto-approve, one detection probe, no warmup and no soak, next to the same activity calls made directly in the
-// same run. It reports p50/p99 of both and their ratio. Each iteration fails over in the other direction.
+// same run. It reports p50/p99 of both and their ratio. Each iteration fails over in the other direction. The
+// failover starts through control.Start, as `starter start` does (eager start with this in-process worker).
 func BenchmarkFailoverToKong(b *testing.B) {
 	s := startStack(b)
 	startWorker(b, s)
@@ -36,7 +38,11 @@ func BenchmarkFailoverToKong(b *testing.B) {
 		req := request(p, from, to)
 		req.Force = true
 		begin := time.Now()
-		res := result(b, start(b, s, req))
+		run, err := control.Start(context.Background(), s.TemporalClient, req) // as `starter start` does: eager
+		if err != nil {
+			b.Fatal(err)
+		}
+		res := result(b, run)
 		if res.Outcome != workflows.Succeeded {
 			b.Fatalf("outcome %s: %s", res.Outcome, res.Reason)
 		}

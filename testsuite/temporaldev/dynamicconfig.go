@@ -38,6 +38,12 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.EnableDeploymentVersions.Key():                   true,
 		dynamicconfig.FrontendEnableWorkerVersioningWorkflowAPIs.Key(): true,
 
+		// Eager dispatch (workflows/cost.go): a failover started next to its worker gets its first workflow task,
+		// and a workflow task's activities go to the worker that scheduled them, in the server's answer instead
+		// of through a task queue poll. On by default in this server version; pinned for the same reason.
+		dynamicconfig.EnableEagerWorkflowStart.Key():     true,
+		dynamicconfig.EnableActivityEagerExecution.Key(): true,
+
 		// A dev box needs a fraction of the default 128k cached workflows.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
 
