@@ -64,6 +64,7 @@ func adminRoutes() []adminRoute {
 			"DELETE": (*Server).target,
 		}},
 		{"/upstreams/{upstream_id_or_name}/health", map[string]adminHandler{"GET": (*Server).upstreamHealth}},
+		{"/config", map[string]adminHandler{"GET": (*Server).getConfig, "POST": (*Server).postConfig}},
 	}
 }
 
@@ -153,6 +154,9 @@ func (s *Server) adminResponse(r *http.Request, start time.Time) response {
 	if !allowed {
 		return fail(msgError(http.StatusMethodNotAllowed, "Method not allowed"))
 	}
+	if res, refused := s.opts.Mode.refuseEntityWrite(r.Method, r.URL.Path); refused {
+		return res
+	}
 	req := &adminRequest{r: r, params: params, now: start}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		body, err := readBody(r)
@@ -174,6 +178,10 @@ func readBody(r *http.Request) (map[string]any, *apiError) {
 		return map[string]any{}, nil
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/yaml" || ct == "text/yaml" || ct == "application/x-yaml" {
+		// POST /config takes a raw declarative file (the spec's application/yaml body; config.lua get_raw_body).
+		return map[string]any{"config": string(raw)}, nil
+	}
 	if ct == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(raw))
 		if err != nil {
@@ -497,8 +505,8 @@ func (s *Server) root(q *adminRequest) response {
 		},
 		"pids": map[string]any{"master": pid, "workers": []any{pid}},
 		"configuration": map[string]any{
-			"database":            "postgres",
-			"role":                "traditional",
+			"database":            s.opts.Mode.database(),
+			"role":                s.opts.Mode.role(),
 			"router_flavor":       "traditional_compatible",
 			"admin_listen":        []any{s.adminLn.Addr().String()},
 			"proxy_listen":        []any{s.proxyLn.Addr().String()},

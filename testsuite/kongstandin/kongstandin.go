@@ -38,6 +38,8 @@ type Options struct {
 	// AdminTLS, when set, serves the Admin API over TLS with it (set ClientAuth to require client certificates, like
 	// an Admin API behind mutual TLS); AdminURL is then https://.
 	AdminTLS *tls.Config
+	// Mode is the deployment the node plays: traditional with a database (default), DB-less, or a hybrid data plane.
+	Mode Mode
 	// PropagationDelay is like Kong's db_update_frequency: the proxy uses the configuration as of now minus this.
 	PropagationDelay time.Duration
 	// Logger receives request and fault events; default discards them.
@@ -75,6 +77,9 @@ type Server struct {
 func Start(opts Options) (*Server, error) {
 	if opts.PropagationDelay < 0 {
 		return nil, fmt.Errorf("kongstandin: PropagationDelay %v is negative: use 0 for no delay", opts.PropagationDelay)
+	}
+	if !validMode(opts.Mode) {
+		return nil, fmt.Errorf("kongstandin: Mode %q is unknown: use ModeTraditional, ModeDBLess or ModeDataPlane", opts.Mode)
 	}
 	log := opts.Logger
 	if log == nil {

@@ -139,6 +139,22 @@ func (s *store) write(now time.Time, fn func(c *config) (response, bool)) respon
 	return res
 }
 
+// load replaces the whole config with the one build returns (POST /config), unless build reports no change.
+// build runs under the store's lock, so it may read s.cur.
+func (s *store) load(now time.Time, build func() (*config, response, bool)) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, res, changed := build()
+	if !changed {
+		return res
+	}
+	next.version = s.cur.version + 1
+	s.cur = next
+	s.history = append(s.history, snapshot{at: now, cfg: next})
+	s.pruneLocked(now)
+	return res
+}
+
 // proxyView is the config the proxy uses at now: the newest one published at or before now-delay (or the oldest
 // kept, when none is that old yet).
 func (s *store) proxyView(now time.Time) *config {

@@ -1,0 +1,108 @@
+package kongstandin
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kong/go-kong/kong"
+	"gopkg.in/yaml.v3"
+)
+
+// A DB-less node, driven like the Kong Ingress Controller and decK drive one: GET / says database off, entity
+// writes answer Kong's 405, the configuration is loaded and read back through /config, and check_hash skips an
+// identical one.
+func TestDBLessMode(t *testing.T) {
+	s, kc := start(t, Options{Mode: ModeDBLess})
+	ctx := context.Background()
+	root := must[map[string]any](t, "GET /")(kc.Root(ctx))
+	conf, _ := root["configuration"].(map[string]any)
+	if conf["database"] != "off" || conf["role"] != "traditional" {
+		t.Fatalf("GET / configuration database=%v role=%v, want off/traditional", conf["database"], conf["role"])
+	}
+	blue, green := newBackend(t, "blue"), newBackend(t, "green")
+	decl := `{"_format_version":"3.0","services":[{"name":"pay","host":"payments","routes":[{"name":"r","paths":["/pay"]}]}],
+	  "upstreams":[{"name":"payments","targets":[{"target":"` + blue.addr() + `","weight":100},{"target":"` + green.addr() + `","weight":0}]}]}`
+	if err := kc.ReloadDeclarativeRawConfig(ctx, strings.NewReader(decl), true, false); err != nil {
+		t.Fatalf("POST /config: %v", err)
+	}
+	hash1 := must[*kong.Status](t, "GET /status")(kc.Status(ctx)).ConfigurationHash
+	if hash1 == "" || hash1 == strings.Repeat("0", 32) {
+		t.Fatalf("configuration_hash after a load is %q, want a new hash", hash1)
+	}
+	// Identical again with check_hash: 304, nothing reloaded.
+	status, _ := call(t, kc, http.MethodPost, "/config?check_hash=1", decl)
+	if status != http.StatusNotModified {
+		t.Errorf("POST /config?check_hash=1 of the same config = %d, want 304", status)
+	}
+	if _, body := proxyGet(t, s, "", "/pay"); body["backend"] != "blue" {
+		t.Errorf("proxy after load went to %q, want blue", body["backend"])
+	}
+
+	up := "payments"
+	target := green.addr()
+	_, err := kc.Targets.Update(ctx, &up, &target, &kong.Target{Target: &target, Weight: kong.Int(100)})
+	if apiCode(err) != http.StatusMethodNotAllowed || !strings.Contains(err.Error(), "cannot update 'targets' entities when not using a database") {
+		t.Fatalf("target PUT on DB-less = %v, want 405 cannot update 'targets' entities", err)
+	}
+	if _, err := kc.Upstreams.Create(ctx, &kong.Upstream{Name: kong.String("x")}); apiCode(err) != http.StatusMethodNotAllowed {
+		t.Errorf("POST /upstreams on DB-less = %v, want 405", err)
+	}
+	// Reads still work.
+	targets := must[[]*kong.Target](t, "list targets")(kc.Targets.ListAll(ctx, &up))
+	if len(targets) != 2 {
+		t.Errorf("targets = %d, want 2", len(targets))
+	}
+
+	// The export is YAML with top-level entities and foreign keys as ids; changing a weight in it and posting it
+	// back is how a DB-less node's targets change.
+	text := must[[]byte](t, "GET /config")(kc.Config(ctx))
+	var doc map[string]any
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		t.Fatalf("GET /config is not YAML: %v\n%s", err, text)
+	}
+	if doc["_format_version"] != "3.0" || len(listOf(doc["targets"])) != 2 {
+		t.Fatalf("GET /config = %v, want format 3.0 and 2 targets", doc)
+	}
+	for _, raw := range listOf(doc["targets"]) {
+		tm := raw.(map[string]any)
+		if _, isID := tm["upstream"].(string); !isID {
+			t.Errorf("exported target's upstream = %v, want the bare id", tm["upstream"])
+		}
+		tm["weight"] = map[bool]int{true: 100, false: 0}[tm["target"] == green.addr()]
+	}
+	post := must[string](t, "encode")(func() (string, error) { b, err := yaml.Marshal(doc); return string(b), err }())
+	if status, body := call(t, kc, http.MethodPost, "/config?check_hash=1", map[string]any{"config": post}); status != http.StatusCreated {
+		t.Fatalf("POST /config with the changed export = %d %v", status, body)
+	}
+	if hash2 := must[*kong.Status](t, "GET /status")(kc.Status(ctx)).ConfigurationHash; hash2 == hash1 {
+		t.Errorf("configuration_hash unchanged after a changed load")
+	}
+	eventually(t, 2*time.Second, "proxy follows the reloaded config", func() bool {
+		_, body := proxyGet(t, s, "", "/pay")
+		return body["backend"] == "green"
+	})
+}
+
+// A hybrid data plane reports its role and refuses writes; a node with a database refuses /config.
+func TestDataPlaneAndDatabaseModes(t *testing.T) {
+	_, dp := start(t, Options{Mode: ModeDataPlane})
+	ctx := context.Background()
+	conf, _ := must[map[string]any](t, "GET /")(dp.Root(ctx))["configuration"].(map[string]any)
+	if conf["database"] != "off" || conf["role"] != "data_plane" {
+		t.Errorf("data plane GET / database=%v role=%v", conf["database"], conf["role"])
+	}
+	if _, err := dp.Services.Create(ctx, &kong.Service{Name: kong.String("s"), Host: kong.String("h")}); apiCode(err) != http.StatusMethodNotAllowed {
+		t.Errorf("POST /services on a data plane = %v, want 405", err)
+	}
+	_, db := start(t, Options{})
+	if _, err := db.Config(ctx); apiCode(err) != http.StatusBadRequest {
+		t.Errorf("GET /config with a database = %v, want 400", err)
+	}
+	if _, err := Start(Options{Mode: "cluster"}); err == nil || !strings.Contains(err.Error(), "ModeDBLess") {
+		t.Errorf("unknown mode: %v, want an error naming the modes", err)
+	}
+}
+
