@@ -104,6 +104,9 @@ type failover struct {
 	threadRef         string
 	events            workflow.Channel
 	legacyAlerts      []Alert
+
+	// kong is what readiness learned about Kong: how the reroute changes it, and its config hash (DB-less).
+	kong activities.KongPreflightResult
 }
 
 // stop ends the workflow early with an outcome.
@@ -238,6 +241,7 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
 	active := workflow.ExecuteActivity(quick(ctx, "read "+f.plan.Etcd.ActiveKey), a.ReadActive, f.plan.Etcd.ActiveKey)
 	weights := workflow.ExecuteActivity(quick(ctx, "read weights of "+f.plan.Kong.Upstream), a.ReadWeights, f.plan.Kong.Upstream)
+	kongPreflight := f.kongPreflight(ctx)
 	r := f.plan.Readiness
 	var checks []plan.Check
 	if r.LagQuery != "" {
@@ -278,6 +282,7 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 			}
 		}
 	}
+	problems = append(problems, f.kongReady(ctx, kongPreflight)...)
 	if len(problems) > 0 {
 		return f.stepFailed(ctx, NotReady, "%s is not ready: %v", f.req.To, problems)
 	}

@@ -105,4 +105,3 @@ func TestDataPlaneAndDatabaseModes(t *testing.T) {
 		t.Errorf("unknown mode: %v, want an error naming the modes", err)
 	}
 }
-

@@ -1,0 +1,47 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/plan"
+)
+
+// kongModesChange is the workflow.GetVersion change ID of the Kong preflight at readiness (KongPreflight): runs
+// started before it neither run it nor pass a mode to the reroute, which then writes Kong's entities as before.
+const kongModesChange = "kong-modes"
+
+// kongPreflight starts reading how Kong can be changed (deployment mode, upstream, health); nil for older runs.
+func (f *failover) kongPreflight(ctx workflow.Context) workflow.Future {
+	if workflow.GetVersion(ctx, kongModesChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return workflow.ExecuteActivity(quick(ctx, "Kong preflight of "+f.plan.Kong.Upstream), a.KongPreflight, kongPreflightInput(f.plan, f.req.From, f.req.To))
+}
+
+// kongPreflightInput is what the reroute between from and to will change.
+func kongPreflightInput(p plan.Plan, from, to string) activities.KongPreflightInput {
+	split := false
+	for _, pct := range p.Traffic.Steps {
+		split = split || (pct > 0 && pct < 100)
+	}
+	return activities.KongPreflightInput{Upstream: p.Kong.Upstream, Split: split,
+		Targets: []string{p.Regions[from].KongTarget, p.Regions[to].KongTarget}}
+}
+
+// kongReady collects the preflight: its problems stop readiness; its findings go into the evidence.
+func (f *failover) kongReady(ctx workflow.Context, preflight workflow.Future) []string {
+	if preflight == nil {
+		return nil
+	}
+	if err := preflight.Get(ctx, &f.kong); err != nil {
+		return []string{fmt.Sprintf("Kong preflight of upstream %s: %v", f.plan.Kong.Upstream, err)}
+	}
+	f.status.Evidence = append(f.status.Evidence, f.kong.Describe())
+	for _, n := range f.kong.Notes {
+		f.status.Evidence = append(f.status.Evidence, "Kong: "+n)
+	}
+	return f.kong.Problems
+}
