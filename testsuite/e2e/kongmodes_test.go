@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/testsuite/kongstandin"
+	"github.com/failover/failover/testsuite/stack"
+	"github.com/failover/failover/workflows"
+)
+
+// startKongStack runs the stack with the Kong stand-in playing mode (demo configuration loaded through
+// POST /config when it has no database), and a worker.
+func startKongStack(t *testing.T, mode kongstandin.Mode, tags ...string) *stack.Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{NoUI: true, NoWorker: true, KongMode: mode, KongTags: tags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	startWorker(t, s)
+	fault(t, s, "us-east", `{"status":503}`)
+	return s
+}
+
+func configHash(t *testing.T, s *stack.Stack) string {
+	t.Helper()
+	st, err := s.KongClient.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.ConfigurationHash
+}
+
+// A DB-less Kong is failed over through its declarative configuration: the target PUT that answers 405 is never
+// sent; the proxy ends up on the target region; the status names the mode and the hash it was fenced on.
+func TestDBLessFailoverSucceeds(t *testing.T) {
+	s := startKongStack(t, kongstandin.ModeDBLess)
+	before := configHash(t, s)
+	run := start(t, s, request(planWithoutPrometheus(s), "us-east", "eu-west"))
+	res := result(t, run)
+	wantOutcome(t, res, workflows.Succeeded)
+	if w := weights(t, s); w["eu-west"] != 100 || w["us-east"] != 0 {
+		t.Fatalf("kong after: %v", w)
+	}
+	if after := configHash(t, s); after == before {
+		t.Errorf("configuration hash unchanged (%s): the declarative configuration was not reloaded", after)
+	}
+	eventually(t, 5*time.Second, "proxy serves eu-west", func() bool { return servedBy(t, s, 4)["eu-west 200"] == 4 })
+	if a := active(t, s); a.Value.Region != "eu-west" {
+		t.Fatalf("etcd after: %+v", a.Value)
+	}
+	v, err := s.TemporalClient.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.StatusQuery)
+	var st workflows.Status
+	if err != nil || v.Get(&st) != nil {
+		t.Fatalf("status query: %v", err)
+	}
+	if !slices.ContainsFunc(st.Evidence, func(e string) bool { return strings.Contains(e, "declarative, configuration hash "+before) }) {
+		t.Errorf("evidence %q: want the Kong mode and the hash readiness read", st.Evidence)
+	}
+	recordHistory(t, s, "dbless-succeeded")
+}
+
+// Kong setups the reroute cannot change are caught at readiness, before etcd changes, with what to do instead.
+func TestUnchangeableKongCaughtAtReadiness(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode kongstandin.Mode
+		tags []string
+		want string
+	}{
+		{name: "hybrid data plane", mode: kongstandin.ModeDataPlane, want: "point --kong-admin-url at the control plane"},
+		{name: "ingress controller", mode: kongstandin.ModeDBLess, tags: []string{activities.KongIngressControllerTag}, want: "HTTPRoute"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startKongStack(t, tc.mode, tc.tags...)
+			before := active(t, s)
+			res := result(t, start(t, s, request(planWithoutPrometheus(s), "us-east", "eu-west")))
+			wantOutcome(t, res, workflows.NotReady)
+			if !strings.Contains(res.Reason, tc.want) {
+				t.Errorf("reason %q: want %q", res.Reason, tc.want)
+			}
+			if after := active(t, s); after.ModRevision != before.ModRevision {
+				t.Fatalf("etcd changed: revision %d → %d", before.ModRevision, after.ModRevision)
+			}
+			if w := weights(t, s); w["us-east"] != 100 || w["eu-west"] != 0 {
+				t.Fatalf("kong changed: %v", w)
+			}
+		})
+	}
+}
+
+// The DB-less Admin API refuses the reroute's load (an injected 400 on POST /config): the failover rolls back,
+// etcd is restored, and Kong, which never changed, needs no write to be restored.
+func TestDBLessAdminFaultDuringRerouteRollsBack(t *testing.T) {
+	s := startKongStack(t, kongstandin.ModeDBLess)
+	before := configHash(t, s)
+	s.Kong.InjectAdminFault(kongstandin.Fault{Status: http.StatusBadRequest, Methods: []string{http.MethodPost}})
+	t.Cleanup(s.Kong.ClearAdminFault)
+	res := result(t, start(t, s, request(planWithoutPrometheus(s), "us-east", "eu-west")))
+	wantOutcome(t, res, workflows.RolledBack)
+	if a := active(t, s); a.Value.Region != "us-east" {
+		t.Fatalf("etcd after rollback: %+v, want us-east", a.Value)
+	}
+	if w := weights(t, s); w["us-east"] != 100 || w["eu-west"] != 0 {
+		t.Fatalf("kong after rollback: %v", w)
+	}
+	if after := configHash(t, s); after != before {
+		t.Errorf("configuration hash %s → %s: Kong was changed", before, after)
+	}
+}
