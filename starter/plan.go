@@ -49,9 +49,17 @@ func (c *cli) planCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("kong at %s: %w", c.endpoints.KongAdminURL, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "plan %s (%s): failover %s → %s would change:\n", planFile, req.PlanHash, req.From, req.To)
+			preflight, err := acts.KongPreflight(ctx, workflows.KongPreflightInput(req.Plan, req.From, req.To))
+			if err != nil {
+				return fmt.Errorf("kong at %s: %w", c.endpoints.KongAdminURL, err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "plan %s (%s): failover %s → %s would change:\n", planFile, req.PlanHash, req.From, req.To)
 			for _, line := range workflows.Preview(req.Plan, req.From, req.To, active, weights) {
-				fmt.Fprintln(cmd.OutOrStdout(), "  "+line)
+				fmt.Fprintln(out, "  "+line)
+			}
+			for _, line := range kongPreview(req.Plan.Kong.Upstream, preflight, len(req.Plan.Traffic.Steps)) {
+				fmt.Fprintln(out, "  "+line)
 			}
 			return nil
 		},
@@ -62,4 +70,23 @@ func (c *cli) planCmd() *cobra.Command {
 	_ = cmd.MarkFlagRequired("plan")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
+}
+
+// kongPreview says which Kong was found, how the reroute would write it, and what would stop readiness.
+func kongPreview(upstream string, pf activities.KongPreflightResult, steps int) []string {
+	out := []string{"kong: " + pf.Describe()}
+	switch pf.Mode {
+	case activities.KongEntities:
+		out = append(out, fmt.Sprintf("kong writes: PUT /upstreams/%s/targets/{target} {weight}, two targets per step, %d steps", upstream, steps))
+	case activities.KongDeclarative:
+		out = append(out, fmt.Sprintf("kong writes: GET /config, the weights of upstream %s's two targets changed, POST /config?check_hash=1; "+
+			"%d loads, each only if the configuration hash is still the one read before it (first: %s)", upstream, steps, pf.ConfigHash))
+	}
+	for _, n := range pf.Notes {
+		out = append(out, "note: "+n)
+	}
+	for _, p := range pf.Problems {
+		out = append(out, "NOT READY: "+p)
+	}
+	return out
 }

@@ -18,11 +18,12 @@ func (f *failover) kongPreflight(ctx workflow.Context) workflow.Future {
 	if workflow.GetVersion(ctx, kongModesChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
-	return workflow.ExecuteActivity(quick(ctx, "Kong preflight of "+f.plan.Kong.Upstream), a.KongPreflight, kongPreflightInput(f.plan, f.req.From, f.req.To))
+	return workflow.ExecuteActivity(quick(ctx, "Kong preflight of "+f.plan.Kong.Upstream), a.KongPreflight, KongPreflightInput(f.plan, f.req.From, f.req.To))
 }
 
-// kongPreflightInput is what the reroute between from and to will change.
-func kongPreflightInput(p plan.Plan, from, to string) activities.KongPreflightInput {
+// KongPreflightInput is what the reroute between from and to will change (readiness and `starter plan` ask the
+// same question).
+func KongPreflightInput(p plan.Plan, from, to string) activities.KongPreflightInput {
 	split := false
 	for _, pct := range p.Traffic.Steps {
 		split = split || (pct > 0 && pct < 100)
