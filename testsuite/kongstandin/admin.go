@@ -65,6 +65,7 @@ func adminRoutes() []adminRoute {
 		}},
 		{"/upstreams/{upstream_id_or_name}/health", map[string]adminHandler{"GET": (*Server).upstreamHealth}},
 		{"/config", map[string]adminHandler{"GET": (*Server).getConfig, "POST": (*Server).postConfig}},
+		{"/clustering/data-planes", map[string]adminHandler{"GET": (*Server).dataPlanesList}},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,8 @@ type Options struct {
 	AdminTLS *tls.Config
 	// Mode is the deployment the node plays: traditional with a database (default), DB-less, or a hybrid data plane.
 	Mode Mode
+	// DataPlanes are the data planes connected to a ModeControlPlane node.
+	DataPlanes []DataPlane
 	// PropagationDelay is like Kong's db_update_frequency: the proxy uses the configuration as of now minus this.
 	PropagationDelay time.Duration
 	// Logger receives request and fault events; default discards them.
@@ -48,15 +51,18 @@ type Options struct {
 
 // Server is a running stand-in with an Admin API listener and a proxy listener.
 type Server struct {
-	opts      Options
-	log       *slog.Logger
-	nodeID    string
-	hostname  string
-	routes    []adminRoute
-	store     *store
-	faults    faultState
-	balancers balancers
-	transport *http.Transport
+	opts     Options
+	log      *slog.Logger
+	nodeID   string
+	hostname string
+	routes   []adminRoute
+	// dataPlanes are the connected data planes (ModeControlPlane), each with an id.
+	dataPlanes []DataPlane
+	dpMu       sync.Mutex
+	store      *store
+	faults     faultState
+	balancers  balancers
+	transport  *http.Transport
 
 	adminLn, proxyLn   net.Listener
 	adminSrv, proxySrv *http.Server
@@ -79,7 +85,10 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("kongstandin: PropagationDelay %v is negative: use 0 for no delay", opts.PropagationDelay)
 	}
 	if !validMode(opts.Mode) {
-		return nil, fmt.Errorf("kongstandin: Mode %q is unknown: use ModeTraditional, ModeDBLess or ModeDataPlane", opts.Mode)
+		return nil, fmt.Errorf("kongstandin: Mode %q is unknown: use ModeTraditional, ModeDBLess, ModeDataPlane or ModeControlPlane", opts.Mode)
+	}
+	if len(opts.DataPlanes) > 0 && opts.Mode != ModeControlPlane {
+		return nil, fmt.Errorf("kongstandin: DataPlanes need Mode ModeControlPlane, not %q", opts.Mode)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -87,14 +96,19 @@ func Start(opts Options) (*Server, error) {
 	}
 	hostname, _ := os.Hostname()
 	s := &Server{
-		opts:      opts,
-		log:       log,
-		nodeID:    newUUID(),
-		hostname:  hostname,
-		routes:    adminRoutes(),
-		store:     newStore(opts.PropagationDelay, time.Now()),
-		transport: newProxyTransport(),
-		idleConns: map[net.Conn]bool{},
+		opts:       opts,
+		log:        log,
+		nodeID:     newUUID(),
+		hostname:   hostname,
+		routes:     adminRoutes(),
+		store:      newStore(opts.PropagationDelay, time.Now()),
+		dataPlanes: slices.Clone(opts.DataPlanes),
+		transport:  newProxyTransport(),
+		idleConns:  map[net.Conn]bool{},
+	}
+	for i := range s.dataPlanes {
+		s.dataPlanes[i].id = newUUID()
+		s.store.retain = max(s.store.retain, s.dataPlanes[i].Lag)
 	}
 	var err error
 	if s.adminLn, err = listen(opts.AdminAddr, "admin"); err != nil {

@@ -19,16 +19,20 @@ const (
 	// ModeDataPlane is a hybrid-mode data plane (database = off, role = data_plane): read-only; its
 	// configuration comes from the control plane.
 	ModeDataPlane Mode = "data_plane"
+	// ModeControlPlane is a hybrid-mode control plane (database postgres, role control_plane): entity writes work;
+	// the data planes of Options.DataPlanes pick the configuration up after their lag, visible in
+	// GET /clustering/data-planes. The stand-in's proxy plays the data planes (set PropagationDelay to their lag).
+	ModeControlPlane Mode = "control_plane"
 )
 
 // validMode reports whether m is one of the modes above.
 func validMode(m Mode) bool {
-	return m == ModeTraditional || m == ModeDBLess || m == ModeDataPlane
+	return m == ModeTraditional || m == ModeDBLess || m == ModeDataPlane || m == ModeControlPlane
 }
 
 // database is what GET / reports as configuration.database.
 func (m Mode) database() string {
-	if m == ModeTraditional {
+	if m == ModeTraditional || m == ModeControlPlane {
 		return "postgres"
 	}
 	return "off"
@@ -36,8 +40,11 @@ func (m Mode) database() string {
 
 // role is what GET / reports as configuration.role.
 func (m Mode) role() string {
-	if m == ModeDataPlane {
+	switch m {
+	case ModeDataPlane:
 		return "data_plane"
+	case ModeControlPlane:
+		return "control_plane"
 	}
 	return "traditional"
 }

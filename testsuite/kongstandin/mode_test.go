@@ -105,3 +105,44 @@ func TestDataPlaneAndDatabaseModes(t *testing.T) {
 		t.Errorf("unknown mode: %v, want an error naming the modes", err)
 	}
 }
+
+// A hybrid control plane takes entity writes; each data plane reports the new configuration hash only after its
+// lag, in GET /clustering/data-planes.
+func TestControlPlaneDataPlanesLag(t *testing.T) {
+	_, kc := start(t, Options{Mode: ModeControlPlane, DataPlanes: []DataPlane{{Hostname: "dp-fast"}, {Hostname: "dp-slow", Lag: 400 * time.Millisecond}}})
+	ctx := context.Background()
+	conf, _ := must[map[string]any](t, "GET /")(kc.Root(ctx))["configuration"].(map[string]any)
+	if conf["database"] != "postgres" || conf["role"] != "control_plane" {
+		t.Fatalf("GET / database=%v role=%v, want postgres/control_plane", conf["database"], conf["role"])
+	}
+	hashes := func() map[string]string {
+		status, body := call(t, kc, http.MethodGet, "/clustering/data-planes", nil)
+		if status != http.StatusOK {
+			t.Fatalf("GET /clustering/data-planes = %d %v", status, body)
+		}
+		out := map[string]string{}
+		for _, raw := range listOf(body["data"]) {
+			dp := raw.(map[string]any)
+			out[dp["hostname"].(string)], _ = dp["config_hash"].(string)
+		}
+		return out
+	}
+	before := hashes()
+	if _, err := kc.Upstreams.Create(ctx, &kong.Upstream{Name: kong.String("payments")}); err != nil {
+		t.Fatalf("entity write on a control plane: %v", err)
+	}
+	want := must[*kong.Status](t, "GET /status")(kc.Status(ctx)).ConfigurationHash
+	now := hashes()
+	if now["dp-fast"] != want || now["dp-slow"] != before["dp-slow"] {
+		t.Errorf("right after the write: %v, want dp-fast on %s and dp-slow still on %s", now, want, before["dp-slow"])
+	}
+	eventually(t, 2*time.Second, "dp-slow applies the write", func() bool { return hashes()["dp-slow"] == want })
+
+	_, dp := start(t, Options{Mode: ModeDBLess})
+	if status, _ := call(t, dp, http.MethodGet, "/clustering/data-planes", nil); status != http.StatusBadRequest {
+		t.Errorf("GET /clustering/data-planes off a control plane = %d, want 400", status)
+	}
+	if _, err := Start(Options{DataPlanes: []DataPlane{{Hostname: "x"}}}); err == nil || !strings.Contains(err.Error(), "ModeControlPlane") {
+		t.Errorf("data planes without a control plane: %v, want an error", err)
+	}
+}
