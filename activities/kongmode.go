@@ -55,6 +55,9 @@ type KongPreflightResult struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
+// ControlPlane reports a hybrid control plane: its changes reach the data planes later.
+func (r KongPreflightResult) ControlPlane() bool { return r.Role == "control_plane" }
+
 // Describe is one line for the status evidence and the dry run.
 func (r KongPreflightResult) Describe() string {
 	mode := string(r.Mode)
@@ -110,8 +113,15 @@ func (a *Activities) KongPreflight(ctx context.Context, in KongPreflightInput) (
 			res.Problems = append(res.Problems, "Kong is DB-less but GET /status reports no configuration_hash: the change could not be fenced; upgrade Kong to 3.x")
 		}
 	}
+	if res.ControlPlane() {
+		dps, err := a.dataPlaneHashes(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%d data planes connected; each step waits until all of them run the change", len(dps)))
+	}
 	checkWeights(&res, in, up, targets)
-	if res.Role != "control_plane" { // a control plane serves no health (it balances nothing)
+	if !res.ControlPlane() { // a control plane serves no health (it balances nothing)
 		health, err := a.Kong.UpstreamNodeHealth.ListAll(ctx, &in.Upstream)
 		if err != nil {
 			return res, kongError("read health of upstream "+in.Upstream, err)

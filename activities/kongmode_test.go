@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kong/go-kong/kong"
 	"go.temporal.io/sdk/temporal"
@@ -23,16 +25,7 @@ const (
 // upstream fields as given), through the Admin API or, without a database, POST /config.
 func startKong(t *testing.T, mode kongstandin.Mode, upstreamJSON string, extraTargets string) *Activities {
 	t.Helper()
-	k, err := kongstandin.Start(kongstandin.Options{Mode: mode})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { k.Close() })
-	admin := k.AdminURL()
-	kc, err := kong.NewClient(&admin, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, kc := standIn(t, kongstandin.Options{Mode: mode})
 	targets := fmt.Sprintf(`{"target":%q,"weight":100},{"target":%q,"weight":0}%s`, eastTarget, westTarget, extraTargets)
 	decl := fmt.Sprintf(`{"_format_version":"3.0","upstreams":[{"name":"payments"%s,"targets":[%s]}]}`, upstreamJSON, targets)
 	switch mode {
@@ -57,6 +50,22 @@ func startKong(t *testing.T, mode kongstandin.Mode, upstreamJSON string, extraTa
 		}
 	}
 	return &Activities{Kong: kc}
+}
+
+// standIn runs a Kong stand-in for one test and returns a go-kong client for its Admin API.
+func standIn(t *testing.T, opts kongstandin.Options) (*kongstandin.Server, *kong.Client) {
+	t.Helper()
+	k, err := kongstandin.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	admin := k.AdminURL()
+	kc, err := kong.NewClient(&admin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, kc
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
@@ -194,4 +203,43 @@ func readWeights(t *testing.T, a *Activities) map[string]int {
 		out[w.Target] = w.Weight
 	}
 	return out
+}
+
+// On a hybrid control plane each change waits until every data plane runs it; one that lags past the time box
+// fails the wait, naming it.
+func TestControlPlaneWaitsForDataPlanes(t *testing.T) {
+	k, kc := standIn(t, kongstandin.Options{Mode: kongstandin.ModeControlPlane,
+		DataPlanes: []kongstandin.DataPlane{{Hostname: "dp-1"}, {Hostname: "dp-2", Lag: time.Minute}}})
+	a := &Activities{Kong: kc}
+	ctx := context.Background()
+	if _, err := kc.Upstreams.Create(ctx, &kong.Upstream{Name: kong.String("payments")}); err != nil {
+		t.Fatal(err)
+	}
+	for tg, w := range map[string]int{eastTarget: 100, westTarget: 0} {
+		if _, err := kc.Targets.Create(ctx, kong.String("payments"), &kong.Target{Target: kong.String(tg), Weight: kong.Int(w)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pf := preflight(t, a, true)
+	if pf.Mode != KongEntities || !pf.ControlPlane() || len(pf.Problems) > 0 ||
+		!slices.ContainsFunc(pf.Notes, func(n string) bool { return strings.Contains(n, "2 data planes connected") }) {
+		t.Fatalf("preflight %+v: want entities on a control plane with 2 data planes", pf)
+	}
+	res, err := a.SetWeights(ctx, SetWeightsInput{Upstream: "payments", ControlPlane: true,
+		Weights: []TargetWeight{{Target: westTarget, Weight: 100}, {Target: eastTarget, Weight: 0}}})
+	if err != nil || len(res.DataPlanesBefore) != 2 {
+		t.Fatalf("set weights: %+v %v, want the 2 data planes' hashes before", res, err)
+	}
+	_, err = a.WaitDataPlanes(ctx, WaitDataPlanesInput{Before: res.DataPlanesBefore, Timeout: 300 * time.Millisecond})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrDataPlanesLagging || !strings.Contains(err.Error(), "dp-2 on "+res.DataPlanesBefore["dp-2"]) ||
+		strings.Contains(err.Error(), "dp-1") {
+		t.Fatalf("wait with dp-2 behind: %v, want %s naming dp-2 only", err, ErrDataPlanesLagging)
+	}
+	k.SetDataPlaneLag("dp-2", 0)
+	done, err := a.WaitDataPlanes(ctx, WaitDataPlanesInput{Before: res.DataPlanesBefore, Timeout: 5 * time.Second})
+	want, _ := kc.Status(ctx)
+	if err != nil || done.DataPlanes != 2 || done.Hash != want.ConfigurationHash {
+		t.Fatalf("wait: %+v %v, want 2 data planes on %s", done, err, want.ConfigurationHash)
+	}
 }

@@ -117,9 +117,12 @@ func (f *failover) restoreWeights(ctx workflow.Context) error {
 func (f *failover) setWeights(ctx workflow.Context, summary string, want []activities.TargetWeight) error {
 	var res activities.SetWeightsResult
 	err := workflow.ExecuteActivity(quick(ctx, summary), a.SetWeights, activities.SetWeightsInput{Upstream: f.plan.Kong.Upstream,
-		Weights: want, Mode: f.kong.Mode, ConfigHash: f.kong.ConfigHash}).Get(ctx, &res)
+		Weights: want, Mode: f.kong.Mode, ConfigHash: f.kong.ConfigHash, ControlPlane: f.kong.ControlPlane()}).Get(ctx, &res)
 	if err == nil && res.ConfigHash != "" {
 		f.kong.ConfigHash = res.ConfigHash // the next change is fenced on the configuration this one made
+	}
+	if err == nil && len(res.DataPlanesBefore) > 0 {
+		err = f.waitDataPlanes(ctx, summary, res.DataPlanesBefore)
 	}
 	if err == nil {
 		before := f.status.KongAfter

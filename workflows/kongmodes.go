@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -12,6 +13,10 @@ import (
 // kongModesChange is the workflow.GetVersion change ID of the Kong preflight at readiness (KongPreflight): runs
 // started before it neither run it nor pass a mode to the reroute, which then writes Kong's entities as before.
 const kongModesChange = "kong-modes"
+
+// dataPlaneConvergence bounds the wait for a hybrid control plane's data planes to apply one change (Kong pushes
+// throttled by db_update_frequency, 5 s by default).
+const dataPlaneConvergence = time.Minute
 
 // kongPreflight starts reading how Kong can be changed (deployment mode, upstream, health); nil for older runs.
 func (f *failover) kongPreflight(ctx workflow.Context) workflow.Future {
@@ -45,4 +50,18 @@ func (f *failover) kongReady(ctx workflow.Context, preflight workflow.Future) []
 		f.status.Evidence = append(f.status.Evidence, "Kong: "+n)
 	}
 	return f.kong.Problems
+}
+
+// waitDataPlanes waits until every data plane of a hybrid control plane runs the change just made (summary), and
+// records how long that took; a data plane that lags past dataPlaneConvergence fails the change.
+func (f *failover) waitDataPlanes(ctx workflow.Context, summary string, before map[string]string) error {
+	var res activities.WaitDataPlanesResult
+	actx := heartbeating(ctx, "data planes apply: "+summary, dataPlaneConvergence+10*time.Second)
+	err := workflow.ExecuteActivity(actx, a.WaitDataPlanes, activities.WaitDataPlanesInput{Before: before, Timeout: dataPlaneConvergence}).Get(ctx, &res)
+	if err != nil {
+		return err
+	}
+	f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("%s: %d Kong data planes on configuration %s after %s",
+		summary, res.DataPlanes, res.Hash, res.Waited.Round(time.Millisecond)))
+	return nil
 }

@@ -18,9 +18,15 @@ import (
 // POST /config when it has no database), and a worker.
 func startKongStack(t *testing.T, mode kongstandin.Mode, tags ...string) *stack.Stack {
 	t.Helper()
+	return startKongStackWith(t, stack.Options{KongMode: mode, KongTags: tags})
+}
+
+func startKongStackWith(t *testing.T, opts stack.Options) *stack.Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{NoUI: true, NoWorker: true, KongMode: mode, KongTags: tags})
+	opts.NoUI, opts.NoWorker = true, true
+	s, err := stack.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,5 +120,34 @@ func TestDBLessAdminFaultDuringRerouteRollsBack(t *testing.T) {
 	}
 	if after := configHash(t, s); after != before {
 		t.Errorf("configuration hash %s → %s: Kong was changed", before, after)
+	}
+}
+
+// A hybrid control plane: each traffic step waits until every data plane runs it (one lags 300 ms, as the proxy
+// does), and the status shows it.
+func TestControlPlaneFailoverWaitsForDataPlanes(t *testing.T) {
+	lag := 300 * time.Millisecond
+	s := startKongStackWith(t, stack.Options{KongMode: kongstandin.ModeControlPlane, KongPropagationDelay: lag,
+		KongDataPlanes: []kongstandin.DataPlane{{Hostname: "dp-1", Lag: lag / 3}, {Hostname: "dp-2", Lag: lag}}})
+	run := start(t, s, request(planWithoutPrometheus(s), "us-east", "eu-west"))
+	res := result(t, run)
+	wantOutcome(t, res, workflows.Succeeded)
+	v, err := s.TemporalClient.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.StatusQuery)
+	var st workflows.Status
+	if err != nil || v.Get(&st) != nil {
+		t.Fatalf("status query: %v", err)
+	}
+	var waits []string
+	for _, e := range st.Evidence {
+		if strings.Contains(e, "2 Kong data planes on configuration") {
+			waits = append(waits, e)
+		}
+	}
+	if len(waits) != len(s.Plan.Traffic.Steps) {
+		t.Errorf("data-plane waits in the evidence %q, want one per traffic step (%d)", st.Evidence, len(s.Plan.Traffic.Steps))
+	}
+	// The last wait ended on the configuration the control plane has now, so the proxy serves the target at once.
+	if got := servedBy(t, s, 4); got["eu-west 200"] != 4 {
+		t.Errorf("right after the failover: served by %v, want eu-west only", got)
 	}
 }

@@ -61,6 +61,8 @@ type Options struct {
 	// KongMode is the Kong deployment the stand-in plays (default: traditional, with a database). Without a
 	// database the demo configuration is loaded through POST /config, as a GitOps pipeline would.
 	KongMode kongstandin.Mode
+	// KongDataPlanes are the data planes of a ModeControlPlane Kong.
+	KongDataPlanes []kongstandin.DataPlane
 	// KongTags, when set, tag the demo upstream (e.g. the Kong Ingress Controller's managed-by-ingress-controller).
 	KongTags []string
 	// NoWorker skips the in-process failover worker (tests that run their own).
@@ -212,7 +214,7 @@ func (s *Stack) startEtcd(opts Options) error {
 func (s *Stack) startKong(opts Options) error {
 	defer s.timed("kong", time.Now())
 	srv, err := kongstandin.Start(kongstandin.Options{AdminAddr: loopback(opts.Ports.KongAdmin), ProxyAddr: loopback(opts.Ports.KongProxy),
-		PropagationDelay: opts.KongPropagationDelay, Mode: opts.KongMode, Logger: opts.Logger})
+		PropagationDelay: opts.KongPropagationDelay, Mode: opts.KongMode, DataPlanes: opts.KongDataPlanes, Logger: opts.Logger})
 	if err != nil {
 		return err
 	}
@@ -284,7 +286,7 @@ func (s *Stack) loadPlan(opts Options) error {
 
 // seed creates the demo's Kong entities, converging if they exist.
 func (s *Stack) seed(ctx context.Context, opts Options) error {
-	if opts.KongMode != kongstandin.ModeTraditional {
+	if opts.KongMode == kongstandin.ModeDBLess || opts.KongMode == kongstandin.ModeDataPlane {
 		return s.seedDeclarative(ctx, opts)
 	}
 	kc := s.KongClient
