@@ -64,6 +64,8 @@ func adminRoutes() []adminRoute {
 			"DELETE": (*Server).target,
 		}},
 		{"/upstreams/{upstream_id_or_name}/health", map[string]adminHandler{"GET": (*Server).upstreamHealth}},
+		{"/upstreams/{upstream_id_or_name}/targets/{target_id_or_target}/healthy", map[string]adminHandler{"PUT": setTargetHealth(true)}},
+		{"/upstreams/{upstream_id_or_name}/targets/{target_id_or_target}/unhealthy", map[string]adminHandler{"PUT": setTargetHealth(false)}},
 		{"/config", map[string]adminHandler{"GET": (*Server).getConfig, "POST": (*Server).postConfig}},
 		{"/clustering/data-planes", map[string]adminHandler{"GET": (*Server).dataPlanesList}},
 	}
@@ -481,7 +483,7 @@ func (s *Server) upstreamHealth(q *adminRequest) response {
 		return fail(notFound())
 	}
 	res := pageTargets(newestFirst(c, u.ID), q.r.URL.Query(), "/upstreams/"+q.params[0]+"/health",
-		func(t *target) any { return targetHealth(q.r.Context(), u, t) })
+		func(t *target) any { return targetHealth(q.r.Context(), u, t, s.health.isUnhealthy(t.ID)) })
 	if body, isMap := res.body.(map[string]any); isMap && res.status == http.StatusOK {
 		body["node_id"] = s.nodeID
 	}

@@ -61,6 +61,7 @@ type Server struct {
 	dpMu       sync.Mutex
 	store      *store
 	faults     faultState
+	health     targetHealthState
 	balancers  balancers
 	transport  *http.Transport
 

@@ -146,3 +146,46 @@ func TestControlPlaneDataPlanesLag(t *testing.T) {
 		t.Errorf("data planes without a control plane: %v, want an error", err)
 	}
 }
+
+// A target marked unhealthy (PUT …/unhealthy, or a failing passive check) gets no traffic and reports UNHEALTHY
+// whatever its weight; a weight change does not bring it back, PUT …/healthy does.
+func TestTargetHealthMarks(t *testing.T) {
+	s, kc := start(t, Options{})
+	ctx := context.Background()
+	blue, green := newBackend(t, "blue"), newBackend(t, "green")
+	up := "payments"
+	must[*kong.Upstream](t, "upstream")(kc.Upstreams.Create(ctx, &kong.Upstream{Name: &up}))
+	for _, b := range []*backend{blue, green} {
+		must[*kong.Target](t, "target")(kc.Targets.Create(ctx, &up, &kong.Target{Target: kong.String(b.addr()), Weight: kong.Int(50)}))
+	}
+	must[*kong.Service](t, "service")(kc.Services.Create(ctx, &kong.Service{Name: kong.String("pay"), Host: &up}))
+	must[*kong.Route](t, "route")(kc.Routes.Create(ctx, &kong.Route{Paths: kong.StringSlice("/pay"), Service: &kong.Service{Name: kong.String("pay")}}))
+	health := func() map[string]string {
+		out := map[string]string{}
+		for _, h := range must[[]*kong.UpstreamNodeHealth](t, "health")(kc.UpstreamNodeHealth.ListAll(ctx, &up)) {
+			out[*h.Target] = *h.Health
+		}
+		return out
+	}
+	if status, _ := call(t, kc, http.MethodPut, "/upstreams/payments/targets/"+green.addr()+"/unhealthy", nil); status != http.StatusNoContent {
+		t.Fatalf("PUT …/unhealthy = %d, want 204", status)
+	}
+	must[*kong.Target](t, "raise green")(kc.Targets.Update(ctx, &up, kong.String(green.addr()), &kong.Target{Weight: kong.Int(100)}))
+	if h := health(); h[green.addr()] != "UNHEALTHY" || h[blue.addr()] == "UNHEALTHY" {
+		t.Errorf("health %v: want green UNHEALTHY", h)
+	}
+	for range 6 {
+		if _, body := proxyGet(t, s, "", "/pay"); body["backend"] != "blue" {
+			t.Fatalf("an unhealthy target got traffic: %v", body)
+		}
+	}
+	if status, _ := call(t, kc, http.MethodPut, "/upstreams/payments/targets/"+green.addr()+"/healthy", nil); status != http.StatusNoContent {
+		t.Fatalf("PUT …/healthy = %d, want 204", status)
+	}
+	if h := health(); h[green.addr()] == "UNHEALTHY" {
+		t.Errorf("health %v after …/healthy: want green back", h)
+	}
+	if status, _ := call(t, kc, http.MethodPut, "/upstreams/payments/targets/10.9.9.9:1/healthy", nil); status != http.StatusNotFound {
+		t.Errorf("PUT …/healthy of an unknown target = %d, want 404", status)
+	}
+}
