@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -33,6 +34,8 @@ type KongPreflightInput struct {
 	Targets []string
 	// Split is set when the plan has steps between 0 and 100%: then weights must mean percentages exactly.
 	Split bool
+	// MayReset is the target the plan lets the reroute mark healthy when Kong holds it UNHEALTHY ("" = none).
+	MayReset string `json:",omitempty"`
 }
 
 // KongPreflightResult is what readiness learned about Kong before anything changes.
@@ -49,6 +52,8 @@ type KongPreflightResult struct {
 	Algorithm string `json:"algorithm"`
 	// Health is each target's health as Kong reports it (GET /upstreams/{u}/health), by target.
 	Health map[string]string `json:"health,omitempty"`
+	// ResetTarget is the UNHEALTHY target the reroute marks healthy before its first step (plan allows it).
+	ResetTarget string `json:"resetTarget,omitempty"`
 	// Problems each stop readiness: nothing may change while one holds.
 	Problems []string `json:"problems,omitempty"`
 	// Notes are true and worth reading, but do not stop the failover.
@@ -207,8 +212,15 @@ func checkHealth(res *KongPreflightResult, in KongPreflightInput, health []*kong
 		res.Health[name] = state
 		switch state {
 		case "UNHEALTHY":
+			if name == in.MayReset {
+				res.ResetTarget = name
+				res.Notes = append(res.Notes, fmt.Sprintf("Kong marks target %s UNHEALTHY: the reroute marks it healthy first "+
+					"(kong.resetUnhealthyTarget)", name))
+				break
+			}
 			res.Problems = append(res.Problems, fmt.Sprintf("Kong marks target %s UNHEALTHY (health checks): a weight change does not send it "+
-				"traffic; fix it, then reset it with PUT /upstreams/%s/targets/%s/healthy", name, in.Upstream, name))
+				"traffic; fix it, then reset it with PUT /upstreams/%s/targets/%s/healthy (or let the plan do it: kong.resetUnhealthyTarget)",
+				name, in.Upstream, name))
 		case "DNS_ERROR":
 			res.Problems = append(res.Problems, fmt.Sprintf("Kong cannot resolve target %s (DNS_ERROR): fix its DNS name or use IP:port", name))
 		}
@@ -227,4 +239,25 @@ func addressCount(h *kong.UpstreamNodeHealth) int {
 		return 0
 	}
 	return len(h.Data.Addresses)
+}
+
+// MarkHealthyInput names a target to reset.
+type MarkHealthyInput struct {
+	Upstream, Target string
+}
+
+// MarkTargetHealthy clears Kong's UNHEALTHY verdict on a target (PUT /upstreams/{u}/targets/{t}/healthy), so its
+// weight counts again; passive health checks never do that by themselves. Repeating it is harmless. Kong keeps
+// the verdict per node: on a cluster behind a load balancer this reaches the node that answers.
+func (a *Activities) MarkTargetHealthy(ctx context.Context, in MarkHealthyInput) error {
+	path := fmt.Sprintf("/upstreams/%s/targets/%s/healthy", url.PathEscape(in.Upstream), url.PathEscape(in.Target))
+	req, err := a.Kong.NewRequest("PUT", path, nil, nil)
+	if err != nil {
+		return fmt.Errorf("build PUT %s: %w", path, err)
+	}
+	if _, err := a.Kong.Do(ctx, req, nil); err != nil {
+		return kongError("mark target "+in.Target+" healthy", err)
+	}
+	a.logger().Info("kong target marked healthy", "upstream", in.Upstream, "target", in.Target)
+	return nil
 }

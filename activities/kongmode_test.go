@@ -212,14 +212,7 @@ func TestControlPlaneWaitsForDataPlanes(t *testing.T) {
 		DataPlanes: []kongstandin.DataPlane{{Hostname: "dp-1"}, {Hostname: "dp-2", Lag: time.Minute}}})
 	a := &Activities{Kong: kc}
 	ctx := context.Background()
-	if _, err := kc.Upstreams.Create(ctx, &kong.Upstream{Name: kong.String("payments")}); err != nil {
-		t.Fatal(err)
-	}
-	for tg, w := range map[string]int{eastTarget: 100, westTarget: 0} {
-		if _, err := kc.Targets.Create(ctx, kong.String("payments"), &kong.Target{Target: kong.String(tg), Weight: kong.Int(w)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedPayments(t, kc)
 	pf := preflight(t, a, true)
 	if pf.Mode != KongEntities || !pf.ControlPlane() || len(pf.Problems) > 0 ||
 		!slices.ContainsFunc(pf.Notes, func(n string) bool { return strings.Contains(n, "2 data planes connected") }) {
@@ -241,5 +234,44 @@ func TestControlPlaneWaitsForDataPlanes(t *testing.T) {
 	want, _ := kc.Status(ctx)
 	if err != nil || done.DataPlanes != 2 || done.Hash != want.ConfigurationHash {
 		t.Fatalf("wait: %+v %v, want 2 data planes on %s", done, err, want.ConfigurationHash)
+	}
+}
+
+// A target Kong holds UNHEALTHY stops readiness unless the plan lets the reroute reset it; the reset clears it.
+func TestUnhealthyTargetRefusedOrReset(t *testing.T) {
+	k, kc := standIn(t, kongstandin.Options{})
+	a := &Activities{Kong: kc}
+	ctx := context.Background()
+	seedPayments(t, kc)
+	if !k.MarkTargetUnhealthy("payments", westTarget) {
+		t.Fatal("mark unhealthy")
+	}
+	refused := preflight(t, a, true)
+	wantProblem(t, refused, westTarget, "UNHEALTHY", "/healthy", "kong.resetUnhealthyTarget")
+	allowed, err := a.KongPreflight(ctx, KongPreflightInput{Upstream: "payments", Targets: []string{eastTarget, westTarget}, Split: true, MayReset: westTarget})
+	if err != nil || len(allowed.Problems) > 0 || allowed.ResetTarget != westTarget {
+		t.Fatalf("preflight with the reset allowed: %+v %v, want no problems and reset %s", allowed, err, westTarget)
+	}
+	for range 2 { // repeating it is harmless
+		if err := a.MarkTargetHealthy(ctx, MarkHealthyInput{Upstream: "payments", Target: westTarget}); err != nil {
+			t.Fatalf("mark healthy: %v", err)
+		}
+	}
+	if after := preflight(t, a, true); len(after.Problems) > 0 || after.Health[westTarget] == "UNHEALTHY" {
+		t.Errorf("after the reset: %+v, want %s no longer UNHEALTHY", after, westTarget)
+	}
+}
+
+// seedPayments creates upstream payments with east at 100 and west at 0 through the entity endpoints.
+func seedPayments(t *testing.T, kc *kong.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := kc.Upstreams.Create(ctx, &kong.Upstream{Name: kong.String("payments")}); err != nil {
+		t.Fatal(err)
+	}
+	for tg, w := range map[string]int{eastTarget: 100, westTarget: 0} {
+		if _, err := kc.Targets.Create(ctx, kong.String("payments"), &kong.Target{Target: kong.String(tg), Weight: kong.Int(w)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

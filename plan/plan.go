@@ -60,9 +60,16 @@ type Etcd struct {
 	AckTimeout time.Duration `yaml:"ackTimeout" json:"ackTimeout"`
 }
 
-// Kong names the upstream.
+// Kong names the upstream, and what the failover may do about Kong's own state.
 type Kong struct {
 	Upstream string `yaml:"upstream" json:"upstream"`
+	// ResetUnhealthyTarget lets the reroute mark the target region's target healthy (PUT …/targets/{t}/healthy)
+	// when Kong's health checks hold it UNHEALTHY: a weight change alone never sends it traffic. Without it such a
+	// target stops readiness.
+	ResetUnhealthyTarget bool `yaml:"resetUnhealthyTarget,omitempty" json:"resetUnhealthyTarget,omitempty"`
+	// GitOps says a tool (decK, the Ingress Controller, CI) owns this Kong configuration: the approval question
+	// reminds the approvers that its source must be updated, and the change list says with what.
+	GitOps bool `yaml:"gitops,omitempty" json:"gitops,omitempty"`
 }
 
 // Detection confirms an outage: failed probes and/or a Prometheus query.

@@ -61,6 +61,9 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 		// lowered) is undone too.
 		f.addUndo("restore Kong weights", f.restoreWeights)
 	}
+	if s := f.resetTargetHealth(ctx); s != nil {
+		return s
+	}
 	for i, pct := range f.plan.Traffic.Steps {
 		want := []activities.TargetWeight{{Target: toT, Weight: pct}, {Target: fromT, Weight: 100 - pct}}
 		if err := f.setWeights(ctx, fmt.Sprintf("%s: %d%% to %s", up, pct, f.req.To), want); err != nil {

@@ -33,8 +33,12 @@ func KongPreflightInput(p plan.Plan, from, to string) activities.KongPreflightIn
 	for _, pct := range p.Traffic.Steps {
 		split = split || (pct > 0 && pct < 100)
 	}
-	return activities.KongPreflightInput{Upstream: p.Kong.Upstream, Split: split,
+	in := activities.KongPreflightInput{Upstream: p.Kong.Upstream, Split: split,
 		Targets: []string{p.Regions[from].KongTarget, p.Regions[to].KongTarget}}
+	if p.Kong.ResetUnhealthyTarget {
+		in.MayReset = p.Regions[to].KongTarget
+	}
+	return in
 }
 
 // kongReady collects the preflight: its problems stop readiness; its findings go into the evidence.
@@ -63,5 +67,21 @@ func (f *failover) waitDataPlanes(ctx workflow.Context, summary string, before m
 	}
 	f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("%s: %d Kong data planes on configuration %s after %s",
 		summary, res.DataPlanes, res.Hash, res.Waited.Round(time.Millisecond)))
+	return nil
+}
+
+// resetTargetHealth marks the target region's target healthy before the first traffic step, when readiness found
+// Kong holding it UNHEALTHY and the plan allows the reset; otherwise its weight would bring it no traffic.
+func (f *failover) resetTargetHealth(ctx workflow.Context) *stop {
+	t := f.kong.ResetTarget
+	if t == "" {
+		return nil
+	}
+	in := activities.MarkHealthyInput{Upstream: f.plan.Kong.Upstream, Target: t}
+	if err := workflow.ExecuteActivity(quick(ctx, "mark "+t+" healthy"), a.MarkTargetHealthy, in).Get(ctx, nil); err != nil {
+		return f.stepFailed(ctx, RolledBack, "mark Kong target %s healthy: %v", t, err)
+	}
+	f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("Kong target %s was UNHEALTHY: marked healthy (PUT /upstreams/%s/targets/%s/healthy)",
+		t, f.plan.Kong.Upstream, t))
 	return nil
 }

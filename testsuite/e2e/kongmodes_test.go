@@ -151,3 +151,30 @@ func TestControlPlaneFailoverWaitsForDataPlanes(t *testing.T) {
 		t.Errorf("right after the failover: served by %v, want eu-west only", got)
 	}
 }
+
+// The target region's target is UNHEALTHY in Kong (a passive check tripped): readiness stops the failover before
+// etcd changes; with kong.resetUnhealthyTarget the reroute marks it healthy first and the proxy then serves it.
+func TestUnhealthyTargetRefusedThenReset(t *testing.T) {
+	s := startKongStack(t, kongstandin.ModeTraditional)
+	target := s.Plan.Regions["eu-west"].KongTarget
+	if !s.Kong.MarkTargetUnhealthy(s.Plan.Kong.Upstream, target) {
+		t.Fatal("mark unhealthy")
+	}
+	before := active(t, s)
+	p := planWithoutPrometheus(s)
+	res := result(t, start(t, s, request(p, "us-east", "eu-west")))
+	wantOutcome(t, res, workflows.NotReady)
+	if !strings.Contains(res.Reason, "UNHEALTHY") || !strings.Contains(res.Reason, "kong.resetUnhealthyTarget") {
+		t.Errorf("reason %q: want the UNHEALTHY target and the plan setting", res.Reason)
+	}
+	if after := active(t, s); after.ModRevision != before.ModRevision {
+		t.Fatalf("etcd changed: revision %d → %d", before.ModRevision, after.ModRevision)
+	}
+
+	p.Kong.ResetUnhealthyTarget = true
+	res = result(t, start(t, s, request(p, "us-east", "eu-west")))
+	wantOutcome(t, res, workflows.Succeeded)
+	if got := servedBy(t, s, 4); got["eu-west 200"] != 4 {
+		t.Errorf("after the failover: served by %v, want eu-west only", got)
+	}
+}
