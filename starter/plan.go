@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/plan"
 	"github.com/failover/failover/workflows"
 )
 
@@ -58,7 +59,7 @@ func (c *cli) planCmd() *cobra.Command {
 			for _, line := range workflows.Preview(req.Plan, req.From, req.To, active, weights) {
 				fmt.Fprintln(out, "  "+line)
 			}
-			for _, line := range kongPreview(req.Plan.Kong.Upstream, preflight, len(req.Plan.Traffic.Steps)) {
+			for _, line := range kongPreview(req.Plan, req.From, req.To, preflight) {
 				fmt.Fprintln(out, "  "+line)
 			}
 			return nil
@@ -73,7 +74,8 @@ func (c *cli) planCmd() *cobra.Command {
 }
 
 // kongPreview says which Kong was found, how the reroute would write it, and what would stop readiness.
-func kongPreview(upstream string, pf activities.KongPreflightResult, steps int) []string {
+func kongPreview(p plan.Plan, from, to string, pf activities.KongPreflightResult) []string {
+	upstream, steps := p.Kong.Upstream, len(p.Traffic.Steps)
 	out := []string{"kong: " + pf.Describe()}
 	switch pf.Mode {
 	case activities.KongEntities:
@@ -85,8 +87,12 @@ func kongPreview(upstream string, pf activities.KongPreflightResult, steps int) 
 	for _, n := range pf.Notes {
 		out = append(out, "note: "+n)
 	}
-	for _, p := range pf.Problems {
-		out = append(out, "NOT READY: "+p)
+	if p.Kong.GitOps {
+		out = append(out, fmt.Sprintf("gitops: after the failover update the source of Kong's configuration: target %s of upstream %s weight 100, "+
+			"target %s weight 0", p.Regions[to].KongTarget, upstream, p.Regions[from].KongTarget))
+	}
+	for _, problem := range pf.Problems {
+		out = append(out, "NOT READY: "+problem)
 	}
 	return out
 }

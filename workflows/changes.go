@@ -86,6 +86,7 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 			return f.stepFailed(ctx, s.Outcome, "%s", s.Reason)
 		}
 	}
+	f.recordKongChanges()
 	f.end(ctx, ResultOK, fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
 	return nil
 }

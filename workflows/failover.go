@@ -310,7 +310,7 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 			return nil
 		}
 	}
-	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To)
+	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To) + f.gitopsReminder()
 	decision := f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
 	if f.cancelRequested(ctx) {
 		return f.stepFailed(ctx, Cancelled, "cancelled while waiting for a decision")

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -84,4 +85,30 @@ func (f *failover) resetTargetHealth(ctx workflow.Context) *stop {
 	f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("Kong target %s was UNHEALTHY: marked healthy (PUT /upstreams/%s/targets/%s/healthy)",
 		t, f.plan.Kong.Upstream, t))
 	return nil
+}
+
+// gitopsReminder is added to the approval question when the plan says a tool owns Kong's configuration.
+func (f *failover) gitopsReminder() string {
+	if !f.plan.Kong.GitOps {
+		return ""
+	}
+	return " Kong's configuration is GitOps-owned (decK, CI or the Ingress Controller): after the failover, update its source " +
+		"with the Kong changes this run lists, or the next sync undoes the reroute."
+}
+
+// recordKongChanges puts into the evidence (status, report, Slack) exactly which Kong entities the reroute left
+// changed, decK-style, so the configuration's source of truth can be updated.
+func (f *failover) recordKongChanges() {
+	var changes []string
+	for _, after := range f.status.KongAfter {
+		before, _ := weightOf(f.weights, after.Target)
+		if before != after.Weight {
+			changes = append(changes, fmt.Sprintf("update target %s of upstream %s: weight %d → %d", after.Target, f.plan.Kong.Upstream, before, after.Weight))
+		}
+	}
+	if len(changes) == 0 {
+		return
+	}
+	line := "Kong entities changed (update the configuration's source, e.g. decK): " + strings.Join(changes, "; ")
+	f.status.Evidence = append(f.status.Evidence, line)
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/plan"
@@ -46,5 +47,36 @@ func TestDeclarativeRerouteChainsConfigHashes(t *testing.T) {
 	}
 	if !slices.ContainsFunc(st.Evidence, func(e string) bool { return strings.Contains(e, "declarative, configuration hash hash-0") }) {
 		t.Errorf("evidence %q: want the Kong mode and hash", st.Evidence)
+	}
+}
+
+// A GitOps-owned Kong: the approval question says so, and the evidence lists exactly the Kong entities changed.
+func TestGitOpsReminderAndKongChanges(t *testing.T) {
+	env, _ := newEnv(t)
+	p := testPlan()
+	p.Kong.GitOps = true
+	var question string
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(StatusQuery)
+		var st Status
+		if err == nil && v.Get(&st) == nil && st.Pending != nil {
+			question = st.Pending.Question
+		}
+	}, time.Minute)
+	vote(env, 2*time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash()})
+	res := run(t, env, request(p))
+	wantOutcome(t, res, Succeeded)
+	if !strings.Contains(question, "GitOps-owned") {
+		t.Errorf("approval question %q: want the GitOps reminder", question)
+	}
+	v, err := env.QueryWorkflow(StatusQuery)
+	var st Status
+	if err != nil || v.Get(&st) != nil {
+		t.Fatalf("status query: %v", err)
+	}
+	want := "Kong entities changed (update the configuration's source, e.g. decK): update target 10.0.0.2:8080 of upstream payments: weight 0 → 100; " +
+		"update target 10.0.0.1:8080 of upstream payments: weight 100 → 0"
+	if !slices.Contains(st.Evidence, want) {
+		t.Errorf("evidence %q: want %q", st.Evidence, want)
 	}
 }
