@@ -159,8 +159,25 @@ type Traffic struct {
 	Steps []int `yaml:"steps" json:"steps"`
 	// Gate runs after every step but the last; a failed gate rolls back.
 	Gate []Check `yaml:"gate" json:"gate"`
-	// StepPause waits after each step before its gate, so the gateway and metrics catch up.
+	// StepPause waits after each step before its gate, so the gateway and metrics catch up: a minimum soak.
 	StepPause time.Duration `yaml:"stepPause" json:"stepPause"`
+	// Confirm, when set, samples the gateway after each step until it serves that step's split, before the pause
+	// and the gate: a Kong cluster applies a change later on other nodes (db_update_frequency, data planes).
+	Confirm *SplitCheck `yaml:"confirm,omitempty" json:"confirm,omitempty"`
+}
+
+// SplitCheck confirms which region the gateway sends requests to, from a response header naming the region.
+type SplitCheck struct {
+	// URL is requested through the gateway.
+	URL string `yaml:"url" json:"url"`
+	// RegionHeader is the response header that names the serving region (its value is the region's name).
+	RegionHeader string `yaml:"regionHeader" json:"regionHeader"`
+	// Samples is how many requests one round sends.
+	Samples int `yaml:"samples" json:"samples"`
+	// Tolerance is how far (a fraction, 0.1 = 10 points) a round's share on the target may be from the step's.
+	Tolerance float64 `yaml:"tolerance" json:"tolerance"`
+	// Timeout bounds the rounds of one step; past it the step fails and rolls back.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
 }
 
 // Warmup loads the target region's cache.

@@ -176,6 +176,18 @@ func (p Plan) validateTraffic(v *problems) {
 			"workflow history): use a few steps, e.g. [10, 50, 100]", len(steps), MaxTrafficSteps)
 	}
 	v.checks("traffic.gate", p.Traffic.Gate)
+	if c := p.Traffic.Confirm; c != nil {
+		v.url("traffic.confirm.url", c.URL, true)
+		if c.Samples < 1 || c.Samples > 1000 {
+			v.add("traffic.confirm.samples", "%d: give 1 to 1000 requests per round, e.g. 20", c.Samples)
+		}
+		if c.Tolerance <= 0 || c.Tolerance >= 1 {
+			v.add("traffic.confirm.tolerance", "%g: give a fraction between 0 and 1, e.g. 0.15", c.Tolerance)
+		}
+		if c.Timeout <= 0 {
+			v.add("traffic.confirm.timeout", "%s: give how long one step may take to show on the gateway, e.g. 30s", c.Timeout)
+		}
+	}
 }
 
 func (p Plan) validateWarmup(v *problems) {

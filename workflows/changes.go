@@ -72,6 +72,9 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 		if f.legacy && i == 0 {
 			f.addUndo("restore Kong weights", f.restoreWeights)
 		}
+		if s := f.confirmSplit(ctx, pct); s != nil {
+			return s
+		}
 		if i == len(f.plan.Traffic.Steps)-1 {
 			break
 		}

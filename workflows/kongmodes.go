@@ -112,3 +112,22 @@ func (f *failover) recordKongChanges() {
 	line := "Kong entities changed (update the configuration's source, e.g. decK): " + strings.Join(changes, "; ")
 	f.status.Evidence = append(f.status.Evidence, line)
 }
+
+// confirmSplit samples the gateway until it serves pct% from the target (plan traffic.confirm), so the pause and
+// the gate that follow judge the new split, not the one a lagging Kong node still serves.
+func (f *failover) confirmSplit(ctx workflow.Context, pct int) *stop {
+	c := f.plan.Traffic.Confirm
+	if c == nil {
+		return nil
+	}
+	in := activities.ConfirmSplitInput{URL: c.URL, RegionHeader: c.RegionHeader, Region: f.req.To, Want: float64(pct) / 100,
+		Tolerance: c.Tolerance, Samples: c.Samples, Timeout: c.Timeout}
+	var res activities.ConfirmSplitResult
+	actx := heartbeating(ctx, fmt.Sprintf("gateway serves %d%% from %s", pct, f.req.To), c.Timeout+30*time.Second)
+	if err := workflow.ExecuteActivity(actx, a.ConfirmSplit, in).Get(ctx, &res); err != nil {
+		return f.stepFailed(ctx, RolledBack, "traffic step %d%%: %v", pct, err)
+	}
+	f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("gateway serves %.0f%% from %s at step %d%% (round %d, after %s)",
+		100*res.Share, f.req.To, pct, res.Rounds, res.Waited.Round(time.Millisecond)))
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/kongstandin"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/workflows"
@@ -176,5 +177,36 @@ func TestUnhealthyTargetRefusedThenReset(t *testing.T) {
 	wantOutcome(t, res, workflows.Succeeded)
 	if got := servedBy(t, s, 4); got["eu-west 200"] != 4 {
 		t.Errorf("after the failover: served by %v, want eu-west only", got)
+	}
+}
+
+// A Kong node that applies changes 1 s late (db_update_frequency): after each step the workflow samples the proxy
+// until it serves the step's split (plan traffic.confirm) before the pause and gate, and says how long it took.
+func TestRerouteConfirmsTheSplitOnTheGateway(t *testing.T) {
+	s := startKongStackWith(t, stack.Options{KongPropagationDelay: time.Second})
+	p := planWithoutPrometheus(s)
+	p.Traffic.Confirm = &plan.SplitCheck{URL: s.Kong.ProxyURL() + "/payments/items/confirm"}
+	p.SetDefaults()
+	run := start(t, s, request(p, "us-east", "eu-west"))
+	wantOutcome(t, result(t, run), workflows.Succeeded)
+	v, err := s.TemporalClient.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), workflows.StatusQuery)
+	var st workflows.Status
+	if err != nil || v.Get(&st) != nil {
+		t.Fatalf("status query: %v", err)
+	}
+	var confirmed []string
+	waitedForKong := false
+	for _, e := range st.Evidence {
+		if strings.HasPrefix(e, "gateway serves") {
+			confirmed = append(confirmed, e)
+			waitedForKong = waitedForKong || !strings.Contains(e, "(round 1,")
+		}
+	}
+	if len(confirmed) != 2 || !strings.Contains(confirmed[0], "serves 50% from eu-west at step 50%") ||
+		!strings.Contains(confirmed[1], "serves 100% from eu-west at step 100%") {
+		t.Fatalf("confirmations %q: want 50%% then 100%% on eu-west", confirmed)
+	}
+	if !waitedForKong {
+		t.Errorf("confirmations %q: want at least one that needed more than one round (Kong applies changes 1 s late)", confirmed)
 	}
 }
