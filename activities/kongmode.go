@@ -36,6 +36,8 @@ type KongPreflightInput struct {
 	Split bool
 	// MayReset is the target the plan lets the reroute mark healthy when Kong holds it UNHEALTHY ("" = none).
 	MayReset string `json:",omitempty"`
+	// Service, FromHost and ToHost are set for a service switch (plan kong.switch service) instead of targets.
+	Service, FromHost, ToHost string `json:",omitempty"`
 }
 
 // KongPreflightResult is what readiness learned about Kong before anything changes.
@@ -52,6 +54,8 @@ type KongPreflightResult struct {
 	Algorithm string `json:"algorithm"`
 	// Health is each target's health as Kong reports it (GET /upstreams/{u}/health), by target.
 	Health map[string]string `json:"health,omitempty"`
+	// ServiceHost is where the plan's Kong Service points now (service switch).
+	ServiceHost string `json:"serviceHost,omitempty"`
 	// ResetTarget is the UNHEALTHY target the reroute marks healthy before its first step (plan allows it).
 	ResetTarget string `json:"resetTarget,omitempty"`
 	// Problems each stop readiness: nothing may change while one holds.
@@ -76,6 +80,9 @@ func (r KongPreflightResult) Describe() string {
 	if r.Algorithm != "" {
 		s += ", algorithm " + r.Algorithm
 	}
+	if r.ServiceHost != "" {
+		s += ", the service points at " + r.ServiceHost
+	}
 	return s
 }
 
@@ -92,6 +99,9 @@ func (a *Activities) KongPreflight(ctx context.Context, in KongPreflightInput) (
 	conf, _ := root["configuration"].(map[string]any)
 	res.Database, _ = conf["database"].(string)
 	res.Role, _ = conf["role"].(string)
+	if in.Service != "" {
+		return a.servicePreflight(ctx, res, in)
+	}
 
 	up, err := a.Kong.Upstreams.Get(ctx, &in.Upstream)
 	if err != nil {

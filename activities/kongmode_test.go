@@ -275,3 +275,39 @@ func seedPayments(t *testing.T, kc *kong.Client) {
 		}
 	}
 }
+
+// A service switch is one PATCH fenced on the source's host: a retry writes nothing, someone else's host is
+// refused and left alone; the preflight checks where the service points.
+func TestSwitchServiceFenced(t *testing.T) {
+	_, kc := standIn(t, kongstandin.Options{})
+	a := &Activities{Kong: kc}
+	ctx := context.Background()
+	svc, err := kc.Services.Create(ctx, &kong.Service{Name: kong.String("payments"), Host: kong.String("payments-us-east")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := a.KongPreflight(ctx, KongPreflightInput{Service: "payments", FromHost: "payments-us-east", ToHost: "payments-eu-west"})
+	if err != nil || pf.Mode != KongEntities || len(pf.Problems) > 0 || pf.ServiceHost != "payments-us-east" {
+		t.Fatalf("preflight: %+v %v", pf, err)
+	}
+	in := SwitchServiceInput{Service: "payments", From: "payments-us-east", To: "payments-eu-west"}
+	for i, want := range []bool{true, false} { // the second call is a retry: already switched
+		res, err := a.SwitchService(ctx, in)
+		if err != nil || res.Changed != want {
+			t.Fatalf("switch %d: %+v %v, want changed=%v", i+1, res, err, want)
+		}
+	}
+	if _, err := kc.Services.Update(ctx, &kong.Service{ID: svc.ID, Host: kong.String("payments-canary")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.SwitchService(ctx, SwitchServiceInput{Service: "payments", From: "payments-eu-west", To: "payments-us-east"})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrKongConfigChanged || !strings.Contains(err.Error(), "points at payments-canary") {
+		t.Fatalf("switch back over someone else's change: %v, want %s", err, ErrKongConfigChanged)
+	}
+	if host, _ := a.ReadServiceHost(ctx, "payments"); host != "payments-canary" {
+		t.Errorf("host %s, want someone else's payments-canary left alone", host)
+	}
+	pf, _ = a.KongPreflight(ctx, KongPreflightInput{Service: "payments", FromHost: "payments-us-east", ToHost: "payments-eu-west"})
+	wantProblem(t, pf, "points at payments-canary")
+}

@@ -44,6 +44,9 @@ type Region struct {
 	PrometheusURL string `yaml:"prometheusURL" json:"prometheusURL"`
 	// WarmupURL is the region's base URL; warmup posts to <WarmupURL>/warmup.
 	WarmupURL string `yaml:"warmupURL" json:"warmupURL"`
+	// KongHost is where the Kong Service points while this region is active (an upstream name or a hostname), for
+	// kong.switch service.
+	KongHost string `yaml:"kongHost,omitempty" json:"kongHost,omitempty"`
 }
 
 // Etcd names the service's keys.
@@ -70,7 +73,22 @@ type Kong struct {
 	// GitOps says a tool (decK, the Ingress Controller, CI) owns this Kong configuration: the approval question
 	// reminds the approvers that its source must be updated, and the change list says with what.
 	GitOps bool `yaml:"gitops,omitempty" json:"gitops,omitempty"`
+	// Switch is how the reroute moves traffic: "weights" (default: the upstream's target weights, in
+	// traffic.steps) or "service" (blue-green: point Kong Service kong.service at the target region's kongHost
+	// in one fenced change).
+	Switch string `yaml:"switch,omitempty" json:"switch,omitempty"`
+	// Service is the Kong Service (name or id) a service switch repoints.
+	Service string `yaml:"service,omitempty" json:"service,omitempty"`
 }
+
+// Switch modes (Kong.Switch).
+const (
+	SwitchWeights = "weights"
+	SwitchService = "service"
+)
+
+// SwitchesService reports a blue-green plan: the reroute repoints the Kong Service instead of shifting weights.
+func (k Kong) SwitchesService() bool { return k.Switch == SwitchService }
 
 // Detection confirms an outage: failed probes and/or a Prometheus query.
 type Detection struct {

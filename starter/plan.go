@@ -46,9 +46,11 @@ func (c *cli) planCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("etcd at %v: %w", c.endpoints.EtcdEndpoints, err)
 			}
-			weights, err := acts.ReadWeights(ctx, req.Plan.Kong.Upstream)
-			if err != nil {
-				return fmt.Errorf("kong at %s: %w", c.endpoints.KongAdminURL, err)
+			var weights []activities.TargetWeight
+			if !req.Plan.Kong.SwitchesService() {
+				if weights, err = acts.ReadWeights(ctx, req.Plan.Kong.Upstream); err != nil {
+					return fmt.Errorf("kong at %s: %w", c.endpoints.KongAdminURL, err)
+				}
 			}
 			preflight, err := acts.KongPreflight(ctx, workflows.KongPreflightInput(req.Plan, req.From, req.To))
 			if err != nil {
@@ -79,6 +81,11 @@ func kongPreview(p plan.Plan, from, to string, pf activities.KongPreflightResult
 	out := []string{"kong: " + pf.Describe()}
 	switch pf.Mode {
 	case activities.KongEntities:
+		if p.Kong.SwitchesService() {
+			out = append(out, fmt.Sprintf("kong writes: PATCH /services/%s {host: %s}, once, if it still points at %s", p.Kong.Service,
+				p.Regions[to].KongHost, p.Regions[from].KongHost))
+			break
+		}
 		out = append(out, fmt.Sprintf("kong writes: PUT /upstreams/%s/targets/{target} {weight}, two targets per step, %d steps", upstream, steps))
 	case activities.KongDeclarative:
 		out = append(out, fmt.Sprintf("kong writes: GET /config, the weights of upstream %s's two targets changed, POST /config?check_hash=1; "+

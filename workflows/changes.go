@@ -54,6 +54,9 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 // steps. Its undo, registered first, puts the weights readiness read back.
 func (f *failover) reroute(ctx workflow.Context) *stop {
 	f.begin(ctx, StepReroute)
+	if f.plan.Kong.SwitchesService() {
+		return f.switchService(ctx)
+	}
 	up := f.plan.Kong.Upstream
 	fromT, toT := f.plan.Regions[f.req.From].KongTarget, f.plan.Regions[f.req.To].KongTarget
 	if !f.legacy {

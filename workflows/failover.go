@@ -240,7 +240,10 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 	health := workflow.ExecuteActivity(heartbeating(ctx, "probe "+f.req.To, 15*time.Second), a.ProbeHealth,
 		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
 	active := workflow.ExecuteActivity(quick(ctx, "read "+f.plan.Etcd.ActiveKey), a.ReadActive, f.plan.Etcd.ActiveKey)
-	weights := workflow.ExecuteActivity(quick(ctx, "read weights of "+f.plan.Kong.Upstream), a.ReadWeights, f.plan.Kong.Upstream)
+	var weights workflow.Future // a service switch moves no weights: the preflight reads the service instead
+	if !f.plan.Kong.SwitchesService() {
+		weights = workflow.ExecuteActivity(quick(ctx, "read weights of "+f.plan.Kong.Upstream), a.ReadWeights, f.plan.Kong.Upstream)
+	}
 	kongPreflight := f.kongPreflight(ctx)
 	r := f.plan.Readiness
 	var checks []plan.Check
@@ -272,7 +275,9 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 				f.plan.Etcd.ActiveKey, f.active.Value.Region, f.req.From, f.active.Value.Region))
 		}
 	}
-	if err := weights.Get(ctx, &f.weights); err != nil {
+	if weights == nil {
+		// checked by the Kong preflight
+	} else if err := weights.Get(ctx, &f.weights); err != nil {
 		problems = append(problems, fmt.Sprintf("read Kong upstream %s: %v", f.plan.Kong.Upstream, err))
 	} else {
 		f.status.KongBefore = f.weights

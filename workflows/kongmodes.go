@@ -24,7 +24,7 @@ func (f *failover) kongPreflight(ctx workflow.Context) workflow.Future {
 	if workflow.GetVersion(ctx, kongModesChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
-	return workflow.ExecuteActivity(quick(ctx, "Kong preflight of "+f.plan.Kong.Upstream), a.KongPreflight, KongPreflightInput(f.plan, f.req.From, f.req.To))
+	return workflow.ExecuteActivity(quick(ctx, "Kong preflight"), a.KongPreflight, KongPreflightInput(f.plan, f.req.From, f.req.To))
 }
 
 // KongPreflightInput is what the reroute between from and to will change (readiness and `starter plan` ask the
@@ -33,6 +33,9 @@ func KongPreflightInput(p plan.Plan, from, to string) activities.KongPreflightIn
 	split := false
 	for _, pct := range p.Traffic.Steps {
 		split = split || (pct > 0 && pct < 100)
+	}
+	if p.Kong.SwitchesService() {
+		return activities.KongPreflightInput{Service: p.Kong.Service, FromHost: p.Regions[from].KongHost, ToHost: p.Regions[to].KongHost}
 	}
 	in := activities.KongPreflightInput{Upstream: p.Kong.Upstream, Split: split,
 		Targets: []string{p.Regions[from].KongTarget, p.Regions[to].KongTarget}}
@@ -48,7 +51,7 @@ func (f *failover) kongReady(ctx workflow.Context, preflight workflow.Future) []
 		return nil
 	}
 	if err := preflight.Get(ctx, &f.kong); err != nil {
-		return []string{fmt.Sprintf("Kong preflight of upstream %s: %v", f.plan.Kong.Upstream, err)}
+		return []string{fmt.Sprintf("Kong preflight: %v", err)}
 	}
 	f.status.Evidence = append(f.status.Evidence, f.kong.Describe())
 	for _, n := range f.kong.Notes {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kong/go-kong/kong"
+
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/kongstandin"
@@ -208,5 +210,84 @@ func TestRerouteConfirmsTheSplitOnTheGateway(t *testing.T) {
 	}
 	if !waitedForKong {
 		t.Errorf("confirmations %q: want at least one that needed more than one round (Kong applies changes 1 s late)", confirmed)
+	}
+}
+
+// blueGreen gives each region its own upstream and points the demo service at us-east's: the setup a
+// kong.switch service plan repoints.
+func blueGreen(t *testing.T, s *stack.Stack) plan.Plan {
+	t.Helper()
+	ctx := context.Background()
+	kc := s.KongClient
+	p := planWithoutPrometheus(s)
+	p.Kong.Switch, p.Kong.Service, p.Traffic.Steps = plan.SwitchService, "payments", []int{100}
+	for _, name := range stack.RegionNames {
+		host := "payments-" + name
+		if _, err := kc.Upstreams.Create(ctx, &kong.Upstream{Name: kong.String(host)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.Targets.Create(ctx, kong.String(host), &kong.Target{Target: kong.String(s.Regions[name].Addr())}); err != nil {
+			t.Fatal(err)
+		}
+		r := p.Regions[name]
+		r.KongHost = host
+		p.Regions[name] = r
+	}
+	svc, err := kc.Services.Get(ctx, kong.String("payments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.Services.Update(ctx, &kong.Service{ID: svc.ID, Host: kong.String("payments-us-east")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func serviceHost(t *testing.T, s *stack.Stack) string {
+	t.Helper()
+	svc, err := s.KongClient.Services.Get(context.Background(), kong.String("payments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *svc.Host
+}
+
+// Blue-green: the reroute points the Kong Service at eu-west's upstream in one change; a failed verification
+// points it back; an Admin API that refuses the switch leaves it where it was. Each outcome is read back.
+func TestServiceSwitchFailover(t *testing.T) {
+	s := startKongStack(t, kongstandin.ModeTraditional)
+	p := blueGreen(t, s)
+	res := result(t, start(t, s, request(p, "us-east", "eu-west")))
+	wantOutcome(t, res, workflows.Succeeded)
+	if h := serviceHost(t, s); h != "payments-eu-west" {
+		t.Fatalf("service host after: %s, want payments-eu-west", h)
+	}
+	eventually(t, 5*time.Second, "proxy serves eu-west", func() bool { return servedBy(t, s, 4)["eu-west 200"] == 4 })
+	recordHistory(t, s, "service-switch-succeeded")
+
+	// Back to us-east (healthy again, eu-west down), but us-east answers too slowly for verification: rolled back.
+	fault(t, s, "us-east", `{"status":0,"latency_ms":300}`)
+	fault(t, s, "eu-west", `{"status":503}`)
+	back := p
+	back.Verification.Checks = append([]plan.Check(nil), p.Verification.Checks...)
+	slow := *back.Verification.Checks[0].HTTP
+	slow.Timeout = 100 * time.Millisecond
+	back.Verification.Checks[0].HTTP = &slow
+	res = result(t, start(t, s, request(back, "eu-west", "us-east")))
+	wantOutcome(t, res, workflows.RolledBack)
+	if h := serviceHost(t, s); h != "payments-eu-west" {
+		t.Fatalf("service host after the rollback: %s, want payments-eu-west again", h)
+	}
+
+	// The Admin API refuses the PATCH: rolled back, the service never moved.
+	s.Kong.InjectAdminFault(kongstandin.Fault{Status: http.StatusBadRequest, Methods: []string{http.MethodPatch}})
+	t.Cleanup(s.Kong.ClearAdminFault)
+	res = result(t, start(t, s, request(back, "eu-west", "us-east")))
+	wantOutcome(t, res, workflows.RolledBack)
+	if h := serviceHost(t, s); h != "payments-eu-west" {
+		t.Fatalf("service host after a refused switch: %s, want payments-eu-west", h)
 	}
 }
