@@ -24,6 +24,15 @@ const (
 	KongDeclarative KongMode = "declarative"
 )
 
+// RoleKonnect is KongPreflightResult.Role for a Konnect control plane (addressed by its control-plane path).
+const RoleKonnect = "konnect"
+
+// IsKonnect reports an Admin API URL that addresses a Konnect control plane
+// (https://<region>.api.konghq.com/v2/control-planes/<id>/core-entities).
+func IsKonnect(adminURL string) bool {
+	return strings.Contains(adminURL, "/control-planes/")
+}
+
 // KongIngressControllerTag is the tag the Kong Ingress Controller puts on every entity it manages.
 const KongIngressControllerTag = "managed-by-ingress-controller"
 
@@ -91,14 +100,20 @@ func (r KongPreflightResult) Describe() string {
 // or not mean the plan's percentages is a Problem naming the fix; readiness stops on any.
 func (a *Activities) KongPreflight(ctx context.Context, in KongPreflightInput) (KongPreflightResult, error) {
 	var res KongPreflightResult
-	root, err := a.Kong.Root(ctx)
-	if err != nil {
-		return res, kongError("read Kong's GET /", err)
+	if IsKonnect(a.Kong.BaseRootURL()) {
+		// Konnect's control-plane API serves entities, not node information (no GET /, /status or health).
+		res.Version, res.Database, res.Role = "(Konnect)", "konnect", RoleKonnect
+		res.Notes = append(res.Notes, "Konnect control plane: its data planes apply changes asynchronously; confirm them with traffic.confirm")
+	} else {
+		root, err := a.Kong.Root(ctx)
+		if err != nil {
+			return res, kongError("read Kong's GET /", err)
+		}
+		res.Version, _ = root["version"].(string)
+		conf, _ := root["configuration"].(map[string]any)
+		res.Database, _ = conf["database"].(string)
+		res.Role, _ = conf["role"].(string)
 	}
-	res.Version, _ = root["version"].(string)
-	conf, _ := root["configuration"].(map[string]any)
-	res.Database, _ = conf["database"].(string)
-	res.Role, _ = conf["role"].(string)
 	if in.Service != "" {
 		return a.servicePreflight(ctx, res, in)
 	}
@@ -136,7 +151,7 @@ func (a *Activities) KongPreflight(ctx context.Context, in KongPreflightInput) (
 		res.Notes = append(res.Notes, fmt.Sprintf("%d data planes connected; each step waits until all of them run the change", len(dps)))
 	}
 	checkWeights(&res, in, up, targets)
-	if !res.ControlPlane() { // a control plane serves no health (it balances nothing)
+	if !res.ControlPlane() && res.Role != RoleKonnect { // a control plane serves no health (it balances nothing)
 		health, err := a.Kong.UpstreamNodeHealth.ListAll(ctx, &in.Upstream)
 		if err != nil {
 			return res, kongError("read health of upstream "+in.Upstream, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -310,4 +311,35 @@ func TestSwitchServiceFenced(t *testing.T) {
 	}
 	pf, _ = a.KongPreflight(ctx, KongPreflightInput{Service: "payments", FromHost: "payments-us-east", ToHost: "payments-eu-west"})
 	wantProblem(t, pf, "points at payments-canary")
+}
+
+// A Konnect control plane (control-plane path, bearer token): no GET /, so the preflight says Konnect and the
+// reroute writes the targets through the path.
+func TestKonnectPreflightAndWeights(t *testing.T) {
+	prefix := "/v2/control-planes/4b1c6a2e-1c2d-4a55-9a0e-0c1f2d3e4f50/core-entities"
+	k, err := kongstandin.Start(kongstandin.Options{KonnectPrefix: prefix, KonnectToken: "kpat_good"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	h := http.Header{}
+	h.Set("Authorization", "Bearer kpat_good")
+	base := k.AdminURL() + prefix
+	kc, err := kong.NewClient(&base, kong.HTTPClientWithHeaders(&http.Client{Timeout: 5 * time.Second}, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedPayments(t, kc)
+	a := &Activities{Kong: kc}
+	pf := preflight(t, a, true)
+	if pf.Mode != KongEntities || pf.Role != RoleKonnect || len(pf.Problems) > 0 {
+		t.Fatalf("preflight %+v: want entities on Konnect", pf)
+	}
+	if _, err := a.SetWeights(context.Background(), SetWeightsInput{Upstream: "payments", Mode: pf.Mode,
+		Weights: []TargetWeight{{Target: westTarget, Weight: 100}, {Target: eastTarget, Weight: 0}}}); err != nil {
+		t.Fatalf("set weights on Konnect: %v", err)
+	}
+	if got := readWeights(t, a); got[westTarget] != 100 || got[eastTarget] != 0 {
+		t.Errorf("weights %v, want all on west", got)
+	}
 }

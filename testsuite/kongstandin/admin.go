@@ -149,7 +149,11 @@ func (s *Server) adminResponse(r *http.Request, start time.Time) response {
 			return fail(msgError(http.StatusUnauthorized, "Invalid credentials. Token or User credentials required"))
 		}
 	}
-	rt, params, found := matchAdminRoute(s.routes, r.URL.EscapedPath())
+	path, refused := s.konnectPath(r)
+	if refused != nil {
+		return fail(refused)
+	}
+	rt, params, found := matchAdminRoute(s.routes, path)
 	if !found {
 		return fail(notFound())
 	}
@@ -157,7 +161,7 @@ func (s *Server) adminResponse(r *http.Request, start time.Time) response {
 	if !allowed {
 		return fail(msgError(http.StatusMethodNotAllowed, "Method not allowed"))
 	}
-	if res, refused := s.opts.Mode.refuseEntityWrite(r.Method, r.URL.Path); refused {
+	if res, refused := s.opts.Mode.refuseEntityWrite(r.Method, path); refused {
 		return res
 	}
 	req := &adminRequest{r: r, params: params, now: start}

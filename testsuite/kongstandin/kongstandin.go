@@ -36,6 +36,10 @@ type Options struct {
 	// AdminToken, when set, is required in the Kong-Admin-Token header of every Admin API request (401 otherwise),
 	// like Kong Enterprise with RBAC enforced.
 	AdminToken string
+	// KonnectPrefix, when set, serves the Admin API Konnect-style under this path only (e.g.
+	// /v2/control-planes/<id>/core-entities), without / and /status; KonnectToken, when set, is then required as
+	// Authorization: Bearer (401 otherwise), like a Konnect personal or system access token.
+	KonnectPrefix, KonnectToken string
 	// AdminTLS, when set, serves the Admin API over TLS with it (set ClientAuth to require client certificates, like
 	// an Admin API behind mutual TLS); AdminURL is then https://.
 	AdminTLS *tls.Config

@@ -189,3 +189,38 @@ func TestTargetHealthMarks(t *testing.T) {
 		t.Errorf("PUT …/healthy of an unknown target = %d, want 404", status)
 	}
 }
+
+// Konnect-style: the Admin API lives under the control plane's path and wants the bearer token; go-kong addresses
+// it with that path as its base URL.
+func TestKonnectPathAndToken(t *testing.T) {
+	prefix := "/v2/control-planes/4b1c6a2e-1c2d-4a55-9a0e-0c1f2d3e4f50/core-entities"
+	s, _ := start(t, Options{KonnectPrefix: prefix, KonnectToken: "kpat_good"})
+	ctx := context.Background()
+	client := func(token string) *kong.Client {
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+token)
+		base := s.AdminURL() + prefix
+		kc, err := kong.NewClient(&base, kong.HTTPClientWithHeaders(&http.Client{Timeout: 5 * time.Second}, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kc
+	}
+	kc := client("kpat_good")
+	if _, err := kc.Upstreams.Create(ctx, &kong.Upstream{Name: kong.String("payments")}); err != nil {
+		t.Fatalf("create upstream under the control-plane path: %v", err)
+	}
+	if _, err := client("kpat_revoked").Upstreams.Get(ctx, kong.String("payments")); apiCode(err) != http.StatusUnauthorized {
+		t.Errorf("wrong token: %v, want 401", err)
+	}
+	if _, err := kc.Root(ctx); apiCode(err) != http.StatusNotFound {
+		t.Errorf("GET / on Konnect: %v, want 404 (no node information)", err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer kpat_good")
+	base := s.AdminURL()
+	outside, _ := kong.NewClient(&base, kong.HTTPClientWithHeaders(&http.Client{Timeout: 5 * time.Second}, h))
+	if _, err := outside.Upstreams.Get(ctx, kong.String("payments")); apiCode(err) != http.StatusNotFound {
+		t.Errorf("outside the control-plane path: %v, want 404", err)
+	}
+}
