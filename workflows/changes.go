@@ -92,8 +92,7 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 			return f.stepFailed(ctx, s.Outcome, "%s", s.Reason)
 		}
 	}
-	f.recordKongChanges()
-	f.end(ctx, ResultOK, fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
+	f.end(ctx, ResultOK, fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT)+f.recordKongChanges())
 	return nil
 }
 

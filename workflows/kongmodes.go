@@ -99,9 +99,10 @@ func (f *failover) gitopsReminder() string {
 		"with the Kong changes this run lists, or the next sync undoes the reroute."
 }
 
-// recordKongChanges puts into the evidence (status, report, Slack) exactly which Kong entities the reroute left
-// changed, decK-style, so the configuration's source of truth can be updated.
-func (f *failover) recordKongChanges() {
+// recordKongChanges puts into the evidence (status, report) exactly which Kong entities the reroute left changed,
+// decK-style, so the configuration's source of truth can be updated; it returns the same as "; <line>" for the
+// reroute step's detail (audit log, Slack), or "" when nothing changed.
+func (f *failover) recordKongChanges() string {
 	var changes []string
 	for _, after := range f.status.KongAfter {
 		before, _ := weightOf(f.weights, after.Target)
@@ -109,11 +110,17 @@ func (f *failover) recordKongChanges() {
 			changes = append(changes, fmt.Sprintf("update target %s of upstream %s: weight %d → %d", after.Target, f.plan.Kong.Upstream, before, after.Weight))
 		}
 	}
+	return f.kongChangesLine(changes)
+}
+
+// kongChangesLine records the Kong changes in the evidence and returns them for a step detail.
+func (f *failover) kongChangesLine(changes []string) string {
 	if len(changes) == 0 {
-		return
+		return ""
 	}
 	line := "Kong entities changed (update the configuration's source, e.g. decK): " + strings.Join(changes, "; ")
 	f.status.Evidence = append(f.status.Evidence, line)
+	return "; " + line
 }
 
 // confirmSplit samples the gateway until it serves pct% from the target (plan traffic.confirm), so the pause and

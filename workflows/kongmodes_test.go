@@ -79,4 +79,8 @@ func TestGitOpsReminderAndKongChanges(t *testing.T) {
 	if !slices.Contains(st.Evidence, want) {
 		t.Errorf("evidence %q: want %q", st.Evidence, want)
 	}
+	// The reroute step's detail carries it too: the audit log's and Slack's step events.
+	if !slices.ContainsFunc(res.Steps, func(s StepRecord) bool { return s.Name == StepReroute && strings.HasSuffix(s.Detail, "; "+want) }) {
+		t.Errorf("steps %+v: want the reroute's detail to end with the Kong changes", res.Steps)
+	}
 }

@@ -19,9 +19,8 @@ func (f *failover) switchService(ctx workflow.Context) *stop {
 	if s := f.confirmSplit(ctx, 100); s != nil {
 		return s
 	}
-	f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("Kong entities changed (update the configuration's source, e.g. decK): "+
-		"update service %s: host %s → %s", f.plan.Kong.Service, from, to))
-	f.end(ctx, ResultOK, fmt.Sprintf("Kong service %s points at %s (%s)", f.plan.Kong.Service, to, f.req.To))
+	changed := f.kongChangesLine([]string{fmt.Sprintf("update service %s: host %s → %s", f.plan.Kong.Service, from, to)})
+	f.end(ctx, ResultOK, fmt.Sprintf("Kong service %s points at %s (%s)", f.plan.Kong.Service, to, f.req.To)+changed)
 	return nil
 }
 
