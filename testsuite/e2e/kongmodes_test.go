@@ -146,6 +146,7 @@ func TestControlPlaneFailoverWaitsForDataPlanes(t *testing.T) {
 			waits = append(waits, e)
 		}
 	}
+	t.Logf("data-plane waits: %q", waits)
 	if len(waits) != len(s.Plan.Traffic.Steps) {
 		t.Errorf("data-plane waits in the evidence %q, want one per traffic step (%d)", st.Evidence, len(s.Plan.Traffic.Steps))
 	}
@@ -204,6 +205,7 @@ func TestRerouteConfirmsTheSplitOnTheGateway(t *testing.T) {
 			waitedForKong = waitedForKong || !strings.Contains(e, "(round 1,")
 		}
 	}
+	t.Logf("confirmations: %q", confirmed)
 	if len(confirmed) != 2 || !strings.Contains(confirmed[0], "serves 50% from eu-west at step 50%") ||
 		!strings.Contains(confirmed[1], "serves 100% from eu-west at step 100%") {
 		t.Fatalf("confirmations %q: want 50%% then 100%% on eu-west", confirmed)
