@@ -35,16 +35,32 @@ func (a *Activities) ReadWeights(ctx context.Context, upstream string) ([]Target
 type SetWeightsInput struct {
 	Upstream string
 	Weights  []TargetWeight
+	// Mode is how Kong is changed (KongPreflight); "" is KongEntities, as for runs started before the preflight.
+	Mode KongMode `json:",omitempty"`
+	// ConfigHash is the DB-less configuration hash last seen; KongDeclarative changes are fenced on it.
+	ConfigHash string `json:",omitempty"`
+	// ControlPlane is set for a hybrid control plane: a change reports what the data planes ran before it.
+	ControlPlane bool `json:",omitempty"`
 }
 
 // SetWeightsResult lists the targets whose weight actually changed.
 type SetWeightsResult struct {
 	Changed []TargetWeight
+	// ConfigHash is a DB-less Kong's configuration hash after the change: the next change's fence.
+	ConfigHash string `json:",omitempty"`
+	// DataPlanesBefore is, on a control plane that was changed, each data plane's configuration hash just before
+	// the change (WaitDataPlanes waits for them to move on).
+	DataPlanesBefore map[string]string `json:",omitempty"`
 }
 
 // SetWeights converges the upstream to the desired weights: it reads first and updates only targets that differ,
 // raising weights before lowering others so the upstream never has no healthy weight during the change.
+//
+// A DB-less Kong (Mode KongDeclarative) is changed through its declarative configuration instead.
 func (a *Activities) SetWeights(ctx context.Context, in SetWeightsInput) (SetWeightsResult, error) {
+	if in.Mode == KongDeclarative {
+		return a.setWeightsDeclarative(ctx, in)
+	}
 	current, err := a.ReadWeights(ctx, in.Upstream)
 	if err != nil {
 		return SetWeightsResult{}, err
@@ -68,6 +84,11 @@ func (a *Activities) SetWeights(ctx context.Context, in SetWeightsInput) (SetWei
 		}
 	}
 	var res SetWeightsResult
+	if in.ControlPlane && len(raise)+len(lower) > 0 {
+		if res.DataPlanesBefore, err = a.dataPlaneHashes(ctx); err != nil {
+			return res, err
+		}
+	}
 	for _, t := range append(raise, lower...) {
 		body := &kong.Target{Target: kong.String(t.Target), Weight: kong.Int(t.Weight)}
 		if _, err := a.Kong.Targets.Update(ctx, &in.Upstream, &t.Target, body); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/kong/go-kong/kong"
@@ -43,7 +44,15 @@ func (c *Config) loadKongTLS() error {
 func (c *Config) checkKong(ctx context.Context, kc *kong.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := kc.Root(ctx)
+	probe := "GET /"
+	var err error
+	if isKonnect(c.KongAdminURL) {
+		// Konnect's control-plane API has no GET /: list one upstream instead.
+		probe = "GET /upstreams"
+		_, _, err = kc.Upstreams.List(ctx, &kong.ListOpt{Size: 1})
+	} else {
+		_, err = kc.Root(ctx)
+	}
 	if err == nil {
 		return nil
 	}
@@ -61,7 +70,7 @@ func (c *Config) checkKong(ctx context.Context, kc *kong.Client) error {
 			return fmt.Errorf("%s: %w", where, problem)
 		}
 	}
-	return fmt.Errorf("%s: GET / failed (%v): is it running and reachable? check --kong-admin-url", where, err)
+	return fmt.Errorf("%s: %s failed (%v): is it running and reachable? check --kong-admin-url", where, probe, err)
 }
 
 // kongCredentialFix names the token settings in use.
@@ -86,3 +95,7 @@ func hostPort(u *url.URL) string {
 	}
 	return net.JoinHostPort(u.Hostname(), map[string]string{"https": "443", "http": "80"}[u.Scheme])
 }
+
+// isKonnect reports an Admin API URL that addresses a Konnect control plane by its path
+// (https://<region>.api.konghq.com/v2/control-planes/<id>/core-entities); activities.IsKonnect is the same test.
+func isKonnect(adminURL string) bool { return strings.Contains(adminURL, "/control-planes/") }

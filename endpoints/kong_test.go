@@ -104,3 +104,40 @@ func TestKongBearerToken(t *testing.T) {
 		t.Fatal("no Authorization header sent")
 	}
 }
+
+// A Konnect control plane, addressed by its control-plane path with the bearer token: the check lists upstreams
+// (Konnect serves no GET /), and a revoked token names the flag.
+func TestKonnectControlPlanePath(t *testing.T) {
+	prefix := "/v2/control-planes/4b1c6a2e-1c2d-4a55-9a0e-0c1f2d3e4f50/core-entities"
+	k, err := kongstandin.Start(kongstandin.Options{KonnectPrefix: prefix, KonnectToken: "kpat_good"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	tokenFile := filepath.Join(t.TempDir(), "konnect-token")
+	for _, tc := range []struct{ token, wantErr string }{{"kpat_good", ""}, {"kpat_revoked", "--kong-admin-bearer-file " + tokenFile}} {
+		if err := os.WriteFile(tokenFile, []byte(tc.token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := config()
+		cfg.KongAdminURL, cfg.KongBearerFile = k.AdminURL()+prefix, tokenFile
+		if err := cfg.Load(); err != nil {
+			t.Fatal(err)
+		}
+		kc, err := cfg.Kong()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Check(t.Context(), nil, nil, kc)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Fatalf("check: %v", err)
+			}
+			if _, err := kc.Upstreams.Create(t.Context(), &kong.Upstream{Name: kong.String("payments")}); err != nil {
+				t.Fatalf("create an upstream through the control-plane path: %v", err)
+			}
+			continue
+		}
+		testpki.WantOneLine(t, err, "rejected our credentials (HTTP 401)", tc.wantErr)
+	}
+}

@@ -114,6 +114,18 @@ func (p *Plan) SetDefaults() {
 	if len(p.Traffic.Steps) == 0 {
 		p.Traffic.Steps = []int{100}
 	}
+	if c := p.Traffic.Confirm; c != nil {
+		if c.RegionHeader == "" {
+			c.RegionHeader = "X-Region"
+		}
+		if c.Samples == 0 {
+			c.Samples = 20
+		}
+		if c.Tolerance == 0 {
+			c.Tolerance = 0.15
+		}
+		setDuration(&c.Timeout, 30*time.Second)
+	}
 	if p.Warmup.Concurrency == 0 {
 		p.Warmup.Concurrency = 8
 	}

@@ -44,6 +44,9 @@ type Region struct {
 	PrometheusURL string `yaml:"prometheusURL" json:"prometheusURL"`
 	// WarmupURL is the region's base URL; warmup posts to <WarmupURL>/warmup.
 	WarmupURL string `yaml:"warmupURL" json:"warmupURL"`
+	// KongHost is where the Kong Service points while this region is active (an upstream name or a hostname), for
+	// kong.switch service.
+	KongHost string `yaml:"kongHost,omitempty" json:"kongHost,omitempty"`
 }
 
 // Etcd names the service's keys.
@@ -60,10 +63,32 @@ type Etcd struct {
 	AckTimeout time.Duration `yaml:"ackTimeout" json:"ackTimeout"`
 }
 
-// Kong names the upstream.
+// Kong names the upstream, and what the failover may do about Kong's own state.
 type Kong struct {
 	Upstream string `yaml:"upstream" json:"upstream"`
+	// ResetUnhealthyTarget lets the reroute mark the target region's target healthy (PUT …/targets/{t}/healthy)
+	// when Kong's health checks hold it UNHEALTHY: a weight change alone never sends it traffic. Without it such a
+	// target stops readiness.
+	ResetUnhealthyTarget bool `yaml:"resetUnhealthyTarget,omitempty" json:"resetUnhealthyTarget,omitempty"`
+	// GitOps says a tool (decK, the Ingress Controller, CI) owns this Kong configuration: the approval question
+	// reminds the approvers that its source must be updated, and the change list says with what.
+	GitOps bool `yaml:"gitops,omitempty" json:"gitops,omitempty"`
+	// Switch is how the reroute moves traffic: "weights" (default: the upstream's target weights, in
+	// traffic.steps) or "service" (blue-green: point Kong Service kong.service at the target region's kongHost
+	// in one fenced change).
+	Switch string `yaml:"switch,omitempty" json:"switch,omitempty"`
+	// Service is the Kong Service (name or id) a service switch repoints.
+	Service string `yaml:"service,omitempty" json:"service,omitempty"`
 }
+
+// Switch modes (Kong.Switch).
+const (
+	SwitchWeights = "weights"
+	SwitchService = "service"
+)
+
+// SwitchesService reports a blue-green plan: the reroute repoints the Kong Service instead of shifting weights.
+func (k Kong) SwitchesService() bool { return k.Switch == SwitchService }
 
 // Detection confirms an outage: failed probes and/or a Prometheus query.
 type Detection struct {
@@ -152,8 +177,25 @@ type Traffic struct {
 	Steps []int `yaml:"steps" json:"steps"`
 	// Gate runs after every step but the last; a failed gate rolls back.
 	Gate []Check `yaml:"gate" json:"gate"`
-	// StepPause waits after each step before its gate, so the gateway and metrics catch up.
+	// StepPause waits after each step before its gate, so the gateway and metrics catch up: a minimum soak.
 	StepPause time.Duration `yaml:"stepPause" json:"stepPause"`
+	// Confirm, when set, samples the gateway after each step until it serves that step's split, before the pause
+	// and the gate: a Kong cluster applies a change later on other nodes (db_update_frequency, data planes).
+	Confirm *SplitCheck `yaml:"confirm,omitempty" json:"confirm,omitempty"`
+}
+
+// SplitCheck confirms which region the gateway sends requests to, from a response header naming the region.
+type SplitCheck struct {
+	// URL is requested through the gateway.
+	URL string `yaml:"url" json:"url"`
+	// RegionHeader is the response header that names the serving region (its value is the region's name).
+	RegionHeader string `yaml:"regionHeader" json:"regionHeader"`
+	// Samples is how many requests one round sends.
+	Samples int `yaml:"samples" json:"samples"`
+	// Tolerance is how far (a fraction, 0.1 = 10 points) a round's share on the target may be from the step's.
+	Tolerance float64 `yaml:"tolerance" json:"tolerance"`
+	// Timeout bounds the rounds of one step; past it the step fails and rolls back.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
 }
 
 // Warmup loads the target region's cache.

@@ -28,9 +28,7 @@ func (p Plan) Validate() error {
 	}
 	p.validateRegions(&v)
 	p.validateEtcd(&v)
-	if p.Kong.Upstream == "" {
-		v.add("kong.upstream", "missing: name the Kong upstream whose targets are the regions")
-	}
+	p.validateKong(&v)
 	p.validateDetection(&v)
 	p.validateReadiness(&v)
 	p.validateApproval(&v)
@@ -60,7 +58,9 @@ func (p Plan) validateRegions(v *problems) {
 	for _, name := range p.RegionNames() {
 		r := p.Regions[name]
 		f := "regions." + name
-		if _, _, err := net.SplitHostPort(r.KongTarget); err != nil {
+		if p.Kong.SwitchesService() {
+			// a service switch repoints the Service at kongHost; no targets move (validateKong)
+		} else if _, _, err := net.SplitHostPort(r.KongTarget); err != nil {
 			v.add(f+".kongTarget", "%q is not host:port: write the Kong upstream target, e.g. 10.0.0.5:8080", r.KongTarget)
 		} else if other, ok := targets[strings.ToLower(r.KongTarget)]; ok {
 			v.add(f+".kongTarget", "%q is also regions.%s.kongTarget: give %s and %s each their own target (the last "+
@@ -71,6 +71,40 @@ func (p Plan) validateRegions(v *problems) {
 		v.url(f+".healthURL", r.HealthURL, true)
 		v.url(f+".prometheusURL", r.PrometheusURL, p.needsPrometheus())
 		v.url(f+".warmupURL", r.WarmupURL, len(p.Warmup.Keys) > 0)
+	}
+}
+
+// validateKong checks how the reroute moves traffic: target weights in an upstream, or a service switch.
+func (p Plan) validateKong(v *problems) {
+	k := p.Kong
+	switch k.Switch {
+	case "", SwitchWeights:
+		if k.Upstream == "" {
+			v.add("kong.upstream", "missing: name the Kong upstream whose targets are the regions")
+		}
+		return
+	case SwitchService:
+	default:
+		v.add("kong.switch", "%q: use weights (shift the upstream's target weights) or service (repoint the Kong Service)", k.Switch)
+		return
+	}
+	if k.Service == "" {
+		v.add("kong.service", "missing: name the Kong Service that kong.switch service repoints")
+	}
+	hosts := map[string]string{}
+	for _, name := range p.RegionNames() {
+		h := p.Regions[name].KongHost
+		switch other, dup := hosts[h]; {
+		case h == "":
+			v.add("regions."+name+".kongHost", "missing: give the host (upstream name or hostname) kong.service points at while %s is active", name)
+		case dup:
+			v.add("regions."+name+".kongHost", "%q is also regions.%s.kongHost: each region needs its own", h, other)
+		default:
+			hosts[h] = name
+		}
+	}
+	if len(p.Traffic.Steps) != 1 || p.Traffic.Steps[0] != 100 {
+		v.add("traffic.steps", "%v: a service switch moves all traffic at once: set traffic.steps to [100]", p.Traffic.Steps)
 	}
 }
 
@@ -176,6 +210,18 @@ func (p Plan) validateTraffic(v *problems) {
 			"workflow history): use a few steps, e.g. [10, 50, 100]", len(steps), MaxTrafficSteps)
 	}
 	v.checks("traffic.gate", p.Traffic.Gate)
+	if c := p.Traffic.Confirm; c != nil {
+		v.url("traffic.confirm.url", c.URL, true)
+		if c.Samples < 1 || c.Samples > 1000 {
+			v.add("traffic.confirm.samples", "%d: give 1 to 1000 requests per round, e.g. 20", c.Samples)
+		}
+		if c.Tolerance <= 0 || c.Tolerance >= 1 {
+			v.add("traffic.confirm.tolerance", "%g: give a fraction between 0 and 1, e.g. 0.15", c.Tolerance)
+		}
+		if c.Timeout <= 0 {
+			v.add("traffic.confirm.timeout", "%s: give how long one step may take to show on the gateway, e.g. 30s", c.Timeout)
+		}
+	}
 }
 
 func (p Plan) validateWarmup(v *problems) {

@@ -49,6 +49,12 @@ func TestValidateRefusesDangerousPlans(t *testing.T) {
 		{"negative probe timeout", func(p *Plan) { p.Detection.ProbeTimeout = -time.Second },
 			[]string{"detection.probeTimeout: is -1s"}},
 		{"negative step pause", func(p *Plan) { p.Traffic.StepPause = -time.Second }, []string{"traffic.stepPause: is -1s"}},
+		{"service switch without service or hosts", func(p *Plan) { p.Kong.Switch = SwitchService },
+			[]string{"kong.service: missing", "regions.eu-west.kongHost: missing", "traffic.steps", "set traffic.steps to [100]"}},
+		{"unknown switch", func(p *Plan) { p.Kong.Switch = "dns" }, []string{`kong.switch: "dns"`}},
+		{"bad split confirmation", func(p *Plan) {
+			p.Traffic.Confirm = &SplitCheck{URL: "kong/items", Samples: 5000, Tolerance: 1.5, Timeout: -time.Second}
+		}, []string{"traffic.confirm.url", "traffic.confirm.samples: 5000", "traffic.confirm.tolerance: 1.5", "traffic.confirm.timeout: -1s"}},
 		{"negative http check timeout", func(p *Plan) { p.Verification.Checks[1].HTTP.Timeout = -time.Second },
 			[]string{"verification.checks[1].http.timeout: is -1s"}},
 		{"negative replication lag", func(p *Plan) { p.Readiness.MaxReplicationLag = -5 * time.Second },

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/failover/failover/activities"
+	"github.com/failover/failover/plan"
 	"github.com/failover/failover/workflows"
 )
 
@@ -45,13 +46,23 @@ func (c *cli) planCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("etcd at %v: %w", c.endpoints.EtcdEndpoints, err)
 			}
-			weights, err := acts.ReadWeights(ctx, req.Plan.Kong.Upstream)
+			var weights []activities.TargetWeight
+			if !req.Plan.Kong.SwitchesService() {
+				if weights, err = acts.ReadWeights(ctx, req.Plan.Kong.Upstream); err != nil {
+					return fmt.Errorf("kong at %s: %w", c.endpoints.KongAdminURL, err)
+				}
+			}
+			preflight, err := acts.KongPreflight(ctx, workflows.KongPreflightInput(req.Plan, req.From, req.To))
 			if err != nil {
 				return fmt.Errorf("kong at %s: %w", c.endpoints.KongAdminURL, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "plan %s (%s): failover %s → %s would change:\n", planFile, req.PlanHash, req.From, req.To)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "plan %s (%s): failover %s → %s would change:\n", planFile, req.PlanHash, req.From, req.To)
 			for _, line := range workflows.Preview(req.Plan, req.From, req.To, active, weights) {
-				fmt.Fprintln(cmd.OutOrStdout(), "  "+line)
+				fmt.Fprintln(out, "  "+line)
+			}
+			for _, line := range kongPreview(req.Plan, req.From, req.To, preflight) {
+				fmt.Fprintln(out, "  "+line)
 			}
 			return nil
 		},
@@ -62,4 +73,33 @@ func (c *cli) planCmd() *cobra.Command {
 	_ = cmd.MarkFlagRequired("plan")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
+}
+
+// kongPreview says which Kong was found, how the reroute would write it, and what would stop readiness.
+func kongPreview(p plan.Plan, from, to string, pf activities.KongPreflightResult) []string {
+	upstream, steps := p.Kong.Upstream, len(p.Traffic.Steps)
+	out := []string{"kong: " + pf.Describe()}
+	switch pf.Mode {
+	case activities.KongEntities:
+		if p.Kong.SwitchesService() {
+			out = append(out, fmt.Sprintf("kong writes: PATCH /services/%s {host: %s}, once, if it still points at %s", p.Kong.Service,
+				p.Regions[to].KongHost, p.Regions[from].KongHost))
+			break
+		}
+		out = append(out, fmt.Sprintf("kong writes: PUT /upstreams/%s/targets/{target} {weight}, two targets per step, %d steps", upstream, steps))
+	case activities.KongDeclarative:
+		out = append(out, fmt.Sprintf("kong writes: GET /config, the weights of upstream %s's two targets changed, POST /config?check_hash=1; "+
+			"%d loads, each only if the configuration hash is still the one read before it (first: %s)", upstream, steps, pf.ConfigHash))
+	}
+	for _, n := range pf.Notes {
+		out = append(out, "note: "+n)
+	}
+	if p.Kong.GitOps {
+		out = append(out, fmt.Sprintf("gitops: after the failover update the source of Kong's configuration: target %s of upstream %s weight 100, "+
+			"target %s weight 0", p.Regions[to].KongTarget, upstream, p.Regions[from].KongTarget))
+	}
+	for _, problem := range pf.Problems {
+		out = append(out, "NOT READY: "+problem)
+	}
+	return out
 }

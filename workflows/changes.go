@@ -54,12 +54,18 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 // steps. Its undo, registered first, puts the weights readiness read back.
 func (f *failover) reroute(ctx workflow.Context) *stop {
 	f.begin(ctx, StepReroute)
+	if f.plan.Kong.SwitchesService() {
+		return f.switchService(ctx)
+	}
 	up := f.plan.Kong.Upstream
 	fromT, toT := f.plan.Regions[f.req.From].KongTarget, f.plan.Regions[f.req.To].KongTarget
 	if !f.legacy {
 		// Registered before the first write: a step that fails halfway (one target raised, the other not yet
 		// lowered) is undone too.
 		f.addUndo("restore Kong weights", f.restoreWeights)
+	}
+	if s := f.resetTargetHealth(ctx); s != nil {
+		return s
 	}
 	for i, pct := range f.plan.Traffic.Steps {
 		want := []activities.TargetWeight{{Target: toT, Weight: pct}, {Target: fromT, Weight: 100 - pct}}
@@ -68,6 +74,9 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 		}
 		if f.legacy && i == 0 {
 			f.addUndo("restore Kong weights", f.restoreWeights)
+		}
+		if s := f.confirmSplit(ctx, pct); s != nil {
+			return s
 		}
 		if i == len(f.plan.Traffic.Steps)-1 {
 			break
@@ -83,7 +92,7 @@ func (f *failover) reroute(ctx workflow.Context) *stop {
 			return f.stepFailed(ctx, s.Outcome, "%s", s.Reason)
 		}
 	}
-	f.end(ctx, ResultOK, fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT))
+	f.end(ctx, ResultOK, fmt.Sprintf("%s: all traffic to %s (%s)", up, f.req.To, toT)+f.recordKongChanges())
 	return nil
 }
 
@@ -116,8 +125,14 @@ func (f *failover) restoreWeights(ctx workflow.Context) error {
 
 func (f *failover) setWeights(ctx workflow.Context, summary string, want []activities.TargetWeight) error {
 	var res activities.SetWeightsResult
-	err := workflow.ExecuteActivity(quick(ctx, summary), a.SetWeights,
-		activities.SetWeightsInput{Upstream: f.plan.Kong.Upstream, Weights: want}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(quick(ctx, summary), a.SetWeights, activities.SetWeightsInput{Upstream: f.plan.Kong.Upstream,
+		Weights: want, Mode: f.kong.Mode, ConfigHash: f.kong.ConfigHash, ControlPlane: f.kong.ControlPlane()}).Get(ctx, &res)
+	if err == nil && res.ConfigHash != "" {
+		f.kong.ConfigHash = res.ConfigHash // the next change is fenced on the configuration this one made
+	}
+	if err == nil && len(res.DataPlanesBefore) > 0 {
+		err = f.waitDataPlanes(ctx, summary, res.DataPlanesBefore)
+	}
 	if err == nil {
 		before := f.status.KongAfter
 		if before == nil {

@@ -107,6 +107,9 @@ type failover struct {
 	threadRef         string
 	events            workflow.Channel
 	legacyAlerts      []Alert
+
+	// kong is what readiness learned about Kong: how the reroute changes it, and its config hash (DB-less).
+	kong activities.KongPreflightResult
 }
 
 // stop ends the workflow early with an outcome.
@@ -240,7 +243,11 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 	health := workflow.ExecuteActivity(heartbeating(ctx, "probe "+f.req.To, 15*time.Second), a.ProbeHealth,
 		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
 	active := f.read(ctx, "read "+f.plan.Etcd.ActiveKey, a.ReadActive, f.plan.Etcd.ActiveKey)
-	weights := f.read(ctx, "read weights of "+f.plan.Kong.Upstream, a.ReadWeights, f.plan.Kong.Upstream)
+	var weights workflow.Future // a service switch moves no weights: the preflight reads the service instead
+	if !f.plan.Kong.SwitchesService() {
+		weights = f.read(ctx, "read weights of "+f.plan.Kong.Upstream, a.ReadWeights, f.plan.Kong.Upstream)
+	}
+	kongPreflight := f.kongPreflight(ctx)
 	r := f.plan.Readiness
 	var checks []plan.Check
 	if r.LagQuery != "" {
@@ -271,7 +278,9 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 				f.plan.Etcd.ActiveKey, f.active.Value.Region, f.req.From, f.active.Value.Region))
 		}
 	}
-	if err := weights.Get(ctx, &f.weights); err != nil {
+	if weights == nil {
+		// checked by the Kong preflight
+	} else if err := weights.Get(ctx, &f.weights); err != nil {
 		problems = append(problems, fmt.Sprintf("read Kong upstream %s: %v", f.plan.Kong.Upstream, err))
 	} else {
 		f.status.KongBefore = f.weights
@@ -281,6 +290,7 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 			}
 		}
 	}
+	problems = append(problems, f.kongReady(ctx, kongPreflight)...)
 	if len(problems) > 0 {
 		return f.stepFailed(ctx, NotReady, "%s is not ready: %v", f.req.To, problems)
 	}
@@ -308,7 +318,7 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 			return nil
 		}
 	}
-	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To)
+	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To) + f.gitopsReminder()
 	decision := f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
 	if f.cancelRequested(ctx) {
 		return f.stepFailed(ctx, Cancelled, "cancelled while waiting for a decision")

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -65,6 +66,9 @@ type fakes struct {
 	// etcd and kong are the state the fakes converge, so read-backs see the writes.
 	etcd activities.ActiveState
 	kong map[string]int
+	// preflight is what KongPreflight answers; kongHashes records the ConfigHash each SetWeights was fenced on.
+	preflight  activities.KongPreflightResult
+	kongHashes []string
 }
 
 func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
@@ -78,7 +82,11 @@ func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWork
 	env.RegisterActivity(&activities.Activities{})
 	f := &fakes{env: env, targetUp: true, verdict: activities.Pass, gate: activities.Pass,
 		etcd: activities.ActiveState{Exists: true, ModRevision: 7, Value: follow.Active{Region: "us-east", Epoch: 4}},
-		kong: map[string]int{"10.0.0.1:8080": 100, "10.0.0.2:8080": 0}}
+		kong: map[string]int{"10.0.0.1:8080": 100, "10.0.0.2:8080": 0}, preflight: activities.KongPreflightResult{Mode: activities.KongEntities}}
+	env.OnActivity(a.KongPreflight, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.KongPreflightInput) (activities.KongPreflightResult, error) {
+			return f.preflight, nil
+		})
 	env.OnActivity(a.ProbeHealth, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ProbeInput) (activities.ProbeResult, error) {
 			up := f.sourceUp
@@ -128,10 +136,15 @@ func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWork
 				}
 			}
 			f.weights = append(f.weights, in.Weights)
+			f.kongHashes = append(f.kongHashes, in.ConfigHash)
 			for _, w := range in.Weights {
 				f.kong[w.Target] = w.Weight
 			}
-			return activities.SetWeightsResult{Changed: in.Weights}, nil
+			res := activities.SetWeightsResult{Changed: in.Weights}
+			if in.Mode == activities.KongDeclarative {
+				res.ConfigHash = fmt.Sprintf("hash-%d", len(f.kongHashes))
+			}
+			return res, nil
 		})
 	env.OnActivity(a.HTTPCheck, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.HTTPCheckInput) (activities.CheckResult, error) {

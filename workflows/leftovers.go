@@ -58,20 +58,11 @@ func CheckListed(listedChanges []Leftover, changed []string, activeKey string) e
 func (f *failover) inspect(ctx workflow.Context) []Leftover {
 	key, up := f.plan.Etcd.ActiveKey, f.plan.Kong.Upstream
 	active := f.read(ctx, "read back "+key, a.ReadActive, key)
-	weights := f.read(ctx, "read back weights of "+up, a.ReadWeights, up)
-	var out []Leftover
-
-	var now activities.ActiveState
-	before := describeActive(f.active)
-	fixEtcd := fmt.Sprintf("etcdctl put %s '{\"region\":%q,\"epoch\":N}' with N above the current epoch", key, f.req.From)
-	if err := active.Get(ctx, &now); err != nil {
-		out = append(out, Leftover{System: "etcd", Target: key, Now: fmt.Sprintf("unknown (read failed: %v)", err), Before: before, Fix: "read it; if it does not name " + f.req.From + ": " + fixEtcd})
-	} else if onSource := (now.Exists && now.Value.Region == f.req.From) || (!now.Exists && !f.active.Exists); !onSource {
-		if now.Exists {
-			fixEtcd = fmt.Sprintf("etcdctl put %s '{\"region\":%q,\"epoch\":%d}'", key, f.req.From, now.Value.Epoch+1)
-		}
-		out = append(out, Leftover{System: "etcd", Target: key, Now: describeActive(now), Before: before, Fix: fixEtcd})
+	if f.plan.Kong.SwitchesService() {
+		return append(f.inspectActive(ctx, active), f.inspectService(ctx)...)
 	}
+	weights := f.read(ctx, "read back weights of "+up, a.ReadWeights, up)
+	out := f.inspectActive(ctx, active)
 
 	var current []activities.TargetWeight
 	if err := weights.Get(ctx, &current); err != nil {
@@ -92,6 +83,24 @@ func (f *failover) inspect(ctx workflow.Context) []Leftover {
 			Fix: fmt.Sprintf("curl -X PUT $KONG_ADMIN_URL/upstreams/%s/targets/%s -d weight=%d", up, want.Target, want.Weight)})
 	}
 	return out
+}
+
+// inspectActive lists the active-region key when it no longer names the source (or cannot be read).
+func (f *failover) inspectActive(ctx workflow.Context, active workflow.Future) []Leftover {
+	key := f.plan.Etcd.ActiveKey
+	var now activities.ActiveState
+	before := describeActive(f.active)
+	fixEtcd := fmt.Sprintf("etcdctl put %s '{\"region\":%q,\"epoch\":N}' with N above the current epoch", key, f.req.From)
+	if err := active.Get(ctx, &now); err != nil {
+		return []Leftover{{System: "etcd", Target: key, Now: fmt.Sprintf("unknown (read failed: %v)", err), Before: before, Fix: "read it; if it does not name " + f.req.From + ": " + fixEtcd}}
+	}
+	if onSource := (now.Exists && now.Value.Region == f.req.From) || (!now.Exists && !f.active.Exists); !onSource {
+		if now.Exists {
+			fixEtcd = fmt.Sprintf("etcdctl put %s '{\"region\":%q,\"epoch\":%d}'", key, f.req.From, now.Value.Epoch+1)
+		}
+		return []Leftover{{System: "etcd", Target: key, Now: describeActive(now), Before: before, Fix: fixEtcd}}
+	}
+	return nil
 }
 
 func describeActive(s activities.ActiveState) string {

@@ -25,6 +25,13 @@ func Preview(p plan.Plan, from, to string, active activities.ActiveState, weight
 			out = append(out, fmt.Sprintf("WARNING: the active region is %s, not %s: readiness will stop this failover", active.Value.Region, from))
 		}
 	}
+	if p.Kong.SwitchesService() {
+		out = append(out, fmt.Sprintf("kong service %s: host %s → %s", p.Kong.Service, p.Regions[from].KongHost, p.Regions[to].KongHost))
+		if len(p.Warmup.Keys) > 0 {
+			out = append(out, fmt.Sprintf("warmup: %d keys into %s", len(p.Warmup.Keys), p.Regions[to].WarmupURL))
+		}
+		return out
+	}
 	fromT, toT := p.Regions[from].KongTarget, p.Regions[to].KongTarget
 	for _, t := range []string{toT, fromT} {
 		if _, ok := weightOf(weights, t); !ok {

@@ -64,6 +64,10 @@ func adminRoutes() []adminRoute {
 			"DELETE": (*Server).target,
 		}},
 		{"/upstreams/{upstream_id_or_name}/health", map[string]adminHandler{"GET": (*Server).upstreamHealth}},
+		{"/upstreams/{upstream_id_or_name}/targets/{target_id_or_target}/healthy", map[string]adminHandler{"PUT": setTargetHealth(true)}},
+		{"/upstreams/{upstream_id_or_name}/targets/{target_id_or_target}/unhealthy", map[string]adminHandler{"PUT": setTargetHealth(false)}},
+		{"/config", map[string]adminHandler{"GET": (*Server).getConfig, "POST": (*Server).postConfig}},
+		{"/clustering/data-planes", map[string]adminHandler{"GET": (*Server).dataPlanesList}},
 	}
 }
 
@@ -145,13 +149,20 @@ func (s *Server) adminResponse(r *http.Request, start time.Time) response {
 			return fail(msgError(http.StatusUnauthorized, "Invalid credentials. Token or User credentials required"))
 		}
 	}
-	rt, params, found := matchAdminRoute(s.routes, r.URL.EscapedPath())
+	path, refused := s.konnectPath(r)
+	if refused != nil {
+		return fail(refused)
+	}
+	rt, params, found := matchAdminRoute(s.routes, path)
 	if !found {
 		return fail(notFound())
 	}
 	h, allowed := rt.methods[r.Method]
 	if !allowed {
 		return fail(msgError(http.StatusMethodNotAllowed, "Method not allowed"))
+	}
+	if res, refused := s.opts.Mode.refuseEntityWrite(r.Method, path); refused {
+		return res
 	}
 	req := &adminRequest{r: r, params: params, now: start}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
@@ -174,6 +185,10 @@ func readBody(r *http.Request) (map[string]any, *apiError) {
 		return map[string]any{}, nil
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/yaml" || ct == "text/yaml" || ct == "application/x-yaml" {
+		// POST /config takes a raw declarative file (the spec's application/yaml body; config.lua get_raw_body).
+		return map[string]any{"config": string(raw)}, nil
+	}
 	if ct == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(raw))
 		if err != nil {
@@ -472,7 +487,7 @@ func (s *Server) upstreamHealth(q *adminRequest) response {
 		return fail(notFound())
 	}
 	res := pageTargets(newestFirst(c, u.ID), q.r.URL.Query(), "/upstreams/"+q.params[0]+"/health",
-		func(t *target) any { return targetHealth(q.r.Context(), u, t) })
+		func(t *target) any { return targetHealth(q.r.Context(), u, t, s.health.isUnhealthy(t.ID)) })
 	if body, isMap := res.body.(map[string]any); isMap && res.status == http.StatusOK {
 		body["node_id"] = s.nodeID
 	}
@@ -497,8 +512,8 @@ func (s *Server) root(q *adminRequest) response {
 		},
 		"pids": map[string]any{"master": pid, "workers": []any{pid}},
 		"configuration": map[string]any{
-			"database":            "postgres",
-			"role":                "traditional",
+			"database":            s.opts.Mode.database(),
+			"role":                s.opts.Mode.role(),
 			"router_flavor":       "traditional_compatible",
 			"admin_listen":        []any{s.adminLn.Addr().String()},
 			"proxy_listen":        []any{s.proxyLn.Addr().String()},

@@ -26,7 +26,9 @@ const specPath = "testdata/admin-oss-3.9.openapi.yaml"
 var (
 	// Endpoints the source serves that the spec does not describe.
 	servedButNotInSpec = map[string]string{
-		"GET /upstreams/{upstream_id_or_name}/health": "kong/api/routes/upstreams.lua serves it (go-kong UpstreamNodeHealth uses it)",
+		"GET /upstreams/{upstream_id_or_name}/health":                                  "kong/api/routes/upstreams.lua serves it (go-kong UpstreamNodeHealth uses it)",
+		"PUT /upstreams/{upstream_id_or_name}/targets/{target_id_or_target}/healthy":   "kong/api/routes/upstreams.lua set_target_health (204; not on a control plane)",
+		"PUT /upstreams/{upstream_id_or_name}/targets/{target_id_or_target}/unhealthy": "kong/api/routes/upstreams.lua set_target_health (204; not on a control plane)",
 	}
 	// Success statuses that differ: the spec says 200 for every POST, endpoints.lua answers created() = 201.
 	statusDiffers = map[string]string{

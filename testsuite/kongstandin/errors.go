@@ -16,6 +16,10 @@ const (
 	codeNotFound        = 6
 	codeInvalidOffset   = 7
 	codeInvalidSize     = 9
+	// codeOperationUnsupported is what a node without a database answers entity writes with.
+	codeOperationUnsupported = 12
+	// codeDeclarativeConfig marks a declarative configuration POST /config could not load.
+	codeDeclarativeConfig = 14
 )
 
 // nameForeignKey is the "name" Kong gives foreign key violations.

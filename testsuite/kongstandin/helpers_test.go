@@ -56,7 +56,7 @@ func call(t *testing.T, c *kong.Client, method, path string, body any) (int, map
 	}
 	defer res.Body.Close()
 	var out map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil && res.StatusCode != http.StatusNoContent {
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil && res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusNotModified {
 		t.Fatalf("%s %s: decode body (status %d): %v", method, path, res.StatusCode, err)
 	}
 	return res.StatusCode, out

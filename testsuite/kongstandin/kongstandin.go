@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,17 @@ type Options struct {
 	// AdminToken, when set, is required in the Kong-Admin-Token header of every Admin API request (401 otherwise),
 	// like Kong Enterprise with RBAC enforced.
 	AdminToken string
+	// KonnectPrefix, when set, serves the Admin API Konnect-style under this path only (e.g.
+	// /v2/control-planes/<id>/core-entities), without / and /status; KonnectToken, when set, is then required as
+	// Authorization: Bearer (401 otherwise), like a Konnect personal or system access token.
+	KonnectPrefix, KonnectToken string
 	// AdminTLS, when set, serves the Admin API over TLS with it (set ClientAuth to require client certificates, like
 	// an Admin API behind mutual TLS); AdminURL is then https://.
 	AdminTLS *tls.Config
+	// Mode is the deployment the node plays: traditional with a database (default), DB-less, or a hybrid data plane.
+	Mode Mode
+	// DataPlanes are the data planes connected to a ModeControlPlane node.
+	DataPlanes []DataPlane
 	// PropagationDelay is like Kong's db_update_frequency: the proxy uses the configuration as of now minus this.
 	PropagationDelay time.Duration
 	// Logger receives request and fault events; default discards them.
@@ -46,15 +55,19 @@ type Options struct {
 
 // Server is a running stand-in with an Admin API listener and a proxy listener.
 type Server struct {
-	opts      Options
-	log       *slog.Logger
-	nodeID    string
-	hostname  string
-	routes    []adminRoute
-	store     *store
-	faults    faultState
-	balancers balancers
-	transport *http.Transport
+	opts     Options
+	log      *slog.Logger
+	nodeID   string
+	hostname string
+	routes   []adminRoute
+	// dataPlanes are the connected data planes (ModeControlPlane), each with an id.
+	dataPlanes []DataPlane
+	dpMu       sync.Mutex
+	store      *store
+	faults     faultState
+	health     targetHealthState
+	balancers  balancers
+	transport  *http.Transport
 
 	adminLn, proxyLn   net.Listener
 	adminSrv, proxySrv *http.Server
@@ -76,20 +89,31 @@ func Start(opts Options) (*Server, error) {
 	if opts.PropagationDelay < 0 {
 		return nil, fmt.Errorf("kongstandin: PropagationDelay %v is negative: use 0 for no delay", opts.PropagationDelay)
 	}
+	if !validMode(opts.Mode) {
+		return nil, fmt.Errorf("kongstandin: Mode %q is unknown: use ModeTraditional, ModeDBLess, ModeDataPlane or ModeControlPlane", opts.Mode)
+	}
+	if len(opts.DataPlanes) > 0 && opts.Mode != ModeControlPlane {
+		return nil, fmt.Errorf("kongstandin: DataPlanes need Mode ModeControlPlane, not %q", opts.Mode)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	hostname, _ := os.Hostname()
 	s := &Server{
-		opts:      opts,
-		log:       log,
-		nodeID:    newUUID(),
-		hostname:  hostname,
-		routes:    adminRoutes(),
-		store:     newStore(opts.PropagationDelay, time.Now()),
-		transport: newProxyTransport(),
-		idleConns: map[net.Conn]bool{},
+		opts:       opts,
+		log:        log,
+		nodeID:     newUUID(),
+		hostname:   hostname,
+		routes:     adminRoutes(),
+		store:      newStore(opts.PropagationDelay, time.Now()),
+		dataPlanes: slices.Clone(opts.DataPlanes),
+		transport:  newProxyTransport(),
+		idleConns:  map[net.Conn]bool{},
+	}
+	for i := range s.dataPlanes {
+		s.dataPlanes[i].id = newUUID()
+		s.store.retain = max(s.store.retain, s.dataPlanes[i].Lag)
 	}
 	var err error
 	if s.adminLn, err = listen(opts.AdminAddr, "admin"); err != nil {

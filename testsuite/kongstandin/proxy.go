@@ -92,6 +92,9 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	up := cfg.upstreamByName(*svc.Host)
 	tries := 1 + intOr(svc.Retries, 5)
 	failedPeers := map[string]bool{}
+	if up != nil {
+		failedPeers = s.unhealthyTargets(cfg, up) // the health checker's verdict: no traffic, whatever the weight
+	}
 	for try := 1; ; try++ {
 		host, port, hostHeader := *svc.Host, *svc.Port, ""
 		if up != nil {

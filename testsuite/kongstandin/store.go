@@ -103,6 +103,8 @@ type snapshot struct {
 // sees the config as of now minus the propagation delay (Kong's db_update_frequency).
 type store struct {
 	delay time.Duration
+	// retain is how far back views are kept: the longest of delay and the data planes' lags.
+	retain time.Duration
 
 	mu      sync.Mutex
 	cur     *config
@@ -111,7 +113,7 @@ type store struct {
 
 func newStore(delay time.Duration, now time.Time) *store {
 	c := emptyConfig()
-	return &store{delay: delay, cur: c, history: []snapshot{{at: now, cfg: c}}}
+	return &store{delay: delay, retain: delay, cur: c, history: []snapshot{{at: now, cfg: c}}}
 }
 
 // current is the config the Admin API reads: always the newest.
@@ -139,13 +141,33 @@ func (s *store) write(now time.Time, fn func(c *config) (response, bool)) respon
 	return res
 }
 
+// load replaces the whole config with the one build returns (POST /config), unless build reports no change.
+// build runs under the store's lock, so it may read s.cur.
+func (s *store) load(now time.Time, build func() (*config, response, bool)) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, res, changed := build()
+	if !changed {
+		return res
+	}
+	next.version = s.cur.version + 1
+	s.cur = next
+	s.history = append(s.history, snapshot{at: now, cfg: next})
+	s.pruneLocked(now)
+	return res
+}
+
 // proxyView is the config the proxy uses at now: the newest one published at or before now-delay (or the oldest
 // kept, when none is that old yet).
-func (s *store) proxyView(now time.Time) *config {
+func (s *store) proxyView(now time.Time) *config { return s.viewAt(now, s.delay) }
+
+// viewAt is the config as seen lag after it was published: the newest one published at or before now-lag (or the
+// oldest kept). lag must not exceed retain.
+func (s *store) viewAt(now time.Time, lag time.Duration) *config {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pruneLocked(now)
-	cutoff := now.Add(-s.delay)
+	cutoff := now.Add(-lag)
 	view := s.history[0].cfg
 	for _, snap := range s.history[1:] {
 		if snap.at.After(cutoff) {
@@ -156,9 +178,9 @@ func (s *store) proxyView(now time.Time) *config {
 	return view
 }
 
-// pruneLocked drops snapshots that can no longer be seen: all but the newest one at least delay old.
+// pruneLocked drops snapshots that can no longer be seen: all but the newest one at least retain old.
 func (s *store) pruneLocked(now time.Time) {
-	cutoff := now.Add(-s.delay)
+	cutoff := now.Add(-s.retain)
 	keep := 0
 	for i, snap := range s.history {
 		if !snap.at.After(cutoff) {

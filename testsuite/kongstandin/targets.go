@@ -180,7 +180,7 @@ const dnsTimeout = 250 * time.Millisecond
 // targetHealth reports a target the way Kong's page_for_upstream_with_health does. Health checks are not run by the
 // stand-in: with checks configured every address of a weighted target counts as HEALTHY; without them (Kong's
 // default) or at weight 0 they are HEALTHCHECKS_OFF; a hostname that does not resolve is DNS_ERROR.
-func targetHealth(ctx context.Context, u *upstream, t *target) map[string]any {
+func targetHealth(ctx context.Context, u *upstream, t *target, marked bool) map[string]any {
 	item := toMap(t)
 	hp, _ := parseHostPort(*t.Target)
 	weight := *t.Weight
@@ -203,7 +203,10 @@ func targetHealth(ctx context.Context, u *upstream, t *target) map[string]any {
 		}
 	}
 	addrHealth := "HEALTHCHECKS_OFF"
-	if u.usesHealthchecks() && weight > 0 {
+	switch {
+	case marked:
+		addrHealth = "UNHEALTHY" // set through …/unhealthy (or a failing check): no traffic until …/healthy
+	case u.usesHealthchecks() && weight > 0:
 		addrHealth = "HEALTHY"
 	}
 	addresses := []any{}
@@ -211,13 +214,17 @@ func targetHealth(ctx context.Context, u *upstream, t *target) map[string]any {
 		addresses = append(addresses, map[string]any{"ip": ip, "port": hp.port, "weight": weight, "health": addrHealth})
 	}
 	total := weight * len(ips)
+	available := total
+	if marked {
+		available = 0
+	}
 	name := hp.host
 	if hp.kind == "ipv6" {
 		name = "[" + name + "]"
 	}
 	item["data"] = map[string]any{
 		"host": name, "port": hp.port, "dns": dns, "nodeWeight": weight, "addresses": addresses,
-		"weight": map[string]any{"total": total, "available": total, "unavailable": 0},
+		"weight": map[string]any{"total": total, "available": available, "unavailable": total - available},
 	}
 	switch {
 	case len(ips) == 0:

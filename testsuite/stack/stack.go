@@ -4,7 +4,9 @@
 package stack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +58,13 @@ type Options struct {
 	WebhookURL, WebhookToken string
 	// KongPropagationDelay mimics Kong's db_update_frequency.
 	KongPropagationDelay time.Duration
+	// KongMode is the Kong deployment the stand-in plays (default: traditional, with a database). Without a
+	// database the demo configuration is loaded through POST /config, as a GitOps pipeline would.
+	KongMode kongstandin.Mode
+	// KongDataPlanes are the data planes of a ModeControlPlane Kong.
+	KongDataPlanes []kongstandin.DataPlane
+	// KongTags, when set, tag the demo upstream (e.g. the Kong Ingress Controller's managed-by-ingress-controller).
+	KongTags []string
 	// NoWorker skips the in-process failover worker (tests that run their own).
 	NoWorker bool
 	// Codec, when set, encrypts payloads (the stack's client and worker use it); UICodecEndpoint points the Web UI
@@ -148,7 +157,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.loadPlan(opts); err != nil {
 		return nil, err
 	}
-	if err := s.seed(ctx); err != nil {
+	if err := s.seed(ctx, opts); err != nil {
 		return nil, err
 	}
 	if !opts.NoWorker {
@@ -205,7 +214,7 @@ func (s *Stack) startEtcd(opts Options) error {
 func (s *Stack) startKong(opts Options) error {
 	defer s.timed("kong", time.Now())
 	srv, err := kongstandin.Start(kongstandin.Options{AdminAddr: loopback(opts.Ports.KongAdmin), ProxyAddr: loopback(opts.Ports.KongProxy),
-		PropagationDelay: opts.KongPropagationDelay, Logger: opts.Logger})
+		PropagationDelay: opts.KongPropagationDelay, Mode: opts.KongMode, DataPlanes: opts.KongDataPlanes, Logger: opts.Logger})
 	if err != nil {
 		return err
 	}
@@ -276,9 +285,12 @@ func (s *Stack) loadPlan(opts Options) error {
 }
 
 // seed creates the demo's Kong entities, converging if they exist.
-func (s *Stack) seed(ctx context.Context) error {
+func (s *Stack) seed(ctx context.Context, opts Options) error {
+	if opts.KongMode == kongstandin.ModeDBLess || opts.KongMode == kongstandin.ModeDataPlane {
+		return s.seedDeclarative(ctx, opts)
+	}
 	kc := s.KongClient
-	up := &kong.Upstream{Name: kong.String("payments")}
+	up := &kong.Upstream{Name: kong.String("payments"), Tags: kong.StringSlice(opts.KongTags...)}
 	if _, err := kc.Upstreams.Create(ctx, up); err != nil && !isConflict(err) {
 		return fmt.Errorf("stack: create Kong upstream: %w", err)
 	}
@@ -300,6 +312,29 @@ func (s *Stack) seed(ctx context.Context) error {
 		Service: &kong.Service{Name: kong.String("payments")}}
 	if _, err := kc.Routes.Create(ctx, route); err != nil && !isConflict(err) {
 		return fmt.Errorf("stack: create Kong route: %w", err)
+	}
+	return nil
+}
+
+// seedDeclarative loads the demo's Kong entities into a Kong without a database (POST /config).
+func (s *Stack) seedDeclarative(ctx context.Context, opts Options) error {
+	targets := []map[string]any{}
+	for i, name := range RegionNames {
+		targets = append(targets, map[string]any{"target": s.Regions[name].Addr(), "weight": map[bool]int{true: 100}[i == 0]})
+	}
+	upstream := map[string]any{"name": "payments", "targets": targets}
+	if len(opts.KongTags) > 0 {
+		upstream["tags"] = opts.KongTags
+	}
+	decl, err := json.Marshal(map[string]any{"_format_version": "3.0",
+		"services": []any{map[string]any{"name": "payments", "host": "payments", "port": 80, "protocol": "http",
+			"routes": []any{map[string]any{"name": "payments", "paths": []string{"/payments"}, "strip_path": true}}}},
+		"upstreams": []any{upstream}})
+	if err != nil {
+		return err
+	}
+	if err := s.KongClient.ReloadDeclarativeRawConfig(ctx, bytes.NewReader(decl), true, false); err != nil {
+		return fmt.Errorf("stack: load Kong's declarative configuration: %w", err)
 	}
 	return nil
 }
