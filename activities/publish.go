@@ -56,6 +56,11 @@ type Event struct {
 	Outcome    string  `json:"outcome,omitempty"`
 	Reason     string  `json:"reason,omitempty"`
 	RTOSeconds float64 `json:"rto_seconds,omitempty"`
+	// RPOSeconds is the RPO estimate of an outcome (replication lag at the cutover); nil is unknown.
+	RPOSeconds *float64 `json:"rpo_seconds,omitempty"`
+	// SLA is the outcome judged against the plan's sla in one line; SLABreaches the kinds missed (rto, rpo).
+	SLA         string   `json:"sla,omitempty"`
+	SLABreaches []string `json:"sla_breaches,omitempty"`
 	// StillChanged lists, with a failed-needs-human outcome, what is still changed and how to finish by hand.
 	StillChanged []string `json:"still_changed,omitempty"`
 

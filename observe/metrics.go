@@ -35,6 +35,10 @@ const (
 	ApprovalWaitSeconds = "failover_approval_wait_seconds"
 	// CheckResultsTotal counts verification and gate check results: labels service, check, verdict.
 	CheckResultsTotal = "failover_check_results_total"
+	// RPOSeconds is a histogram of the RPO estimate (the target's replication lag sampled at the cutover): label service.
+	RPOSeconds = "failover_rpo_seconds"
+	// SLABreachesTotal counts runs that missed their plan's SLA: labels service, kind (rto, rpo).
+	SLABreachesTotal = "failover_sla_breaches_total"
 )
 
 // Buckets: an RTO runs from seconds (automatic) to an hour (waiting for people); steps from milliseconds (an etcd
@@ -43,6 +47,8 @@ var (
 	rtoBuckets      = []float64{1, 2.5, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900, 1200, 1800, 3600}
 	stepBuckets     = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600}
 	approvalBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200}
+	// An RPO runs from milliseconds (synchronous-ish replication) to minutes (a lagging replica).
+	rpoBuckets = []float64{0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300}
 )
 
 type spec struct {
@@ -56,6 +62,8 @@ var specs = map[string]spec{
 	StepDurationSeconds: {help: "Duration of each failover step by service, step and result (ok, failed, skipped).", buckets: stepBuckets},
 	ApprovalWaitSeconds: {help: "Time a failover waited for a decision (approval, inconclusive checks, undo) by service and decision kind.", buckets: approvalBuckets},
 	CheckResultsTotal:   {help: "Gate and verification check results by service, check and verdict (pass, fail, inconclusive)."},
+	RPOSeconds:          {help: "RPO estimate of failovers that reached the cutover: the target's replication lag sampled just before it.", buckets: rpoBuckets},
+	SLABreachesTotal:    {help: "Failovers that missed their plan's SLA, by service and kind (rto, rpo)."},
 }
 
 // MetricNames lists every failover series name this package puts on /metrics (histograms as their _bucket,

@@ -44,6 +44,7 @@ func (p Plan) Validate() error {
 		v.add("rollback.pointOfNoReturn", "%q: use one of %s, or leave it empty", p.Rollback.PointOfNoReturn, strings.Join(pointsOfNoReturn, ", "))
 	}
 	p.validateFailback(&v)
+	p.validateSLA(&v)
 	p.validateDurations(&v)
 	if b, err := json.Marshal(p); err == nil && len(b) > MaxPlanBytes {
 		v.add("plan", "%d KiB exceeds the limit of %d KiB (the plan is every failover's workflow input; Temporal warns "+

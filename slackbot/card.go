@@ -134,6 +134,7 @@ func (c *card) apply(e activities.Event) bool {
 		if e.RTOSeconds > 0 {
 			rto = fmt.Sprintf("\n*RTO* %s", seconds(e.RTOSeconds))
 		}
+		rto += slaText(e)
 		c.put(section(blockOutcome, fill(fmt.Sprintf("%s *Outcome: %s*. ", outcomeMark(e.Outcome), esc(e.Outcome)), esc(e.Reason), rto,
 			outcomeText, noteStatus)))
 		c.setStatus(fmt.Sprintf("%s Finished %s: *%s*", outcomeMark(e.Outcome), when(e.Time), esc(e.Outcome)))
@@ -419,6 +420,7 @@ func replyFor(e activities.Event) (reply, bool) {
 		if e.RTOSeconds > 0 {
 			rto = fmt.Sprintf("\n*RTO* %s (fault → traffic verified on %s)", seconds(e.RTOSeconds), fact(e.To))
 		}
+		rto += slaText(e)
 		if len(e.StillChanged) > 0 {
 			// What a human must finish, read back from etcd and Kong by the workflow: the reason says it too, but cut.
 			lines, more := list(e.StillChanged, maxSectionText/2, func(l string) string { return "• " + clip(esc(l), listLineText*2, "") })

@@ -60,6 +60,9 @@ type fakes struct {
 	weights   [][]activities.TargetWeight
 	events    []activities.Event
 	checkRuns int
+	// values and verdicts are what Prometheus checks return, by check name (0 and verdict when absent).
+	values   map[string]float64
+	verdicts map[string]activities.Verdict
 	// etcd and kong are the state the fakes converge, so read-backs see the writes.
 	etcd activities.ActiveState
 	kong map[string]int
@@ -134,7 +137,10 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 	env.OnActivity(a.EvaluateQuery, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.QueryInput) (activities.CheckResult, error) {
 			f.checkRuns++
-			return activities.CheckResult{Name: in.Name, Verdict: f.verdict}, nil
+			if v, ok := f.verdicts[in.Name]; ok {
+				return activities.CheckResult{Name: in.Name, Verdict: v}, nil
+			}
+			return activities.CheckResult{Name: in.Name, Verdict: f.verdict, Value: f.values[in.Name]}, nil
 		})
 	env.OnActivity(a.Warmup, mock.Anything, mock.Anything).Return(activities.WarmupResult{}, nil)
 	env.OnActivity(a.RecordAudit, mock.Anything, mock.Anything).Return(

@@ -125,4 +125,8 @@ type Result struct {
 	Steps      []StepRecord `json:"steps"`
 	// StillChanged lists, for failed-needs-human, what differs from before the failover and how to finish by hand.
 	StillChanged []Leftover `json:"still_changed,omitempty"`
+	// RPOSeconds is the RPO estimate (replication lag sampled at the cutover); nil is unknown.
+	RPOSeconds *float64 `json:"rpo_seconds,omitempty"`
+	// SLA is the run judged against the plan's sla; nil when the plan has none.
+	SLA *SLAVerdict `json:"sla,omitempty"`
 }
