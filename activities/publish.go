@@ -19,13 +19,15 @@ type Event struct {
 	WorkflowID string    `json:"workflow_id"`
 	RunID      string    `json:"run_id"`
 	Service    string    `json:"service"`
-	Kind       string    `json:"kind"` // failover or failback
+	Kind       string    `json:"kind"` // failover, failback, or drill (the drill's own report)
 	From       string    `json:"from"`
 	To         string    `json:"to"`
 	PlanHash   string    `json:"plan_hash"`
 	// Channel and EscalateTo come from the plan's approval section.
 	Channel    string `json:"channel,omitempty"`
 	EscalateTo string `json:"escalate_to,omitempty"`
+	// Drill marks the events of a drill's failover and failback, and of the drill itself.
+	Drill bool `json:"drill,omitempty"`
 
 	Step   string `json:"step,omitempty"`
 	Result string `json:"result,omitempty"`
@@ -81,6 +83,7 @@ const (
 	EventEscalation     = "escalation"
 	EventAlert          = "alert"
 	EventOutcome        = "outcome"
+	EventDrill          = "drill" // a drill's report: Outcome is its verdict (DrillPassed, ...), Reason what went wrong
 )
 
 // Publisher delivers events to people (Slack, a pager). It returns a reference to what it posted first (a

@@ -24,14 +24,18 @@ type Starter interface {
 // Start starts the service's failover as workflows.WorkflowID(service). While one runs it starts nothing and
 // returns an error wrapping ErrAlreadyRunning. The request should have passed Validate.
 func Start(ctx context.Context, t Starter, req workflows.Request) (client.WorkflowRun, error) {
-	opts := startOptions(req, "")
+	return startExclusive(ctx, t, startOptions(req, ""), workflows.Failover, req, ErrAlreadyRunning)
+}
+
+// startExclusive starts a workflow unless one with its ID is open; then it returns an error wrapping errRunning.
+func startExclusive(ctx context.Context, t Starter, opts client.StartWorkflowOptions, workflow, arg any, errRunning error) (client.WorkflowRun, error) {
 	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
-	// Without this the SDK quietly returns the running failover instead of saying one is running.
+	// Without this the SDK quietly returns the running workflow instead of saying one is running.
 	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
-	run, err := t.ExecuteWorkflow(ctx, opts, workflows.Failover, req)
+	run, err := t.ExecuteWorkflow(ctx, opts, workflow, arg)
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &running) {
-		return nil, fmt.Errorf("start %s: %w", opts.ID, ErrAlreadyRunning)
+		return nil, fmt.Errorf("start %s: %w", opts.ID, errRunning)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", opts.ID, err)

@@ -39,6 +39,8 @@ const (
 	RPOSeconds = "failover_rpo_seconds"
 	// SLABreachesTotal counts runs that missed their plan's SLA: labels service, kind (rto, rpo).
 	SLABreachesTotal = "failover_sla_breaches_total"
+	// DrillsTotal counts finished drills: labels service, result (passed, breached, failed, refused).
+	DrillsTotal = "failover_drills_total"
 )
 
 // Buckets: an RTO runs from seconds (automatic) to an hour (waiting for people); steps from milliseconds (an etcd
@@ -64,6 +66,7 @@ var specs = map[string]spec{
 	CheckResultsTotal:   {help: "Gate and verification check results by service, check and verdict (pass, fail, inconclusive)."},
 	RPOSeconds:          {help: "RPO estimate of failovers that reached the cutover: the target's replication lag sampled just before it.", buckets: rpoBuckets},
 	SLABreachesTotal:    {help: "Failovers that missed their plan's SLA, by service and kind (rto, rpo)."},
+	DrillsTotal:         {help: "Finished drills by service and result (passed, breached, failed, refused)."},
 }
 
 // MetricNames lists every failover series name this package puts on /metrics (histograms as their _bucket,

@@ -90,6 +90,9 @@ type card struct {
 func newCard(e activities.Event) *card {
 	c := &card{}
 	title := fmt.Sprintf("%s %s: %s → %s", titleCase(orDefault(e.Kind, "failover")), e.Service, e.From, e.To)
+	if e.Drill && e.Kind != "drill" {
+		title = "DRILL · " + title
+	}
 	c.put(slack.NewHeaderBlock(plain(title, maxHeaderText), slack.HeaderBlockOptionBlockID(blockHead+":"+e.RunID)))
 	c.put(slack.NewSectionBlock(nil, []*slack.TextBlockObject{
 		mrkdwn("*Service*\n" + fact(e.Service)),
@@ -127,6 +130,8 @@ func (c *card) apply(e activities.Event) bool {
 		c.applyDecisionNeeded(e)
 	case activities.EventDecision:
 		c.applyDecision(e)
+	case activities.EventDrill:
+		c.setStatus(drillStatus(e))
 	case activities.EventOutcome:
 		c.remove(blockActions)
 		c.closeQuestion("the failover ended: " + e.Outcome)
@@ -415,6 +420,8 @@ func replyFor(e activities.Event) (reply, bool) {
 	case activities.EventEscalation:
 		text := fill(fmt.Sprintf("⏫ %s *Escalation*: ", clip(mention(e.EscalateTo), factText, "")), esc(e.Detail), "", maxSectionText, noteAudit)
 		return reply{text: text, broadcast: true}, true
+	case activities.EventDrill:
+		return drillReply(e), true
 	case activities.EventOutcome:
 		rto := ""
 		if e.RTOSeconds > 0 {

@@ -135,7 +135,7 @@ func (f *failover) finish(ctx workflow.Context, s *stop) (Result, error) {
 	workflow.GetLogger(ctx).Info("failover finished", "outcome", s.Outcome, "reason", s.Reason)
 	res := Result{Outcome: s.Outcome, Reason: s.Reason, Service: f.plan.Service, From: f.req.From, To: f.req.To,
 		RTOSeconds: f.status.RTOSeconds, Steps: f.status.Steps, StillChanged: f.status.StillChanged,
-		RPOSeconds: f.status.RPOSeconds, SLA: f.status.SLA}
+		RPOSeconds: f.status.RPOSeconds, SLA: f.status.SLA, Approvals: f.status.Approvals}
 	if f.status.EtcdAfter != nil {
 		res.Epoch = f.status.EtcdAfter.Epoch
 	}

@@ -81,6 +81,9 @@ func (s StepRecord) Seconds() float64 {
 // progressLine renders the status as the one-glance text shown in the Web UI.
 func (s *Status) progressLine() string {
 	var b strings.Builder
+	if s.Trigger.Source == TriggerDrill {
+		b.WriteString("**DRILL** · ")
+	}
 	fmt.Fprintf(&b, "**%s %s: %s → %s** — step **%s**", s.Kind, s.Service, s.From, s.To, s.Step)
 	if s.Paused {
 		fmt.Fprintf(&b, ", **paused** by %s (resume: starter resume)", s.PausedBy)
