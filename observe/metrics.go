@@ -41,6 +41,10 @@ const (
 	SLABreachesTotal = "failover_sla_breaches_total"
 	// DrillsTotal counts finished drills: labels service, result (passed, breached, failed, refused).
 	DrillsTotal = "failover_drills_total"
+	// DrillRTOSeconds and DrillRPOSeconds are gauges of the last drill's RTO and RPO: labels service, phase
+	// (failover, failback). Charted over time they are the trend across drills.
+	DrillRTOSeconds = "failover_drill_rto_seconds"
+	DrillRPOSeconds = "failover_drill_rpo_seconds"
 )
 
 // Buckets: an RTO runs from seconds (automatic) to an hour (waiting for people); steps from milliseconds (an etcd
@@ -80,7 +84,7 @@ func MetricNames() []string {
 		}
 		out = append(out, name+"_bucket", name+"_sum", name+"_count")
 	}
-	out = append(out, InFlight, CurrentStep, RunningSeconds, InFlightUp)
+	out = append(out, InFlight, CurrentStep, RunningSeconds, InFlightUp, DrillRTOSeconds, DrillRPOSeconds)
 	slices.Sort(out)
 	return out
 }

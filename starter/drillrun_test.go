@@ -110,6 +110,28 @@ func TestDrillOnTheLocalStack(t *testing.T) {
 	if err != nil || st.EtcdAfter == nil || st.EtcdAfter.Region != "us-east" {
 		t.Fatalf("after the drill: %v %+v", err, st.EtcdAfter)
 	}
+	// The trend across drills lists it with its numbers, as JSON and as an HTML chart.
+	var trend struct {
+		Drills []struct {
+			WorkflowID  string   `json:"workflow_id"`
+			Verdict     string   `json:"verdict"`
+			FailoverRTO *float64 `json:"failover_rto_seconds"`
+			FailoverRPO *float64 `json:"failover_rpo_seconds"`
+			FailbackRTO *float64 `json:"failback_rto_seconds"`
+		} `json:"drills"`
+	}
+	drillWithin(t, 10*time.Second, "starter report --drills lists the drill", func() bool {
+		out, err := starter(t, s, "report", "--drills", "--service", "payments", "--format", "json")
+		return err == nil && json.Unmarshal([]byte(out), &trend) == nil && len(trend.Drills) == 1
+	})
+	if d := trend.Drills[0]; d.WorkflowID != workflows.DrillID("payments") || d.Verdict != workflows.DrillPassed ||
+		d.FailoverRTO == nil || *d.FailoverRTO != res.Phases[0].RTOSeconds || d.FailoverRPO == nil || d.FailbackRTO == nil {
+		t.Fatalf("trend row %+v, report %+v", d, res)
+	}
+	page, err := starter(t, s, "report", "--drills", "--service", "payments", "--format", "html")
+	if err != nil || !strings.Contains(page, `<svg id="trend"`) || strings.Count(page, "<circle") != 2 {
+		t.Fatalf("HTML trend: %v\n%s", err, page)
+	}
 	// The drill and both phases carry FailoverDrill=true.
 	drillWithin(t, 10*time.Second, "visibility lists the drill and its two phases", func() bool {
 		resp, err := s.TemporalClient.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "FailoverDrill = true"})

@@ -31,8 +31,13 @@ const (
 	DrillRefused  = "refused"  // a real failover of the service was in flight: nothing was done
 )
 
-// metricDrills counts finished drills by service and result (a drill verdict).
-const metricDrills = "failover_drills_total"
+// Drill metrics: finished drills by service and result (a drill verdict), and the last drill's RTO and RPO per
+// phase, as gauges, so a dashboard charts them drill after drill.
+const (
+	metricDrills   = "failover_drills_total"
+	metricDrillRTO = "failover_drill_rto_seconds"
+	metricDrillRPO = "failover_drill_rpo_seconds"
+)
 
 // DrillRequest starts a drill. Like Request it carries no secrets.
 type DrillRequest struct {
@@ -278,8 +283,17 @@ func (d *drill) finish(ctx workflow.Context, verdict, reason string) (DrillResul
 	}
 	d.progress(ctx, "done: "+verdict)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(StepDone), OutcomeKey.ValueSet(verdict))
-	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"service": d.req.Plan.Service, "result": verdict}).
-		Counter(metricDrills).Inc(1)
+	h := workflow.GetMetricsHandler(ctx)
+	h.WithTags(map[string]string{"service": d.req.Plan.Service, "result": verdict}).Counter(metricDrills).Inc(1)
+	for _, p := range d.res.Phases {
+		ph := h.WithTags(map[string]string{"service": d.req.Plan.Service, "phase": p.Name})
+		if p.Outcome == Succeeded {
+			ph.Gauge(metricDrillRTO).Update(p.RTOSeconds)
+		}
+		if p.RPOSeconds != nil {
+			ph.Gauge(metricDrillRPO).Update(*p.RPOSeconds)
+		}
+	}
 	info := workflow.GetInfo(ctx)
 	e := activities.Event{Seq: 1, Time: workflow.Now(ctx), Type: activities.EventDrill, Drill: true,
 		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Service: d.req.Plan.Service,
