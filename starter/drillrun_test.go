@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 	"gopkg.in/yaml.v3"
 
 	"github.com/failover/failover/activities"
@@ -132,6 +135,9 @@ func TestDrillOnTheLocalStack(t *testing.T) {
 	if err != nil || !strings.Contains(page, `<svg id="trend"`) || strings.Count(page, "<circle") != 2 {
 		t.Fatalf("HTML trend: %v\n%s", err, page)
 	}
+	// RECORD_HISTORIES=1 pins the drill and its failover (with the RPO sampled at the cutover) for the replay test.
+	recordDrillHistory(t, s, res.Phases[0].WorkflowID, res.Phases[0].RunID, "drill-failover-rpo")
+	recordDrillHistory(t, s, workflows.DrillID("payments"), "", "drill")
 	// The drill and both phases carry FailoverDrill=true.
 	drillWithin(t, 10*time.Second, "visibility lists the drill and its two phases", func() bool {
 		resp, err := s.TemporalClient.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "FailoverDrill = true"})
@@ -165,5 +171,29 @@ func TestDrillRefusedDuringARealFailover(t *testing.T) {
 	}
 	if _, err := control.Status(ctx, s.TemporalClient, workflows.DrillID(p.Service), ""); err == nil {
 		t.Fatal("a refused drill started a workflow")
+	}
+}
+
+// recordDrillHistory writes a run's history to testsuite/histories when RECORD_HISTORIES=1.
+func recordDrillHistory(t *testing.T, s *stack.Stack, id, runID, name string) {
+	t.Helper()
+	if os.Getenv("RECORD_HISTORIES") != "1" {
+		return
+	}
+	it := s.TemporalClient.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "testsuite", "histories", name+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
