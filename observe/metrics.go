@@ -68,24 +68,48 @@ var specs = map[string]spec{
 	StepDurationSeconds: {help: "Duration of each failover step by service, step and result (ok, failed, skipped).", buckets: stepBuckets},
 	ApprovalWaitSeconds: {help: "Time a failover waited for a decision (approval, inconclusive checks, undo) by service and decision kind.", buckets: approvalBuckets},
 	CheckResultsTotal:   {help: "Gate and verification check results by service, check and verdict (pass, fail, inconclusive)."},
-	RPOSeconds:          {help: "RPO estimate of failovers that reached the cutover: the target's replication lag sampled just before it.", buckets: rpoBuckets},
-	SLABreachesTotal:    {help: "Failovers that missed their plan's SLA, by service and kind (rto, rpo)."},
-	DrillsTotal:         {help: "Finished drills by service and result (passed, breached, failed, refused)."},
 }
 
-// MetricNames lists every failover series name this package puts on /metrics (histograms as their _bucket,
-// _sum and _count series), for dashboards and rules to be checked against.
+// slaSpecs are the series that appear only with a plan sla, a readiness.lagQuery, or drills.
+var slaSpecs = map[string]spec{
+	RPOSeconds:       {help: "RPO estimate of failovers that reached the cutover: the target's replication lag sampled just before it.", buckets: rpoBuckets},
+	SLABreachesTotal: {help: "Failovers that missed their plan's SLA, by service and kind (rto, rpo)."},
+	DrillsTotal:      {help: "Finished drills by service and result (passed, breached, failed, refused)."},
+}
+
+func specFor(name string) (spec, bool) {
+	if s, ok := specs[name]; ok {
+		return s, true
+	}
+	s, ok := slaSpecs[name]
+	return s, ok
+}
+
+// MetricNames lists every failover series name this package puts on /metrics after any failover (histograms as
+// their _bucket, _sum and _count series), for dashboards and rules to be checked against.
 func MetricNames() []string {
+	out := specSeries(specs)
+	out = append(out, InFlight, CurrentStep, RunningSeconds, InFlightUp)
+	slices.Sort(out)
+	return out
+}
+
+// SLAMetricNames lists the series that appear only once a failover with an SLA or a lag query, or a drill, ran.
+func SLAMetricNames() []string {
+	out := append(specSeries(slaSpecs), DrillRTOSeconds, DrillRPOSeconds)
+	slices.Sort(out)
+	return out
+}
+
+func specSeries(m map[string]spec) []string {
 	var out []string
-	for name, s := range specs {
+	for name, s := range m {
 		if s.buckets == nil {
 			out = append(out, name)
 			continue
 		}
 		out = append(out, name+"_bucket", name+"_sum", name+"_count")
 	}
-	out = append(out, InFlight, CurrentStep, RunningSeconds, InFlightUp, DrillRTOSeconds, DrillRPOSeconds)
-	slices.Sort(out)
 	return out
 }
 
@@ -155,7 +179,7 @@ type reporter struct {
 }
 
 func (r *reporter) AllocateCounter(name string, tags map[string]string) tally.CachedCount {
-	if s, ok := specs[name]; ok {
+	if s, ok := specFor(name); ok {
 		if _, err := r.RegisterCounter(name, slices.Sorted(maps.Keys(tags)), s.help); err != nil {
 			r.onError(fmt.Errorf("%s: %w", name, err))
 		}
@@ -164,7 +188,7 @@ func (r *reporter) AllocateCounter(name string, tags map[string]string) tally.Ca
 }
 
 func (r *reporter) AllocateTimer(name string, tags map[string]string) tally.CachedTimer {
-	if s, ok := specs[name]; ok {
+	if s, ok := specFor(name); ok {
 		opts := &tallyprom.RegisterTimerOptions{TimerType: tallyprom.HistogramTimerType, HistogramBuckets: s.buckets}
 		if _, err := r.RegisterTimer(name, slices.Sorted(maps.Keys(tags)), s.help, opts); err != nil {
 			r.onError(fmt.Errorf("%s: %w", name, err))

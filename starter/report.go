@@ -33,8 +33,11 @@ func (c *cli) reportCmd() *cobra.Command {
 			"  starter report --drills --service payments --format html -o payments-drills.html   # RTO/RPO across drills",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if drills != (len(args) == 0) {
-				return errors.New("give a WORKFLOW_ID, or --drills --service SERVICE for the trend across drills")
+			switch {
+			case drills && len(args) > 0:
+				return errors.New("--drills reports a service's drills: give --service SERVICE, not a WORKFLOW_ID")
+			case !drills && len(args) == 0:
+				return errors.New("accepts 1 arg(s), received 0: give a WORKFLOW_ID, or --drills --service SERVICE for the trend across drills")
 			}
 			if drills {
 				return c.drillTrend(cmd, service, format, output, limit)
