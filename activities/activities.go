@@ -27,6 +27,8 @@ type Activities struct {
 	Audit *AuditLog
 	// Publishers receive every failover event (Slack, ...).
 	Publishers []Publisher
+	// Temporal tells a drill whether a real failover of its service is in flight (FailoverInFlight).
+	Temporal WorkflowDescriber
 
 	promMu sync.Mutex
 	prom   map[string]promAPI

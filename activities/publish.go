@@ -19,13 +19,15 @@ type Event struct {
 	WorkflowID string    `json:"workflow_id"`
 	RunID      string    `json:"run_id"`
 	Service    string    `json:"service"`
-	Kind       string    `json:"kind"` // failover or failback
+	Kind       string    `json:"kind"` // failover, failback, or drill (the drill's own report)
 	From       string    `json:"from"`
 	To         string    `json:"to"`
 	PlanHash   string    `json:"plan_hash"`
 	// Channel and EscalateTo come from the plan's approval section.
 	Channel    string `json:"channel,omitempty"`
 	EscalateTo string `json:"escalate_to,omitempty"`
+	// Drill marks the events of a drill's failover and failback, and of the drill itself.
+	Drill bool `json:"drill,omitempty"`
 
 	Step   string `json:"step,omitempty"`
 	Result string `json:"result,omitempty"`
@@ -56,6 +58,11 @@ type Event struct {
 	Outcome    string  `json:"outcome,omitempty"`
 	Reason     string  `json:"reason,omitempty"`
 	RTOSeconds float64 `json:"rto_seconds,omitempty"`
+	// RPOSeconds is the RPO estimate of an outcome (replication lag at the cutover); nil is unknown.
+	RPOSeconds *float64 `json:"rpo_seconds,omitempty"`
+	// SLA is the outcome judged against the plan's sla in one line; SLABreaches the kinds missed (rto, rpo).
+	SLA         string   `json:"sla,omitempty"`
+	SLABreaches []string `json:"sla_breaches,omitempty"`
 	// StillChanged lists, with a failed-needs-human outcome, what is still changed and how to finish by hand.
 	StillChanged []string `json:"still_changed,omitempty"`
 
@@ -81,6 +88,7 @@ const (
 	EventEscalation     = "escalation"
 	EventAlert          = "alert"
 	EventOutcome        = "outcome"
+	EventDrill          = "drill" // a drill's report: Outcome is its verdict (DrillPassed, ...), Reason what went wrong
 )
 
 // Publisher delivers events to people (Slack, a pager). It returns a reference to what it posted first (a

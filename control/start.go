@@ -25,18 +25,23 @@ type Starter interface {
 // returns an error wrapping ErrAlreadyRunning. The request should have passed Validate.
 func Start(ctx context.Context, t Starter, req workflows.Request) (client.WorkflowRun, error) {
 	opts := startOptions(req, "")
-	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
-	// Without this the SDK quietly returns the running failover instead of saying one is running.
-	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	// Where a failover worker runs in this process (the dev stack, tests, benchmarks), Temporal hands the first
 	// workflow task back in the start's answer instead of through a task queue poll: one round trip less before
 	// detect. Elsewhere (the starter CLI runs no worker) the SDK does not ask for it. The SDK warns that an eager
 	// start may run on a local worker whatever its build: no process that ships runs a worker next to Start.
 	opts.EnableEagerStart = true
-	run, err := t.ExecuteWorkflow(ctx, opts, workflows.Failover, req)
+	return startExclusive(ctx, t, opts, workflows.Failover, req, ErrAlreadyRunning)
+}
+
+// startExclusive starts a workflow unless one with its ID is open; then it returns an error wrapping errRunning.
+func startExclusive(ctx context.Context, t Starter, opts client.StartWorkflowOptions, workflow, arg any, errRunning error) (client.WorkflowRun, error) {
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+	// Without this the SDK quietly returns the running workflow instead of saying one is running.
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	run, err := t.ExecuteWorkflow(ctx, opts, workflow, arg)
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &running) {
-		return nil, fmt.Errorf("start %s: %w", opts.ID, ErrAlreadyRunning)
+		return nil, fmt.Errorf("start %s: %w", opts.ID, errRunning)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", opts.ID, err)

@@ -80,7 +80,7 @@ func seriesNames(expr string) []string {
 func known(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
-	for _, n := range append(MetricNames(), SDKMetricNames()...) {
+	for _, n := range slices.Concat(MetricNames(), SLAMetricNames(), SDKMetricNames()) {
 		names[n] = true
 	}
 	for _, g := range readRules(t).Groups {

@@ -38,6 +38,16 @@ const (
 	// EventsDroppedTotal counts events a publisher (Slack) gave up on: labels sink, reason (rate-limited,
 	// deadline, failed). The Notify activity records it; the audit log has a "dropped" record for each.
 	EventsDroppedTotal = "failover_events_dropped_total"
+	// RPOSeconds is a histogram of the RPO estimate (the target's replication lag sampled at the cutover): label service.
+	RPOSeconds = "failover_rpo_seconds"
+	// SLABreachesTotal counts runs that missed their plan's SLA: labels service, kind (rto, rpo).
+	SLABreachesTotal = "failover_sla_breaches_total"
+	// DrillsTotal counts finished drills: labels service, result (passed, breached, failed, refused).
+	DrillsTotal = "failover_drills_total"
+	// DrillRTOSeconds and DrillRPOSeconds are gauges of the last drill's RTO and RPO: labels service, phase
+	// (failover, failback). Charted over time they are the trend across drills.
+	DrillRTOSeconds = "failover_drill_rto_seconds"
+	DrillRPOSeconds = "failover_drill_rpo_seconds"
 )
 
 // Buckets: an RTO runs from seconds (automatic) to an hour (waiting for people); steps from milliseconds (an etcd
@@ -46,6 +56,8 @@ var (
 	rtoBuckets      = []float64{1, 2.5, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900, 1200, 1800, 3600}
 	stepBuckets     = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600}
 	approvalBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200}
+	// An RPO runs from milliseconds (synchronous-ish replication) to minutes (a lagging replica).
+	rpoBuckets = []float64{0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300}
 )
 
 type spec struct {
@@ -66,11 +78,40 @@ var specs = map[string]spec{
 // Slack event): a healthy run never shows them, so MetricNames leaves them out.
 var onlyWhenItHappens = map[string]bool{EventsDroppedTotal: true}
 
-// MetricNames lists every failover series name this package puts on /metrics in every run (histograms as their
-// _bucket, _sum and _count series), for dashboards and rules to be checked against.
+// slaSpecs are the series that appear only with a plan sla, a readiness.lagQuery, or drills.
+var slaSpecs = map[string]spec{
+	RPOSeconds:       {help: "RPO estimate of failovers that reached the cutover: the target's replication lag sampled just before it.", buckets: rpoBuckets},
+	SLABreachesTotal: {help: "Failovers that missed their plan's SLA, by service and kind (rto, rpo)."},
+	DrillsTotal:      {help: "Finished drills by service and result (passed, breached, failed, refused)."},
+}
+
+func specFor(name string) (spec, bool) {
+	if s, ok := specs[name]; ok {
+		return s, true
+	}
+	s, ok := slaSpecs[name]
+	return s, ok
+}
+
+// MetricNames lists every failover series name this package puts on /metrics after any failover (histograms as
+// their _bucket, _sum and _count series), for dashboards and rules to be checked against.
 func MetricNames() []string {
+	out := specSeries(specs)
+	out = append(out, InFlight, CurrentStep, RunningSeconds, InFlightUp)
+	slices.Sort(out)
+	return out
+}
+
+// SLAMetricNames lists the series that appear only once a failover with an SLA or a lag query, or a drill, ran.
+func SLAMetricNames() []string {
+	out := append(specSeries(slaSpecs), DrillRTOSeconds, DrillRPOSeconds)
+	slices.Sort(out)
+	return out
+}
+
+func specSeries(m map[string]spec) []string {
 	var out []string
-	for name, s := range specs {
+	for name, s := range m {
 		if onlyWhenItHappens[name] {
 			continue
 		}
@@ -80,8 +121,6 @@ func MetricNames() []string {
 		}
 		out = append(out, name+"_bucket", name+"_sum", name+"_count")
 	}
-	out = append(out, InFlight, CurrentStep, RunningSeconds, InFlightUp)
-	slices.Sort(out)
 	return out
 }
 
@@ -151,7 +190,7 @@ type reporter struct {
 }
 
 func (r *reporter) AllocateCounter(name string, tags map[string]string) tally.CachedCount {
-	if s, ok := specs[name]; ok {
+	if s, ok := specFor(name); ok {
 		if _, err := r.RegisterCounter(name, slices.Sorted(maps.Keys(tags)), s.help); err != nil {
 			r.onError(fmt.Errorf("%s: %w", name, err))
 		}
@@ -160,7 +199,7 @@ func (r *reporter) AllocateCounter(name string, tags map[string]string) tally.Ca
 }
 
 func (r *reporter) AllocateTimer(name string, tags map[string]string) tally.CachedTimer {
-	if s, ok := specs[name]; ok {
+	if s, ok := specFor(name); ok {
 		opts := &tallyprom.RegisterTimerOptions{TimerType: tallyprom.HistogramTimerType, HistogramBuckets: s.buckets}
 		if _, err := r.RegisterTimer(name, slices.Sorted(maps.Keys(tags)), s.help, opts); err != nil {
 			r.onError(fmt.Errorf("%s: %w", name, err))

@@ -32,6 +32,9 @@ type Plan struct {
 	Cooldown time.Duration `yaml:"cooldown" json:"cooldown"`
 	// Failback configures moving back to the original region.
 	Failback Failback `yaml:"failback" json:"failback"`
+	// SLA is the RTO and RPO every run is judged against (sla.go); nil judges nothing. A pointer, so plans without
+	// one hash as before.
+	SLA *SLA `yaml:"sla" json:"sla,omitempty"`
 }
 
 // Region is one place the service runs.

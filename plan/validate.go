@@ -3,7 +3,6 @@ package plan
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -42,6 +41,7 @@ func (p Plan) Validate() error {
 		v.add("rollback.pointOfNoReturn", "%q: use one of %s, or leave it empty", p.Rollback.PointOfNoReturn, strings.Join(pointsOfNoReturn, ", "))
 	}
 	p.validateFailback(&v)
+	p.validateSLA(&v)
 	p.validateDurations(&v)
 	if b, err := json.Marshal(p); err == nil && len(b) > MaxPlanBytes {
 		v.add("plan", "%d KiB exceeds the limit of %d KiB (the plan is every failover's workflow input; Temporal warns "+
@@ -415,10 +415,10 @@ func (p Plan) OtherRegion(r string) (string, error) {
 	return names[0], nil
 }
 
-type problems []string
+type problems []Problem
 
 func (v *problems) add(field, format string, args ...any) {
-	*v = append(*v, field+": "+fmt.Sprintf(format, args...))
+	*v = append(*v, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 func (v *problems) url(field, s string, required bool) {
@@ -526,5 +526,26 @@ func (v problems) err() error {
 	if len(v) == 0 {
 		return nil
 	}
-	return errors.New("invalid plan:\n  " + strings.Join(v, "\n  "))
+	return &InvalidError{Problems: v}
 }
+
+// InvalidError is Validate's error: every problem at once.
+type InvalidError struct {
+	Problems []Problem
+}
+
+func (e *InvalidError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid plan:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Problem is one thing Validate refuses: the field, and what is wrong with the fix.
+type Problem struct {
+	Field   string
+	Message string
+}
+
+func (p Problem) String() string { return p.Field + ": " + p.Message }

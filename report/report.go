@@ -35,6 +35,10 @@ type Report struct {
 	EndedAt time.Time `json:"ended_at"`
 	// RTOSeconds is fault → traffic verified; only a succeeded failover has one.
 	RTOSeconds float64 `json:"rto_seconds"`
+	// RPOSeconds is the RPO estimate: the target's replication lag sampled at the cutover; absent is unknown.
+	RPOSeconds *float64 `json:"rpo_seconds,omitempty"`
+	// SLA is the run judged against its plan's sla; absent when the plan has none.
+	SLA *workflows.SLAVerdict `json:"sla,omitempty"`
 	// ElapsedSeconds is fault → EndedAt, whatever the outcome.
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 	// Phases break ElapsedSeconds down, in order; with BetweenSeconds they add up to it.
@@ -104,7 +108,7 @@ func FromStatus(workflowID, runID string, st workflows.Status) Report {
 	r := Report{WorkflowID: workflowID, RunID: runID, Kind: st.Kind, Service: st.Service, From: st.From, To: st.To,
 		PlanHash: st.PlanHash, Trigger: st.Trigger, Outcome: st.Outcome, Reason: st.Reason, FaultAt: st.FaultAt.UTC(),
 		StartedAt: st.StartedAt.UTC(), Decisions: st.Approvals, Alerts: st.Alerts, Evidence: st.Evidence,
-		StillChanged: st.StillChanged}
+		StillChanged: st.StillChanged, RPOSeconds: st.RPOSeconds, SLA: st.SLA}
 	if r.FaultAt.IsZero() {
 		r.FaultAt = r.StartedAt
 	}

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/failover/failover/workflows"
 )
 
 const stamp = "2006-01-02 15:04:05.000 MST"
@@ -23,6 +25,9 @@ func (r Report) Headline() string {
 		return fmt.Sprintf("no RTO: ended %s after %s", r.Outcome, Duration(r.ElapsedSeconds))
 	}
 }
+
+// RPOText is the RPO estimate in seconds, or unknown.
+func (r Report) RPOText() string { return workflows.RPOString(r.RPOSeconds) }
 
 // WriteText renders the report for a terminal or a ticket.
 func (r Report) WriteText(w io.Writer) error {
@@ -51,6 +56,12 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "started\t%s (+%s)\n", r.StartedAt.Format(stamp), Duration(r.StartedAt.Sub(r.FaultAt).Seconds()))
 	fmt.Fprintf(tw, "ended\t%s (+%s)\n", r.EndedAt.Format(stamp), Duration(r.ElapsedSeconds))
 	fmt.Fprintf(tw, "result\t%s\n", r.Headline())
+	if r.RPOSeconds != nil || r.SLA != nil {
+		fmt.Fprintf(tw, "rpo\t%s (the target's replication lag at the cutover)\n", r.RPOText())
+	}
+	if r.SLA != nil {
+		fmt.Fprintf(tw, "sla\t%s\n", r.SLA)
+	}
 	tw.Flush()
 
 	b.WriteString("\ntime breakdown (from the fault)\n")

@@ -93,6 +93,9 @@ type card struct {
 func newCard(e activities.Event) *card {
 	c := &card{}
 	title := fmt.Sprintf("%s %s: %s → %s", titleCase(orDefault(e.Kind, "failover")), e.Service, e.From, e.To)
+	if e.Drill && e.Kind != "drill" {
+		title = "DRILL · " + title
+	}
 	c.put(slack.NewHeaderBlock(plain(title, maxHeaderText), slack.HeaderBlockOptionBlockID(blockHead+":"+e.RunID)))
 	c.put(slack.NewSectionBlock(nil, []*slack.TextBlockObject{
 		mrkdwn("*Service*\n" + fact(e.Service)),
@@ -166,6 +169,8 @@ func (c *card) apply(e activities.Event) bool {
 		c.applyDecision(e)
 	case activities.EventControl:
 		c.applyControl(e)
+	case activities.EventDrill:
+		c.setStatus(drillStatus(e))
 	case activities.EventOutcome:
 		c.remove(blockActions)
 		c.remove(blockAbort)
@@ -175,6 +180,7 @@ func (c *card) apply(e activities.Event) bool {
 		if e.RTOSeconds > 0 {
 			rto = fmt.Sprintf("\n*RTO* %s", seconds(e.RTOSeconds))
 		}
+		rto += slaText(e)
 		c.put(section(blockOutcome, fill(fmt.Sprintf("%s *Outcome: %s*. ", outcomeMark(e.Outcome), esc(e.Outcome)), esc(e.Reason), rto,
 			outcomeText, noteStatus)))
 		c.setStatus(fmt.Sprintf("%s Finished %s: *%s*", outcomeMark(e.Outcome), when(e.Time), esc(e.Outcome)))
@@ -455,11 +461,14 @@ func replyFor(e activities.Event) (reply, bool) {
 	case activities.EventEscalation:
 		text := fill(fmt.Sprintf("⏫ %s *Escalation*: ", clip(mention(e.EscalateTo), factText, "")), esc(e.Detail), "", maxSectionText, noteAudit)
 		return reply{text: text, broadcast: true}, true
+	case activities.EventDrill:
+		return drillReply(e), true
 	case activities.EventOutcome:
 		rto := ""
 		if e.RTOSeconds > 0 {
 			rto = fmt.Sprintf("\n*RTO* %s (fault → traffic verified on %s)", seconds(e.RTOSeconds), fact(e.To))
 		}
+		rto += slaText(e)
 		if len(e.StillChanged) > 0 {
 			// What a human must finish, read back from etcd and Kong by the workflow: the reason says it too, but cut.
 			lines, more := list(e.StillChanged, maxSectionText/2, func(l string) string { return "• " + clip(esc(l), listLineText*2, "") })

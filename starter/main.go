@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 	}
 	c.endpoints.Bind(root.PersistentFlags())
 	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"),
-		c.decideCmd("abort"), c.decideCmd("pause"), c.decideCmd("resume"), c.statusCmd(), c.workersCmd(), c.serveCmd())
+		c.decideCmd("abort"), c.decideCmd("pause"), c.decideCmd("resume"), c.statusCmd(), c.workersCmd(), c.serveCmd(), c.drillCmd())
 	root.AddCommand(c.observeCmds()...)
 	return root
 }

@@ -72,6 +72,7 @@ func (c *cli) planCmd() *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "", "source region (default: the plan's other region)")
 	_ = cmd.MarkFlagRequired("plan")
 	_ = cmd.MarkFlagRequired("to")
+	cmd.AddCommand(c.planValidateCmd())
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 // consumers acked the new epoch. Its undo, registered first, writes the source region back with a newer epoch.
 func (f *failover) cutover(ctx workflow.Context) *stop {
 	f.begin(ctx, StepCutover)
+	f.sampleRPO(ctx)
 	key := f.plan.Etcd.ActiveKey
 	in := activities.CutoverInput{Key: key, Expected: f.active, Region: f.req.To,
 		WorkflowID: f.info.WorkflowExecution.ID, RunID: f.info.WorkflowExecution.RunID, AckPrefix: f.plan.Etcd.AckPrefix}

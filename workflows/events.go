@@ -113,6 +113,7 @@ func (f *failover) emit(ctx workflow.Context, e activities.Event) {
 	e.WorkflowID, e.RunID = f.info.WorkflowExecution.ID, f.info.WorkflowExecution.RunID
 	e.Service, e.Kind, e.From, e.To, e.PlanHash = f.plan.Service, f.req.Kind, f.req.From, f.req.To, f.req.PlanHash
 	e.Channel, e.EscalateTo = f.plan.Approval.SlackChannel, f.plan.Approval.EscalateTo
+	e.Drill = f.req.Trigger.Source == TriggerDrill
 	if f.legacy {
 		f.events.SendAsync(e)
 		return

@@ -63,6 +63,9 @@ type fakes struct {
 	events    []activities.Event
 	notified  [][]activities.Event // the batches handed to Notify
 	checkRuns int
+	// values and verdicts are what Prometheus checks return, by check name (0 and verdict when absent).
+	values   map[string]float64
+	verdicts map[string]activities.Verdict
 	// etcd and kong are the state the fakes converge, so read-backs see the writes.
 	etcd activities.ActiveState
 	kong map[string]int
@@ -153,7 +156,10 @@ func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWork
 	env.OnActivity(a.EvaluateQuery, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.QueryInput) (activities.CheckResult, error) {
 			f.checkRuns++
-			return activities.CheckResult{Name: in.Name, Verdict: f.verdict}, nil
+			if v, ok := f.verdicts[in.Name]; ok {
+				return activities.CheckResult{Name: in.Name, Verdict: v}, nil
+			}
+			return activities.CheckResult{Name: in.Name, Verdict: f.verdict, Value: f.values[in.Name]}, nil
 		})
 	env.OnActivity(a.Warmup, mock.Anything, mock.Anything).Return(activities.WarmupResult{}, nil)
 	env.OnActivity(a.RecordAudit, mock.Anything, mock.Anything).Return(

@@ -14,6 +14,8 @@ const (
 	metricStep         = "failover_step_duration_seconds" // by service, step, result
 	metricApprovalWait = "failover_approval_wait_seconds" // by service, decision kind
 	metricChecks       = "failover_check_results_total"   // by service, check, verdict
+	metricRPO          = "failover_rpo_seconds"           // by service: replication lag sampled at the cutover
+	metricSLABreaches  = "failover_sla_breaches_total"    // by service, kind (rto, rpo)
 	// metricDropped is also counted by the Notify activity, per event and publisher (activities.MetricEventsDropped);
 	// here: whole batches the activity never delivered, and events still queued when the run closed.
 	metricDropped = "failover_events_dropped_total" // by sink, reason

@@ -11,5 +11,6 @@ import (
 func Register(w worker.Registry, acts *activities.Activities, trust Trust) {
 	setTrust(trust)
 	w.RegisterWorkflow(Failover)
+	w.RegisterWorkflow(Drill)
 	w.RegisterActivity(acts)
 }

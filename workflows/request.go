@@ -39,6 +39,9 @@ type Request struct {
 // TriggerAlert is Trigger.Source for failovers an Alertmanager alert started.
 const TriggerAlert = "alert"
 
+// TriggerDrill is Trigger.Source for the failover and failback a drill runs (drill.go): they say DRILL everywhere.
+const TriggerDrill = "drill"
+
 // Trigger records who or what started the failover.
 type Trigger struct {
 	Source   string `json:"source"` // cli, alert, demo, bench
@@ -129,4 +132,10 @@ type Result struct {
 	Steps      []StepRecord `json:"steps"`
 	// StillChanged lists, for failed-needs-human, what differs from before the failover and how to finish by hand.
 	StillChanged []Leftover `json:"still_changed,omitempty"`
+	// RPOSeconds is the RPO estimate (replication lag sampled at the cutover); nil is unknown.
+	RPOSeconds *float64 `json:"rpo_seconds,omitempty"`
+	// SLA is the run judged against the plan's sla; nil when the plan has none.
+	SLA *SLAVerdict `json:"sla,omitempty"`
+	// Approvals are the decisions people (or the plan) made, for a drill's "needed a human".
+	Approvals []Approval `json:"approvals,omitempty"`
 }

@@ -124,15 +124,18 @@ func (f *failover) finish(ctx workflow.Context, s *stop) (Result, error) {
 		f.status.RTOSeconds = 0
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(StepDone), OutcomeKey.ValueSet(s.Outcome))
+	f.judgeSLA(ctx, s.Outcome)
 	f.publish(ctx)
 	f.countOutcome(ctx, s.Outcome)
 	f.emit(ctx, activities.Event{Type: activities.EventOutcome, Outcome: s.Outcome, Reason: s.Reason, RTOSeconds: f.status.RTOSeconds,
-		StillChanged: leftoverLines(f.status.StillChanged)})
+		StillChanged: leftoverLines(f.status.StillChanged), RPOSeconds: f.status.RPOSeconds,
+		SLA: slaLine(f.status.SLA), SLABreaches: f.status.SLA.BreachKinds()})
 	f.drainEvents(ctx)
 	f.holdForRepeats(ctx)
 	workflow.GetLogger(ctx).Info("failover finished", "outcome", s.Outcome, "reason", s.Reason)
 	res := Result{Outcome: s.Outcome, Reason: s.Reason, Service: f.plan.Service, From: f.req.From, To: f.req.To,
-		RTOSeconds: f.status.RTOSeconds, Steps: f.status.Steps, StillChanged: f.status.StillChanged}
+		RTOSeconds: f.status.RTOSeconds, Steps: f.status.Steps, StillChanged: f.status.StillChanged,
+		RPOSeconds: f.status.RPOSeconds, SLA: f.status.SLA, Approvals: f.status.Approvals}
 	if f.status.EtcdAfter != nil {
 		res.Epoch = f.status.EtcdAfter.Epoch
 	}

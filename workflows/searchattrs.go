@@ -12,6 +12,8 @@ var (
 	ToKey      = temporal.NewSearchAttributeKeyKeyword("FailoverTo")
 	StepKey    = temporal.NewSearchAttributeKeyKeyword("FailoverStep")
 	OutcomeKey = temporal.NewSearchAttributeKeyKeyword("FailoverOutcome")
+	// DrillKey is true on a drill and on the failover and failback it runs: FailoverDrill=true lists them.
+	DrillKey = temporal.NewSearchAttributeKeyBool("FailoverDrill")
 )
 
 // SearchAttributes lists the custom search attributes to register on a Temporal namespace.
@@ -20,5 +22,6 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 	for _, k := range []temporal.SearchAttributeKeyKeyword{ServiceKey, FromKey, ToKey, StepKey, OutcomeKey} {
 		m[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
+	m[DrillKey.GetName()] = enumspb.INDEXED_VALUE_TYPE_BOOL
 	return m
 }

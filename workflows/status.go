@@ -57,6 +57,10 @@ type Status struct {
 	FaultAt       time.Time `json:"fault_at"`
 	// RTOSeconds is fault → now while running, fault → verified once succeeded.
 	RTOSeconds float64 `json:"rto_seconds"`
+	// RPOSeconds is the RPO estimate: the target's replication lag sampled at the cutover; nil is unknown.
+	RPOSeconds *float64 `json:"rpo_seconds,omitempty"`
+	// SLA is the finished run judged against the plan's sla (sla.go); nil while running or without one.
+	SLA *SLAVerdict `json:"sla,omitempty"`
 }
 
 // StepRecord is one step's timing and result.
@@ -79,6 +83,9 @@ func (s StepRecord) Seconds() float64 {
 // progressLine renders the status as the one-glance text shown in the Web UI.
 func (s *Status) progressLine() string {
 	var b strings.Builder
+	if s.Trigger.Source == TriggerDrill {
+		b.WriteString("**DRILL** · ")
+	}
 	fmt.Fprintf(&b, "**%s %s: %s → %s** — step **%s**", s.Kind, s.Service, s.From, s.To, s.Step)
 	if s.Paused {
 		fmt.Fprintf(&b, ", **paused** by %s (resume: starter resume)", s.PausedBy)
@@ -86,7 +93,14 @@ func (s *Status) progressLine() string {
 	if s.Outcome != "" {
 		fmt.Fprintf(&b, ", outcome **%s**", s.Outcome)
 	}
-	fmt.Fprintf(&b, ", RTO %.1fs\n\n", s.RTOSeconds)
+	fmt.Fprintf(&b, ", RTO %.1fs", s.RTOSeconds)
+	if s.RPOSeconds != nil {
+		fmt.Fprintf(&b, ", RPO %s", RPOString(s.RPOSeconds))
+	}
+	if s.SLA != nil {
+		fmt.Fprintf(&b, ", %s", s.SLA)
+	}
+	b.WriteString("\n\n")
 	for _, st := range s.Steps {
 		mark := "…"
 		switch st.Result {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,22 +53,36 @@ type demoReport struct {
 	TriggerSource string `json:"trigger_source"`
 	// AlertDeliveries counts the webhook deliveries the failover received (first ones and repeats).
 	AlertDeliveries int `json:"alert_deliveries"`
+	// RPOSeconds is the RPO estimate: eu-west's replication lag sampled at the cutover; null is unknown.
+	RPOSeconds *float64 `json:"rpo_seconds"`
+	// SLA is the run judged against the demo plan's sla (rto 30s, rpo 1s).
+	SLA *workflows.SLAVerdict `json:"sla"`
+}
+
+// demoOptions are the demo's flags.
+type demoOptions struct {
+	approve string // auto, manual or slack
+	keep    bool   // leave the stack up until Ctrl-C
+	// targetLag, when > 0, is injected as eu-west's replication lag (seconds) before the outage, so the RPO shows it.
+	targetLag float64
 }
 
 func demoCmd() *cobra.Command {
-	var approveMode string
-	var keep bool
+	var opts demoOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Fail the demo service over on the local stack: inject an outage, let the alert start the failover, report detection and RTO",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if approveMode != "auto" && approveMode != "manual" && approveMode != "slack" {
-				return fmt.Errorf("--approve %q: use auto, manual or slack", approveMode)
+			if opts.approve != "auto" && opts.approve != "manual" && opts.approve != "slack" {
+				return fmt.Errorf("--approve %q: use auto, manual or slack", opts.approve)
+			}
+			if opts.targetLag < 0 || opts.targetLag > 4 {
+				return fmt.Errorf("--target-lag %g: give seconds from 0 to 4 (the demo plan's readiness refuses more than 5)", opts.targetLag)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			rep, err := runDemo(ctx, approveMode, keep)
+			rep, err := runDemo(ctx, opts)
 			if rep != nil {
 				b, _ := json.Marshal(rep)
 				fmt.Println(string(b))
@@ -81,8 +96,9 @@ func demoCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&approveMode, "approve", "auto", "auto (the plan approves), manual (run `starter approve` from another terminal) or slack (buttons in a real workspace: env SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_CHANNEL, SLACK_APPROVER_USERS)")
-	cmd.Flags().BoolVar(&keep, "keep", false, "leave the stack and Web UI up after the demo, until Ctrl-C")
+	cmd.Flags().StringVar(&opts.approve, "approve", "auto", "auto (the plan approves), manual (run `starter approve` from another terminal) or slack (buttons in a real workspace: env SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_CHANNEL, SLACK_APPROVER_USERS)")
+	cmd.Flags().BoolVar(&opts.keep, "keep", false, "leave the stack and Web UI up after the demo, until Ctrl-C")
+	cmd.Flags().Float64Var(&opts.targetLag, "target-lag", 0, "inject this replication lag (seconds) into eu-west before the outage: the RPO shows it, and over 1 s the SLA is breached")
 	return cmd
 }
 
@@ -93,7 +109,8 @@ const alertWait = 60 * time.Second
 // runDemo runs the real alert path: the demo region us-east is faulted, Prometheus's rule fires, Alertmanager
 // posts to the front door's webhook (served here on a loopback port, as `starter serve` serves it), and the
 // webhook starts the failover.
-func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, error) {
+func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
+	approveMode, keep := o.approve, o.keep
 	fmt.Println("starting the local stack ...")
 	// The stack's own chatter (followers waiting for the first cutover, etcd shutting down) is not the demo.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -139,6 +156,15 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 		return nil, err
 	}
 
+	if o.targetLag > 0 {
+		fmt.Printf("injecting %gs of replication lag into eu-west (the failover's target)\n", o.targetLag)
+		if err := region.InjectFault(s.Regions["eu-west"].URL(), fmt.Sprintf(`{"replication_lag_seconds":%g}`, o.targetLag)); err != nil {
+			return nil, err
+		}
+		if err := waitForQuery(ctx, s, fmt.Sprintf(`max(region_replication_lag_seconds{region="eu-west"}) == %g`, o.targetLag)); err != nil {
+			return nil, err
+		}
+	}
 	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
 	fmt.Println("\ninjecting an outage into us-east (every request answers 503); waiting for Prometheus → Alertmanager → webhook")
 	faultAt := time.Now()
@@ -165,7 +191,8 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 	}
 	printTimeline(res)
 	rep := &demoReport{Outcome: res.Outcome, Reason: res.Reason, WorkflowID: run.GetID(), RunID: run.GetRunID(), Steps: map[string]float64{},
-		TrafficRestoredSeconds: restored.Seconds(), Requests: counts, Alert: st.Trigger.Alert, TriggerSource: st.Trigger.Source}
+		TrafficRestoredSeconds: restored.Seconds(), Requests: counts, Alert: st.Trigger.Alert, TriggerSource: st.Trigger.Source,
+		RPOSeconds: res.RPOSeconds}
 	for _, step := range res.Steps {
 		rep.Steps[step.Name] = step.Seconds()
 	}
@@ -183,8 +210,11 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 	if !first.IsZero() {
 		rep.DetectionSeconds = first.Sub(faultAt).Seconds()
 	}
+	// Judged on the demo's own RTO (from the fault, which it knows) rather than the workflow's (from the alert).
+	rep.SLA = workflows.JudgeSLA(p.SLA, res.Outcome, rep.RTOSeconds, res.RPOSeconds)
 	fmt.Printf("\noutcome %s, RTO %.2fs (fault injected → traffic verified on eu-west), of which detection %.2fs (fault → alert %s received);"+
 		" clients saw eu-west answer after %.2fs\n", res.Outcome, rep.RTOSeconds, rep.DetectionSeconds, rep.Alert, restored.Seconds())
+	fmt.Printf("RPO %s (eu-west's replication lag at the cutover); %s\n", workflows.RPOString(rep.RPOSeconds), rep.SLA)
 	if keep {
 		fmt.Printf("stack kept up for inspection (Web UI %s); Ctrl-C stops it\n", s.Temporal.UIURL())
 		<-ctx.Done()
@@ -313,8 +343,13 @@ func randomToken() (string, error) {
 
 // waitForScrapes waits until Prometheus has scraped both regions: readiness queries need the data.
 func waitForScrapes(ctx context.Context, s *stack.Stack) error {
+	return waitForQuery(ctx, s, `count(up{job="regions"}==1) == 2`)
+}
+
+// waitForQuery waits until a PromQL expression (a filter such as `x == 2`) returns a series.
+func waitForQuery(ctx context.Context, s *stack.Stack, expr string) error {
 	deadline := time.Now().Add(30 * time.Second)
-	url := s.Prom.PrometheusURL() + `/api/v1/query?query=count(up{job="regions"}==1)`
+	url := s.Prom.PrometheusURL() + "/api/v1/query?query=" + neturl.QueryEscape(expr)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(url)
 		if err == nil {
@@ -327,7 +362,7 @@ func waitForScrapes(ctx context.Context, s *stack.Stack) error {
 			}
 			err = json.NewDecoder(resp.Body).Decode(&body)
 			resp.Body.Close()
-			if err == nil && len(body.Data.Result) == 1 && len(body.Data.Result[0].Value) == 2 && body.Data.Result[0].Value[1] == "2" {
+			if err == nil && len(body.Data.Result) == 1 {
 				return nil
 			}
 		}
@@ -337,7 +372,7 @@ func waitForScrapes(ctx context.Context, s *stack.Stack) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return errors.New("prometheus has not scraped both regions after 30s")
+	return fmt.Errorf("prometheus answered no series for %s after 30s", expr)
 }
 
 // traffic sends a steady stream of requests through the gateway and notes who answered.

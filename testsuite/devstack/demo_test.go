@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := runDemo(ctx, "auto", false)
+	rep, err := runDemo(ctx, demoOptions{approve: "auto"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +34,30 @@ func TestDemo(t *testing.T) {
 	}
 	t.Logf("alert %s: detection %.2fs, RTO %.2fs, traffic restored after %.2fs, steps %v, %d alert deliveries",
 		rep.Alert, rep.DetectionSeconds, rep.RTOSeconds, rep.TrafficRestoredSeconds, rep.Steps, rep.AlertDeliveries)
+	if rep.RPOSeconds == nil || *rep.RPOSeconds != 0 || rep.SLA == nil || rep.SLA.RPOObjectiveSeconds != 1 {
+		t.Fatalf("RPO %v SLA %+v: eu-west replicates without lag, so the RPO is measured as 0 and judged against 1s",
+			rep.RPOSeconds, rep.SLA)
+	}
 	if rep.Requests["eu-west 200"] == 0 || rep.TrafficRestoredSeconds <= 0 || rep.TrafficRestoredSeconds > rep.RTOSeconds {
 		t.Fatalf("traffic %v restored after %.2fs (RTO %.2fs): clients should reach eu-west before verification ends",
 			rep.Requests, rep.TrafficRestoredSeconds, rep.RTOSeconds)
 	}
+}
+
+// TestDemoRPOBreach: replication lag injected into the target region is the run's RPO, and past the plan's
+// sla.rpo the SLA verdict flags an rpo breach (the failover itself still succeeds: readiness allows up to 5s).
+func TestDemoRPOBreach(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := runDemo(ctx, demoOptions{approve: "auto", targetLag: 2.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcome != workflows.Succeeded || rep.RPOSeconds == nil || *rep.RPOSeconds != 2.5 {
+		t.Fatalf("outcome %s RPO %v, want succeeded with the injected 2.5s", rep.Outcome, rep.RPOSeconds)
+	}
+	if rep.SLA == nil || rep.SLA.Verdict != workflows.SLABreached || !slices.Contains(rep.SLA.BreachKinds(), workflows.BreachRPO) {
+		t.Fatalf("SLA %+v: want an rpo breach", rep.SLA)
+	}
+	t.Logf("RPO %.1fs: %s", *rep.RPOSeconds, rep.SLA)
 }

@@ -28,7 +28,8 @@ until temporal operator search-attribute create --namespace "$ns" \
   --name FailoverFrom --type Keyword \
   --name FailoverTo --type Keyword \
   --name FailoverStep --type Keyword \
-  --name FailoverOutcome --type Keyword; do
+  --name FailoverOutcome --type Keyword \
+  --name FailoverDrill --type Bool; do
   attempt=$((attempt + 1))
   [ "$attempt" -lt 30 ] || { echo "could not register search attributes on namespace $ns" >&2; exit 1; }
   sleep 2
