@@ -27,6 +27,8 @@ type Activities struct {
 	Audit *AuditLog
 	// Publishers receive every failover event (Slack, ...).
 	Publishers []Publisher
+	// Temporal, when set, lets AwaitFailover wait for a failover an evacuation joined (client.Client is one).
+	Temporal TemporalClient
 
 	promMu sync.Mutex
 	prom   map[string]promAPI

@@ -49,6 +49,9 @@ type Trigger struct {
 	// RequireApproval overrides the plan's auto-approve policies, e.g. inside the cooldown after a failover.
 	RequireApproval bool   `json:"require_approval,omitempty"`
 	RequireReason   string `json:"require_reason,omitempty"`
+	// Evacuation, on a failover an evacuation started, carries the evacuation's approval (evacuation_services.go).
+	// The failover honours it only when that evacuation is its parent workflow.
+	Evacuation *EvacuationGrant `json:"evacuation,omitempty"`
 }
 
 // Validate checks a request before it starts: the plan, its hash and what the workflow itself checks.
