@@ -28,6 +28,14 @@ func (c *cli) reportCmd() *cobra.Command {
 			"  starter report failover-payments --format json | jq .phases",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if control.IsEvacuation(args[0]) {
+				tc, err := c.temporal()
+				if err != nil {
+					return err
+				}
+				defer tc.Close()
+				return evacuationReport(cmd.Context(), tc, cmd.OutOrStdout(), args[0], format)
+			}
 			write, err := reportWriter(format)
 			if err != nil {
 				return err

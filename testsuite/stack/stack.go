@@ -321,7 +321,7 @@ func (s *Stack) seedActiveKey(ctx context.Context) error {
 
 func (s *Stack) startWorker(opts Options) error {
 	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: opts.Logger,
-		Publishers: opts.Publishers}
+		Publishers: opts.Publishers, Temporal: s.TemporalClient}
 	s.worker = worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
 	workflows.Register(s.worker, acts, opts.Trust)
 	if err := s.worker.Start(); err != nil {
