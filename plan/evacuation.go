@@ -332,3 +332,14 @@ func checkConcurrency(v *problems, field string, n int) {
 		v.add(field, "is %d: run from 1 to %d failovers at once (each is a child workflow of the evacuation)", n, MaxEvacuationConcurrency)
 	}
 }
+
+// DefaultEvacuation is the evacuation `starter evacuate` runs without an evacuation file: every plan in plans, in
+// one wave, no blast-radius limit, and no decision of its own: every service keeps its own plan's approval
+// (perService keep), so nothing is approved that a plan would not approve by itself. requester may abort, pause
+// and resume it.
+func DefaultEvacuation(from, to, plans, requester string) Evacuation {
+	e := Evacuation{From: from, To: to, Plans: plans,
+		Approval: EvacuationApproval{Approval: Approval{Mode: ApprovalAuto, Approvers: []string{requester}}, PerService: PerServiceKeep}}
+	e.SetDefaults()
+	return e
+}

@@ -184,3 +184,12 @@ func Find(waves []ScheduledWave, service string) (Scheduled, int, bool) {
 	}
 	return Scheduled{}, 0, false
 }
+
+// Resolve loads the evacuation's plan directory and schedules it (LoadDir, then Schedule).
+func (e Evacuation) Resolve() ([]ScheduledWave, error) {
+	plans, err := LoadDir(e.Plans)
+	if err != nil {
+		return nil, err
+	}
+	return e.Schedule(plans)
+}

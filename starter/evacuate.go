@@ -275,3 +275,32 @@ func evacuationReport(ctx context.Context, tc client.Client, w io.Writer, id, fo
 	}
 	return nil
 }
+
+// watchEvacuation prints an evacuation's counts and waves whenever they change, then its report once it has an
+// outcome (its latest run: continue-as-new runs follow one another under the same ID).
+func watchEvacuation(ctx context.Context, tc client.Client, w io.Writer, id string, interval time.Duration) error {
+	var last string
+	for {
+		st, err := control.EvacuationStatus(ctx, tc, id, "")
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s step %s", workflows.CountsLine(st.Counts), st.Step)
+		if st.Held != "" {
+			line += " — HELD: " + st.Held
+		}
+		if line != last {
+			fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05"), line)
+			last = line
+		}
+		if st.Outcome != "" {
+			fmt.Fprintln(w)
+			return evacuationReport(ctx, tc, w, id, "text")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}

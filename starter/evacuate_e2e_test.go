@@ -98,6 +98,10 @@ func TestCLIEvacuatesARegion(t *testing.T) {
 			t.Fatalf("status lacks %q: %v\n%s", want, err, out)
 		}
 	}
+	out, err = starter(t, s, "watch", "evacuation-us-east")
+	if err != nil || !strings.Contains(out, "succeeded 3 step done") || !strings.Contains(out, "RTO distribution:") {
+		t.Fatalf("watch: %v\n%s", err, out)
+	}
 	out, err = starter(t, s, "report", "evacuation-us-east")
 	if err != nil || !strings.Contains(out, "RTO distribution:") {
 		t.Fatalf("report: %v\n%s", err, out)

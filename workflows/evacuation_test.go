@@ -346,3 +346,31 @@ func TestEvacuationApprovesItsChildren(t *testing.T) {
 		t.Fatalf("result %+v, want the first child succeeded on the evacuation's approval, the second not needed", res)
 	}
 }
+
+// TestFailbackEvacuationMovesBackWithHoldDown: a failback evacuation runs every service's failover back into the
+// region, as kind failback (each one's hold-down applies), under its own workflow ID.
+func TestFailbackEvacuationMovesBackWithHoldDown(t *testing.T) {
+	e := plan.Evacuation{From: "us-east", Plans: "/plans",
+		Approval: plan.EvacuationApproval{Approval: plan.Approval{Mode: plan.ApprovalManual, Approvers: []string{"alice"}}}}
+	e.SetDefaults()
+	sched := []plan.ScheduledWave{{Name: "all", Concurrency: 2, Services: []plan.Scheduled{
+		{Service: "s0", File: "s0.yaml", PlanHash: "hash-s0", From: "us-east", To: "eu-west"}}}}
+	req := NewEvacuationRequest(e, KindFailback, sched, Trigger{Source: "test"})
+	if s := req.Services[0]; s.From != "eu-west" || s.To != "us-east" || EvacuationID(req.Kind, req.Region) != "failback-us-east" {
+		t.Fatalf("failback service %+v, id %s; want eu-west → us-east as failback-us-east", s, EvacuationID(req.Kind, req.Region))
+	}
+	if other := NewEvacuationRequest(e, KindFailover, sched, Trigger{}); other.Hash == req.Hash {
+		t.Fatal("a failback and an evacuation of the same plans share a hash: an approval of one would pass for the other")
+	}
+	w := &evacWorld{}
+	res, _ := runEvacuation(t, w, req, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(ApproveUpdate, "", &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(err error) {
+				t.Errorf("approve refused: %v", err)
+			}, OnComplete: func(any, error) {}}, ApprovalRequest{By: "alice", PlanHash: req.Hash})
+		}, time.Minute)
+	})
+	if res.Outcome != Succeeded || len(w.requests) != 1 || w.requests[0].Kind != KindFailback || w.requests[0].To != "us-east" {
+		t.Fatalf("result %+v, requests %+v; want one failback into us-east", res, w.requests)
+	}
+}
