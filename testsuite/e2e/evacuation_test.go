@@ -198,6 +198,8 @@ blastRadius: {maxFailed: 2}
 	if sv := st.Services[3]; sv.Service != "svc-2" || sv.RunID != ownRun.GetRunID() || !strings.Contains(sv.Reason, "joined the running failover-svc-2") {
 		t.Fatalf("svc-2 %+v, want the person's run %s joined", sv, ownRun.GetRunID())
 	}
+	recordHistoryOf(t, s, "evacuation-us-east", "evacuation-incomplete")    // held nothing, joined one, refused one
+	recordHistoryOf(t, s, workflows.WorkflowID("db-1"), "evacuation-child") // a failover its parent evacuation approved
 	// Waves in order: every data failover closed before any service failover started.
 	dataClosed, serviceStarted := lastClose(t, s, "db-1", "db-2"), firstStart(t, s, "svc-1")
 	if !dataClosed.Before(serviceStarted) {
@@ -272,5 +274,20 @@ func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 	st, err := control.EvacuationStatus(ctx, s.TemporalClient, run.GetID(), "")
 	if err != nil || st.Run < 2 {
 		t.Fatalf("status run %d (%v), want at least 3 runs of 3 services", st.Run, err)
+	}
+}
+
+// recordHistoryOf records the workflow's latest run as testsuite/histories/NAME.json with RECORD_HISTORIES=1.
+func recordHistoryOf(t testing.TB, s *stack.Stack, id, name string) {
+	t.Helper()
+	if os.Getenv("RECORD_HISTORIES") != "1" {
+		return
+	}
+	b, err := exportHistory(s.TemporalClient, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "histories", name+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

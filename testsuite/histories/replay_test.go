@@ -28,6 +28,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 		t.Run(f, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.Failover)
+			r.RegisterWorkflow(workflows.Evacuation)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}
