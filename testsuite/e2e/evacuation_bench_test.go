@@ -107,7 +107,7 @@ func BenchmarkEvacuation(b *testing.B) {
 		b.ReportMetric(float64(events), "events/failover")
 		b.ReportMetric(float64(acts), "activities/failover")
 		b.ReportMetric(serverCPU.Seconds()*1000/float64(n), "server-cpu-ms/service")
-		b.Logf("%d services: wall %s, %d continue-as-new runs, direct writes %s", n, wall.Round(time.Millisecond), st.Run+1, floor.Round(time.Millisecond))
+		b.Logf("%d services: wall %s, %d evacuation runs, direct writes %s", n, wall.Round(time.Millisecond), st.Run+1, floor.Round(time.Millisecond))
 		if b.N > 1 {
 			b.Fatal("run it once (-benchtime 1x): the services are on eu-west now")
 		}
