@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -164,25 +163,6 @@ func (e Evacuation) scheduled(v *problems, pf PlanFile) (Scheduled, bool) {
 		return Scheduled{}, false
 	}
 	return Scheduled{Service: p.Service, File: pf.File, PlanHash: pf.Hash, From: e.From, To: to}, true
-}
-
-// Count is how many services the schedule moves.
-func Count(waves []ScheduledWave) int {
-	n := 0
-	for _, w := range waves {
-		n += len(w.Services)
-	}
-	return n
-}
-
-// Find returns the scheduled service and its wave index.
-func Find(waves []ScheduledWave, service string) (Scheduled, int, bool) {
-	for i, w := range waves {
-		if j := slices.IndexFunc(w.Services, func(s Scheduled) bool { return s.Service == service }); j >= 0 {
-			return w.Services[j], i, true
-		}
-	}
-	return Scheduled{}, 0, false
 }
 
 // Resolve loads the evacuation's plan directory and schedules it (LoadDir, then Schedule).
