@@ -43,7 +43,8 @@ dev: deps
 # Built like `test` builds the heavy packages, to reuse its compile cache. BenchmarkCrashCost kills real worker
 # processes mid-failover, about 15 s an iteration: it runs fewer.
 bench:
-	CGO_ENABLED=0 $(GO) test -trimpath -run '^$$' -bench . -skip CrashCost -benchtime 50x ./testsuite/e2e/ ./follow/
+	CGO_ENABLED=0 $(GO) test -trimpath -run '^$$' -bench . -skip 'CrashCost|Evacuation' -benchtime 50x ./testsuite/e2e/ ./follow/
+	CGO_ENABLED=0 $(GO) test -trimpath -run '^$$' -bench Evacuation -benchtime 1x -timeout 40m ./testsuite/e2e/
 	CGO_ENABLED=0 $(GO) test -trimpath -run '^$$' -bench CrashCost -benchtime 10x -timeout 30m ./testsuite/e2e/
 
 build:

@@ -27,8 +27,9 @@ type Activities struct {
 	Audit *AuditLog
 	// Publishers receive every failover event (Slack, ...).
 	Publishers []Publisher
-	// Temporal tells a drill whether a real failover of its service is in flight (FailoverInFlight).
-	Temporal WorkflowDescriber
+	// Temporal, when set, lets AwaitFailover wait for a failover an evacuation joined and tells a drill whether a
+	// real failover of its service is in flight (FailoverInFlight); client.Client is one.
+	Temporal TemporalClient
 
 	promMu sync.Mutex
 	prom   map[string]promAPI

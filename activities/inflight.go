@@ -10,11 +10,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 )
 
-// WorkflowDescriber is the part of a Temporal client a drill needs: whether a workflow is open.
-type WorkflowDescriber interface {
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
-}
-
 // FailoverInFlight reports whether the workflow (a service's failover-<service>) is running now: a drill asks
 // before it injects anything, so it never touches a service during a real failover.
 func (a *Activities) FailoverInFlight(ctx context.Context, workflowID string) (bool, error) {

@@ -36,14 +36,9 @@ func Decode(r io.Reader) (Plan, error) {
 
 // decode is Decode with the plan file's directory, dir, where approval.peopleFile is read ("" for none).
 func decode(r io.Reader, dir string) (Plan, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
 	var p Plan
-	if err := dec.Decode(&p); err != nil {
-		if errors.Is(err, io.EOF) {
-			return Plan{}, errors.New("the plan is empty: start from deploy/plans/example.yaml")
-		}
-		return Plan{}, fmt.Errorf("decode: %w (field names are camelCase, see deploy/plans/example.yaml)", err)
+	if err := decodeStrict(r, &p, "plan", "deploy/plans/example.yaml"); err != nil {
+		return Plan{}, err
 	}
 	if err := p.Approval.readPeopleFile(dir); err != nil {
 		return Plan{}, err
@@ -53,6 +48,20 @@ func decode(r io.Reader, dir string) (Plan, error) {
 		return Plan{}, err
 	}
 	return p, nil
+}
+
+// decodeStrict decodes one YAML document into v, refusing unknown fields; what and example name the kind of file
+// and the example that documents it, for the error.
+func decodeStrict(r io.Reader, v any, what, example string) error {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("the %s is empty: start from %s", what, example)
+		}
+		return fmt.Errorf("decode: %w (field names are camelCase, see %s)", err, example)
+	}
+	return nil
 }
 
 // peopleList is the content of an approval.peopleFile.

@@ -8,6 +8,8 @@ import "time"
 type Plan struct {
 	// Service names the service; the workflow ID is failover-<service>.
 	Service string `yaml:"service" json:"service"`
+	// Labels classify the service (tier: data, team: payments) so an evacuation can select plans by label.
+	Labels map[string]string `yaml:"labels" json:"labels,omitempty"`
 	// Regions maps a region name to where that region lives.
 	Regions map[string]Region `yaml:"regions" json:"regions"`
 	// Etcd names the active-region key and where consumers ack.

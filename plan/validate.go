@@ -25,6 +25,11 @@ func (p Plan) Validate() error {
 	} else if strings.ContainsAny(p.Service, " /") {
 		v.add("service", "%q has a space or slash: use letters, digits and dashes", p.Service)
 	}
+	for _, k := range slices.Sorted(maps.Keys(p.Labels)) {
+		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, " =,") {
+			v.add("labels", "key %q: use a name without spaces, '=' or ',', e.g. tier", k)
+		}
+	}
 	p.validateRegions(&v)
 	p.validateEtcd(&v)
 	p.validateKong(&v)

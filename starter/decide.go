@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +44,7 @@ func (c *cli) decideCmd(name string) *cobra.Command {
 				return fmt.Errorf("%s %s: no such failover: `starter status` lists what runs (IDs look like failover-SERVICE)", name, id)
 			}
 			runID := desc.WorkflowExecution.RunID
-			st, err := control.Status(cmd.Context(), tc, id, runID)
+			st, err := decisionStatus(cmd.Context(), tc, id, runID)
 			if err != nil {
 				return err
 			}
@@ -112,4 +113,17 @@ func signVote(v control.Vote, st workflows.Status, named, keyFile string, stderr
 	}
 	v.Request.By = person.Name
 	return v.Sign(signer, kind, person.Name, proof.ViaCLI, time.Now())
+}
+
+// decisionStatus is what a decision on the workflow must name and sign: a failover's status, or for an evacuation
+// (control.IsEvacuation) its hash, pending decision and approval policy in the same shape.
+func decisionStatus(ctx context.Context, tc control.Querier, id, runID string) (workflows.Status, error) {
+	if !control.IsEvacuation(id) {
+		return control.Status(ctx, tc, id, runID)
+	}
+	ev, err := control.EvacuationStatus(ctx, tc, id, runID)
+	if err != nil {
+		return workflows.Status{}, err
+	}
+	return workflows.Status{PlanHash: ev.Hash, Pending: ev.Pending, Approval: ev.Policy, Step: ev.Step}, nil
 }

@@ -6,6 +6,7 @@
 //	starter approve failover-payments --as alice
 //	starter status failover-payments
 //	starter workers                                                   # worker builds; `workers promote BUILD` after a deploy
+//	starter evacuate --region us-east --evacuation deploy/evacuation/example.yaml [--dry-run]   # every service of a region
 //	starter serve --routes deploy/alerts/routes.yaml                 # the Alertmanager webhook: failovers from alerts
 package main
 
@@ -42,7 +43,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	c.endpoints.Bind(root.PersistentFlags())
-	root.AddCommand(c.startCmd(), c.planCmd(), c.decideCmd("approve"), c.decideCmd("reject"),
+	root.AddCommand(c.startCmd(), c.planCmd(), c.evacuateCmd(), c.decideCmd("approve"), c.decideCmd("reject"),
 		c.decideCmd("abort"), c.decideCmd("pause"), c.decideCmd("resume"), c.statusCmd(), c.workersCmd(), c.serveCmd(), c.drillCmd())
 	root.AddCommand(c.observeCmds()...)
 	return root

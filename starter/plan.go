@@ -24,22 +24,11 @@ func (c *cli) planCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.endpoints.Load(); err != nil {
-				return err
-			}
-			etcd, err := c.endpoints.Etcd()
+			acts, closeReader, err := c.liveReader(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer etcd.Close()
-			kc, err := c.endpoints.Kong()
-			if err != nil {
-				return err
-			}
-			if err := c.endpoints.Check(cmd.Context(), nil, etcd, kc); err != nil {
-				return err
-			}
-			acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 5 * time.Second}, Logger: c.logger}
+			defer closeReader()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
 			active, err := acts.ReadActive(ctx, req.Plan.Etcd.ActiveKey)
@@ -103,4 +92,27 @@ func kongPreview(p plan.Plan, from, to string, pf activities.KongPreflightResult
 		out = append(out, "NOT READY: "+problem)
 	}
 	return out
+}
+
+// liveReader connects to etcd and Kong for a dry run: activities that read the live state (ReadActive,
+// ReadWeights). Call close when done.
+func (c *cli) liveReader(ctx context.Context) (_ *activities.Activities, close func(), _ error) {
+	if err := c.endpoints.Load(); err != nil {
+		return nil, nil, err
+	}
+	etcd, err := c.endpoints.Etcd()
+	if err != nil {
+		return nil, nil, err
+	}
+	kc, err := c.endpoints.Kong()
+	if err != nil {
+		etcd.Close()
+		return nil, nil, err
+	}
+	if err := c.endpoints.Check(ctx, nil, etcd, kc); err != nil {
+		etcd.Close()
+		return nil, nil, err
+	}
+	acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 5 * time.Second}, Logger: c.logger}
+	return acts, func() { etcd.Close() }, nil
 }

@@ -42,6 +42,14 @@ func (c *cli) reportCmd() *cobra.Command {
 			if drills {
 				return c.drillTrend(cmd, service, format, output, limit)
 			}
+			if control.IsEvacuation(args[0]) {
+				tc, err := c.temporal()
+				if err != nil {
+					return err
+				}
+				defer tc.Close()
+				return evacuationReport(cmd.Context(), tc, cmd.OutOrStdout(), args[0], format)
+			}
 			write, err := reportWriter(format)
 			if err != nil {
 				return err

@@ -12,10 +12,10 @@ import (
 )
 
 func (c *cli) statusCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, all bool
 	cmd := &cobra.Command{
 		Use:   "status WORKFLOW_ID",
-		Short: "Show a failover's current step, step timings, approvals and RTO so far",
+		Short: "Show a failover's current step, step timings, approvals and RTO so far; or an evacuation's counts, waves and services",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tc, err := c.temporal()
@@ -23,6 +23,9 @@ func (c *cli) statusCmd() *cobra.Command {
 				return err
 			}
 			defer tc.Close()
+			if control.IsEvacuation(args[0]) {
+				return evacuationStatus(cmd.Context(), tc, cmd.OutOrStdout(), args[0], asJSON, all)
+			}
 			st, err := control.Status(cmd.Context(), tc, args[0], "")
 			if err != nil {
 				return err
@@ -35,6 +38,7 @@ func (c *cli) statusCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.Flags().BoolVar(&all, "all", false, "an evacuation: list every service, not only those that did not succeed")
 	return cmd
 }
 

@@ -25,7 +25,7 @@ func (c *cli) watchCmd() *cobra.Command {
 	var interval time.Duration
 	cmd := &cobra.Command{
 		Use:   "watch WORKFLOW_ID",
-		Short: "Follow a failover live (steps, durations, warmup progress), then print its report",
+		Short: "Follow a failover live (steps, durations, warmup progress), then print its report; or an evacuation's counts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if interval < 50*time.Millisecond {
@@ -36,6 +36,9 @@ func (c *cli) watchCmd() *cobra.Command {
 				return err
 			}
 			defer tc.Close()
+			if control.IsEvacuation(args[0]) {
+				return watchEvacuation(cmd.Context(), tc, cmd.OutOrStdout(), args[0], interval)
+			}
 			w := watcher{tc: tc, dc: c.endpoints.DataConverter(), out: cmd.OutOrStdout(), interval: interval, tty: isTerminal(cmd.OutOrStdout())}
 			rep, err := w.run(cmd.Context(), args[0])
 			if err != nil {

@@ -97,7 +97,7 @@ func run(args []string, logger *slog.Logger) error {
 	}
 	defer closeAudit()
 	acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Audit: audit,
-		Temporal: tc}
+		Temporal: tc} // AwaitFailover: an evacuation waits for a failover it joined
 	slackCfg, err := slackbot.LoadConfig() // SLACK_BOT_TOKEN(_FILE): post approvals and progress to the plan's channel
 	if err != nil {
 		return err

@@ -306,6 +306,11 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	if f.req.Trigger.RequireApproval {
 		f.recordPolicy(ctx, DecideFailover, "require-approval", f.req.Trigger.RequireReason)
 	}
+	if why, ok := f.approvedByEvacuation(ctx); ok {
+		f.recordPolicy(ctx, DecideFailover, "evacuation-approved", why)
+		f.end(ctx, ResultOK, why)
+		return nil
+	}
 	if f.mayApproveAlone() {
 		if ap.Mode == plan.ApprovalAuto {
 			f.recordPolicy(ctx, DecideFailover, "auto-approve", "approval.mode is auto")

@@ -56,6 +56,9 @@ type Trigger struct {
 	// Proof proves By on plans with approval.people: By's signed start (StartStatement), so approval.fourEyes
 	// knows who asked. A start without one has an unproven requester (see Requester).
 	Proof *proof.Proof `json:"proof,omitempty"`
+	// Evacuation, on a failover an evacuation started, carries the evacuation's approval (evacuation_services.go).
+	// The failover honours it only when that evacuation is its parent workflow.
+	Evacuation *EvacuationGrant `json:"evacuation,omitempty"`
 }
 
 // Validate checks a request before it starts: the plan, its hash and what the workflow itself checks.

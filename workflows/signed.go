@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/failover/failover/plan"
 	"github.com/failover/failover/proof"
 )
 
@@ -50,7 +51,12 @@ func voterOf(req ApprovalRequest) voter {
 // decision, and have sent the Update with its own ID, so that Temporal's Update-ID dedup refuses it a second time.
 // Whether the person may approve, four eyes and double votes are checked by the caller.
 func (f *failover) checkVoter(ctx workflow.Context, kind DecisionKind, decision string, req ApprovalRequest) (voter, error) {
-	ap := f.req.Plan.Approval
+	return checkProof(ctx, f.req.Plan.Approval, f.req.PlanHash, kind, decision, req)
+}
+
+// checkProof is checkVoter for any workflow that takes decisions under an approval policy ap whose decisions must
+// name planHash: a failover (its plan) or an evacuation (its evacuation plan).
+func checkProof(ctx workflow.Context, ap plan.Approval, planHash string, kind DecisionKind, decision string, req ApprovalRequest) (voter, error) {
 	if req.Proof == nil {
 		switch {
 		case !ap.AllowUnsigned:
@@ -80,7 +86,7 @@ func (f *failover) checkVoter(ctx workflow.Context, kind DecisionKind, decision 
 	for _, c := range []struct{ field, got, want string }{
 		{"workflow ID", pr.WorkflowID, run.ID},
 		{"run ID", pr.RunID, run.RunID},
-		{"plan hash", pr.PlanHash, f.req.PlanHash},
+		{"plan hash", pr.PlanHash, planHash},
 		{"decision kind", pr.Kind, kind},
 		{"decision", pr.Decision, decision},
 	} {
