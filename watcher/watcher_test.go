@@ -1,0 +1,262 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/failover/failover/alerts"
+	"github.com/failover/failover/plan"
+	"github.com/failover/failover/probe"
+	"github.com/failover/failover/testsuite/etcdserver"
+	"github.com/failover/failover/workflows"
+)
+
+// region is a health endpoint whose answers the test sets: healthy, 503, or no answer for one observer's probes.
+type region struct {
+	srv    *httptest.Server
+	status atomic.Int64
+	drop   atomic.Value // observer name whose probes get no answer
+}
+
+func newRegion(t *testing.T) *region {
+	r := &region{}
+	r.status.Store(http.StatusOK)
+	r.drop.Store("")
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if d := r.drop.Load().(string); d != "" && req.Header.Get(probe.ObserverHeader) == d {
+			<-req.Context().Done() // a dropped probe: no answer until the prober gives up
+			return
+		}
+		w.WriteHeader(int(r.status.Load()))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// firer records what the watchers deliver (the Temporal path is proven end to end in testsuite/devstack).
+type firer struct {
+	mu       sync.Mutex
+	fired    []workflows.Trigger
+	sigs     []workflows.Alert
+	resolved []workflows.Alert
+}
+
+func (f *firer) Fire(_ context.Context, t alerts.Target, sig workflows.Alert, tr workflows.Trigger) (alerts.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t.From != sig.Labels[workflows.RegionLabel] || t.To == t.From {
+		return alerts.Result{}, fmt.Errorf("target %s → %s for an alert about %s", t.From, t.To, sig.Labels[workflows.RegionLabel])
+	}
+	f.fired, f.sigs = append(f.fired, tr), append(f.sigs, sig)
+	return alerts.Result{Action: alerts.ActionStarted, WorkflowID: workflows.WorkflowID(t.Plan.Service)}, nil
+}
+
+func (f *firer) Resolve(_ context.Context, _ alerts.Target, sig workflows.Alert) (alerts.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resolved = append(f.resolved, sig)
+	return alerts.Result{Action: alerts.ActionAttached}, nil
+}
+
+func (f *firer) counts() (fired, resolved int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.fired), len(f.resolved)
+}
+
+// fixture is three watchers (a, b, c) sharing an embedded etcd, watching two regions of one plan.
+type fixture struct {
+	east, west *region
+	watchers   map[string]*Watcher
+	metrics    map[string]*Metrics
+	firer      *firer
+	plan       plan.Plan
+}
+
+func testPlan(east, west string) plan.Plan {
+	p := plan.Plan{Service: "payments", Regions: map[string]plan.Region{
+		"us-east": {HealthURL: east}, "eu-west": {HealthURL: west}},
+		Watch: &plan.Watch{Interval: 40 * time.Millisecond, Failures: 5, Window: time.Second, FlapLimit: 3, FlapWindow: 5 * time.Second,
+			Quorum: plan.Quorum{Observers: 2}}}
+	p.SetDefaults()
+	return p
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	etcd, err := etcdserver.Start(etcdserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(etcd.Stop)
+	f := &fixture{east: newRegion(t), west: newRegion(t), watchers: map[string]*Watcher{}, metrics: map[string]*Metrics{}, firer: &firer{}}
+	f.plan = testPlan(f.east.srv.URL, f.west.srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for _, name := range []string{"a", "b", "c"} {
+		cli, err := etcd.NewClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cli.Close() })
+		board, err := NewBoard(cli, "", name, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := NewMetrics(nil)
+		w, err := New(Options{Observer: name, Plans: []plan.Plan{f.plan}, Firer: f.firer, Board: board, Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.watchers[name], f.metrics[name] = w, m
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(ctx) }()
+	}
+	f.waitAll(t, "every region up", func(h Health) bool { return verdictOf(h, "us-east") == Up && verdictOf(h, "eu-west") == Up })
+	return f
+}
+
+func verdictOf(h Health, region string) Verdict {
+	for _, r := range h.Regions {
+		if r.Region == region {
+			return r.Verdict
+		}
+	}
+	return ""
+}
+
+func (f *fixture) waitAll(t *testing.T, what string, cond func(Health) bool) {
+	t.Helper()
+	for _, w := range f.watchers {
+		waitFor(t, what, func() bool { return cond(w.Health()) })
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// probes is how many probe results watcher name has taken for region.
+func (f *fixture) probes(name, region string) float64 {
+	m := f.metrics[name]
+	return testutil.ToFloat64(m.Probes.WithLabelValues("payments", region, "healthy")) +
+		testutil.ToFloat64(m.Probes.WithLabelValues("payments", region, "failed"))
+}
+
+// A real outage: every watcher sees it, the quorum in etcd agrees, and each watcher requests the failover once
+// (Temporal's Signal-With-Start makes them one run), with the outage's start as the fault time and the evidence.
+// When the region is back they resolve it.
+func TestWatchersFailOverARegionTheQuorumSeesDown(t *testing.T) {
+	f := start(t)
+	f.east.status.Store(http.StatusServiceUnavailable)
+	waitFor(t, "three failover requests", func() bool { n, _ := f.firer.counts(); return n == 3 })
+	f.firer.mu.Lock()
+	for i, tr := range f.firer.fired {
+		sig := f.firer.sigs[i]
+		if tr.Source != workflows.TriggerWatcher || tr.FaultAt.IsZero() || !strings.Contains(sig.Labels["evidence"], "watchers record us-east down") ||
+			sig.Labels[workflows.RegionLabel] != "us-east" {
+			t.Errorf("request %d: trigger %+v, labels %v", i, tr, sig.Labels)
+		}
+	}
+	f.firer.mu.Unlock()
+	f.waitAll(t, "us-east down", func(h Health) bool { return verdictOf(h, "us-east") == Down })
+	if got := testutil.ToFloat64(f.metrics["a"].Verdict.WithLabelValues("payments", "us-east", "down")); got != 1 {
+		t.Fatalf("failover_watcher_region_verdict{verdict=down} = %g, want 1", got)
+	}
+	// While the outage lasts no watcher asks again.
+	before := f.probes("a", "us-east")
+	waitFor(t, "20 more probes", func() bool { return f.probes("a", "us-east") >= before+20 })
+	if n, _ := f.firer.counts(); n != 3 {
+		t.Fatalf("%d failover requests during one outage, want 3 (one per watcher)", n)
+	}
+	f.east.status.Store(http.StatusOK)
+	waitFor(t, "three resolves", func() bool { _, n := f.firer.counts(); return n == 3 })
+}
+
+// The partition drill in small: only watcher a's probes of us-east get no answer. a sees us-east down, b and c
+// see it up: a reports "observer disagrees" and nothing starts.
+func TestObserverCutOffFromARegionStartsNothing(t *testing.T) {
+	f := start(t)
+	f.east.drop.Store("a")
+	waitFor(t, "a disagreeing", func() bool {
+		return testutil.ToFloat64(f.metrics["a"].Disagreements.WithLabelValues("payments", "us-east")) == 1
+	})
+	if v := verdictOf(f.watchers["a"].Health(), "us-east"); v != Down {
+		t.Fatalf("watcher a's verdict on us-east: %s, want down", v)
+	}
+	before := f.probes("a", "us-east")
+	waitFor(t, "10 more probes", func() bool { return f.probes("a", "us-east") >= before+10 })
+	if n, _ := f.firer.counts(); n != 0 {
+		t.Fatalf("%d failover requests from a watcher the others contradict, want 0", n)
+	}
+	for _, name := range []string{"b", "c"} {
+		if v := verdictOf(f.watchers[name].Health(), "us-east"); v != Up {
+			t.Fatalf("watcher %s's verdict on us-east: %s, want up", name, v)
+		}
+	}
+}
+
+// A watcher whose probes of every region fail is cut off itself: it declares itself partitioned and starts
+// nothing, even though the other watchers (cut off too, here) would agree.
+func TestWatcherSeeingMostRegionsDownIsPartitioned(t *testing.T) {
+	f := start(t)
+	f.east.status.Store(http.StatusServiceUnavailable)
+	f.west.status.Store(http.StatusServiceUnavailable)
+	f.waitAll(t, "partitioned", func(h Health) bool {
+		return h.Partitioned != "" && verdictOf(h, "us-east") == Down && verdictOf(h, "eu-west") == Down
+	})
+	if n, _ := f.firer.counts(); n != 0 {
+		t.Fatalf("%d failover requests from partitioned watchers, want 0", n)
+	}
+	if got := testutil.ToFloat64(f.metrics["a"].Partitioned); got != 1 {
+		t.Fatalf("failover_watcher_partitioned = %g, want 1", got)
+	}
+	if s := f.watchers["a"].Health().String(); !strings.Contains(s, "partitioned (probes of 2 of 2 regions fail at once)") {
+		t.Fatalf("health: %s", s)
+	}
+}
+
+// The flap drill compressed: outages one probe shorter than watch.failures, repeatedly. Nothing starts; the region
+// is reported flapping.
+func TestFlappingRegionIsReportedNotFailedOver(t *testing.T) {
+	f := start(t)
+	wt := f.plan.Watch
+	blip := time.Duration(wt.Failures-2) * wt.Interval
+	for i := 0; i < 4; i++ {
+		f.east.status.Store(http.StatusServiceUnavailable)
+		time.Sleep(blip) // the drill's fault shape, not synchronisation
+		f.east.status.Store(http.StatusOK)
+		time.Sleep(3 * blip)
+	}
+	f.waitAll(t, "us-east flapping", func(h Health) bool {
+		for _, r := range h.Regions {
+			if r.Region == "us-east" {
+				return r.Flapping
+			}
+		}
+		return false
+	})
+	if n, _ := f.firer.counts(); n != 0 {
+		t.Fatalf("%d failover requests for a flapping region, want 0", n)
+	}
+	if got := testutil.ToFloat64(f.metrics["a"].Flapping.WithLabelValues("payments", "us-east")); got != 1 {
+		t.Fatalf("failover_watcher_region_flapping = %g, want 1", got)
+	}
+}
