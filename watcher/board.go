@@ -13,6 +13,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
+// DefaultLeaseTTL is how long a watcher's verdicts outlive its last contact with etcd.
+const DefaultLeaseTTL = 3 * time.Second
+
 // DefaultBoardPrefix is where watchers record their verdicts in etcd: <prefix>/<service>/<region>/<observer>.
 const DefaultBoardPrefix = "/failover/watch"
 

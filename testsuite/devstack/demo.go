@@ -52,11 +52,15 @@ type demoReport struct {
 	TriggerSource string `json:"trigger_source"`
 	// AlertDeliveries counts the webhook deliveries the failover received (first ones and repeats).
 	AlertDeliveries int `json:"alert_deliveries"`
+	// StartedSeconds is fault injected → the failover workflow started.
+	StartedSeconds float64 `json:"started_seconds"`
+	// Watch says the region watcher ran (--watch); TriggerSource then says whether it or an alert was first.
+	Watch bool `json:"watch,omitempty"`
 }
 
 func demoCmd() *cobra.Command {
 	var approveMode string
-	var keep bool
+	var keep, watch bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Fail the demo service over on the local stack: inject an outage, let the alert start the failover, report detection and RTO",
@@ -67,7 +71,7 @@ func demoCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			rep, err := runDemo(ctx, approveMode, keep)
+			rep, err := runDemo(ctx, approveMode, keep, watch)
 			if rep != nil {
 				b, _ := json.Marshal(rep)
 				fmt.Println(string(b))
@@ -83,6 +87,8 @@ func demoCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&approveMode, "approve", "auto", "auto (the plan approves), manual (run `starter approve` from another terminal) or slack (buttons in a real workspace: env SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_CHANNEL, SLACK_APPROVER_USERS)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the stack and Web UI up after the demo, until Ctrl-C")
+	cmd.Flags().BoolVar(&watch, "watch", false, "run the region watcher too (three front-door replicas probing the regions, quorum in etcd): "+
+		"it starts the failover in about a second, the alert then joins it")
 	return cmd
 }
 
@@ -93,7 +99,7 @@ const alertWait = 60 * time.Second
 // runDemo runs the real alert path: the demo region us-east is faulted, Prometheus's rule fires, Alertmanager
 // posts to the front door's webhook (served here on a loopback port, as `starter serve` serves it), and the
 // webhook starts the failover.
-func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, error) {
+func runDemo(ctx context.Context, approveMode string, keep, watch bool) (*demoReport, error) {
 	fmt.Println("starting the local stack ...")
 	// The stack's own chatter (followers waiting for the first cutover, etcd shutting down) is not the demo.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -129,7 +135,15 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 		go sd.listen(ctx, s, quiet)
 		fmt.Printf("Slack: the approval request goes to channel %s; approvers %v\n", p.Approval.SlackChannel, p.Approval.Approvers)
 	}
-	router, err := openDoor(door, s, p, token, quiet)
+	router, err := demoRoutes(p)
+	if err != nil {
+		return nil, err
+	}
+	if watch {
+		_, err = openWatchedDoor(ctx, door, s, p, token, quiet)
+	} else {
+		_, err = openDoor(door, s, p, token, quiet)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +154,11 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 	}
 
 	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
-	fmt.Println("\ninjecting an outage into us-east (every request answers 503); waiting for Prometheus → Alertmanager → webhook")
+	waitingFor := "Prometheus → Alertmanager → webhook"
+	if watch {
+		waitingFor = "the region watchers (and Prometheus → Alertmanager → webhook)"
+	}
+	fmt.Printf("\ninjecting an outage into us-east (every request answers 503); waiting for %s\n", waitingFor)
 	faultAt := time.Now()
 	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return nil, err
@@ -149,7 +167,7 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("alert received, failover %s started %.2fs after the fault; watch it in the Web UI: %s/namespaces/default/workflows/%s\n",
+	fmt.Printf("failover %s started %.2fs after the fault; watch it in the Web UI: %s/namespaces/default/workflows/%s\n",
 		run.GetID(), time.Since(faultAt).Seconds(), s.Temporal.UIURL(), run.GetID())
 	if approveMode != "auto" {
 		fmt.Printf("approve it in Slack (--approve=slack) or: go run ./starter approve %s --as alice --temporal-address %s\n", run.GetID(), s.Temporal.Address())
@@ -165,7 +183,8 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 	}
 	printTimeline(res)
 	rep := &demoReport{Outcome: res.Outcome, Reason: res.Reason, WorkflowID: run.GetID(), RunID: run.GetRunID(), Steps: map[string]float64{},
-		TrafficRestoredSeconds: restored.Seconds(), Requests: counts, Alert: st.Trigger.Alert, TriggerSource: st.Trigger.Source}
+		TrafficRestoredSeconds: restored.Seconds(), Requests: counts, Alert: st.Trigger.Alert, TriggerSource: st.Trigger.Source,
+		StartedSeconds: st.StartedAt.Sub(faultAt).Seconds(), Watch: watch}
 	for _, step := range res.Steps {
 		rep.Steps[step.Name] = step.Seconds()
 	}
@@ -183,8 +202,9 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 	if !first.IsZero() {
 		rep.DetectionSeconds = first.Sub(faultAt).Seconds()
 	}
-	fmt.Printf("\noutcome %s, RTO %.2fs (fault injected → traffic verified on eu-west), of which detection %.2fs (fault → alert %s received);"+
-		" clients saw eu-west answer after %.2fs\n", res.Outcome, rep.RTOSeconds, rep.DetectionSeconds, rep.Alert, restored.Seconds())
+	fmt.Printf("\noutcome %s, RTO %.2fs (fault injected → traffic verified on eu-west), of which detection %.2fs (fault → %s %s received);"+
+		" failover started after %.2fs; clients saw eu-west answer after %.2fs\n", res.Outcome, rep.RTOSeconds, rep.DetectionSeconds,
+		rep.TriggerSource, rep.Alert, rep.StartedSeconds, restored.Seconds())
 	if keep {
 		fmt.Printf("stack kept up for inspection (Web UI %s); Ctrl-C stops it\n", s.Temporal.UIURL())
 		<-ctx.Done()
@@ -195,6 +215,23 @@ func runDemo(ctx context.Context, approveMode string, keep bool) (*demoReport, e
 // openDoor serves the front door (the webhook with deploy/alerts/demo.yaml's routes for plan p, /healthz,
 // /metrics) behind door, as `starter serve` would.
 func openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token string, logger *slog.Logger) (*alerts.Router, error) {
+	d, err := newDoor(s, p, token, logger)
+	if err != nil {
+		return nil, err
+	}
+	door.set(d.mux(nil))
+	return d.router, nil
+}
+
+// doorParts are one front door's webhook, routes and metrics.
+type doorParts struct {
+	s      *stack.Stack
+	router *alerts.Router
+	hook   *alerts.Handler
+	reg    *prometheus.Registry
+}
+
+func newDoor(s *stack.Stack, p plan.Plan, token string, logger *slog.Logger) (*doorParts, error) {
 	router, err := demoRoutes(p)
 	if err != nil {
 		return nil, err
@@ -205,8 +242,12 @@ func openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token string, log
 	if err != nil {
 		return nil, err
 	}
-	door.set(frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: stackHealth(s), Registry: reg}))
-	return router, nil
+	return &doorParts{s: s, router: router, hook: hook, reg: reg}, nil
+}
+
+// mux routes the door's endpoints; watcher, when set, is the region watcher's state for /healthz.
+func (d *doorParts) mux(watcher func() string) http.Handler {
+	return frontdoor.NewMux(frontdoor.Routes{Webhook: d.hook, Health: stackHealth(d.s), Registry: d.reg, Watcher: watcher})
 }
 
 // stackHealth is the front door's /healthz check: the stack's Temporal answers.

@@ -13,7 +13,7 @@ import (
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := runDemo(ctx, "auto", false)
+	rep, err := runDemo(ctx, "auto", false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
