@@ -299,7 +299,9 @@ func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
 	svc, region := rw.plan.Service, rw.region
 	if !ag.agree {
 		return func(rw *watched) {
-			if rw.disagreed {
+			// The other watchers reach the same verdict a few probes apart: only a disagreement that outlasts that
+			// skew (one more run of failures) is one. Until then the quorum is asked again at every probe.
+			if rw.disagreed || time.Since(rw.st.changed) < disagreeAfter(*rw.plan.Watch) {
 				return
 			}
 			rw.disagreed = true
@@ -329,6 +331,10 @@ func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
 			"down_for", now.Sub(rw.downSince).Round(time.Millisecond))
 	}
 }
+
+// disagreeAfter is how long after its own down verdict a watcher waits for the quorum before it reports that the
+// observers disagree: the time the others need for the same run of failures.
+func disagreeAfter(w plan.Watch) time.Duration { return time.Duration(w.Failures) * w.Interval }
 
 // resolve tells the failover the region is up again (before its cutover, a run the watcher started then ends
 // source-recovered).
@@ -409,11 +415,13 @@ func (w *Watcher) checkEvacuation(ctx context.Context) {
 
 // RegionStatus is one watched region as /healthz shows it.
 type RegionStatus struct {
-	Service  string    `json:"service"`
-	Region   string    `json:"region"`
-	Verdict  Verdict   `json:"verdict"`
-	Flapping bool      `json:"flapping"`
-	Since    time.Time `json:"since"`
+	Service  string  `json:"service"`
+	Region   string  `json:"region"`
+	Verdict  Verdict `json:"verdict"`
+	Flapping bool    `json:"flapping"`
+	// RecentOutages counts the outages (runs of failed probes) that began within watch.flapWindow.
+	RecentOutages int       `json:"recent_outages"`
+	Since         time.Time `json:"since"`
 }
 
 // Health is the watcher's own state: partitioned (and why) and every region's verdict.
@@ -427,7 +435,7 @@ func (w *Watcher) publish() {
 	snap := make([]RegionStatus, 0, len(w.regions))
 	for _, rw := range w.regions {
 		snap = append(snap, RegionStatus{Service: rw.plan.Service, Region: rw.region, Verdict: rw.st.verdict,
-			Flapping: rw.st.flapping, Since: rw.st.changed})
+			Flapping: rw.st.flapping, RecentOutages: len(rw.st.outages), Since: rw.st.changed})
 	}
 	w.mu.Lock()
 	w.snapshot = snap

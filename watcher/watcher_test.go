@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/failover/failover/activities"
 	"github.com/failover/failover/alerts"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/probe"
@@ -186,6 +189,11 @@ func TestWatchersFailOverARegionTheQuorumSeesDown(t *testing.T) {
 	if n, _ := f.firer.counts(); n != 3 {
 		t.Fatalf("%d failover requests during one outage, want 3 (one per watcher)", n)
 	}
+	for name, m := range f.metrics {
+		if got := testutil.ToFloat64(m.Disagreements.WithLabelValues("payments", "us-east")); got != 0 {
+			t.Fatalf("watcher %s reported %g disagreements in a real outage all of them saw", name, got)
+		}
+	}
 	f.east.status.Store(http.StatusOK)
 	waitFor(t, "three resolves", func() bool { _, n := f.firer.counts(); return n == 3 })
 }
@@ -259,4 +267,98 @@ func TestFlappingRegionIsReportedNotFailedOver(t *testing.T) {
 	if got := testutil.ToFloat64(f.metrics["a"].Flapping.WithLabelValues("payments", "us-east")); got != 1 {
 		t.Fatalf("failover_watcher_region_flapping = %g, want 1", got)
 	}
+}
+
+// A watcher that cannot reach etcd is cut off: partitioned, starting nothing, even with a region down.
+func TestWatcherWithoutEtcdIsPartitioned(t *testing.T) {
+	east, west := newRegion(t), newRegion(t)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"127.0.0.1:1"}, DialTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	board, err := NewBoard(cli, "", "a", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &firer{}
+	m := NewMetrics(nil)
+	w, err := New(Options{Observer: "a", Plans: []plan.Plan{testPlan(east.srv.URL, west.srv.URL)}, Firer: f, Board: board, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	east.status.Store(http.StatusServiceUnavailable)
+	waitFor(t, "us-east down and the watcher partitioned", func() bool {
+		h := w.Health()
+		return verdictOf(h, "us-east") == Down && strings.Contains(h.Partitioned, "etcd")
+	})
+	probes := testutil.ToFloat64(m.Probes.WithLabelValues("payments", "us-east", "failed"))
+	waitFor(t, "10 more probes", func() bool {
+		return testutil.ToFloat64(m.Probes.WithLabelValues("payments", "us-east", "failed")) >= probes+10
+	})
+	if n, _ := f.counts(); n != 0 {
+		t.Fatalf("%d failover requests from a watcher cut off from etcd", n)
+	}
+}
+
+type evacuations struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (e *evacuations) Evacuate(_ context.Context, region string, services []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls = append(e.calls, region+":"+strings.Join(services, ","))
+}
+
+func (e *evacuations) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.calls...)
+}
+
+// Every watched service of a region down is a region-wide failure: the evacuation seam hears of it once, while
+// each service's failover proceeds as before.
+func TestRegionWideFailureCallsTheEvacuationOnce(t *testing.T) {
+	paymentsEast, paymentsWest, ordersEast, ordersWest := newRegion(t), newRegion(t), newRegion(t), newRegion(t)
+	payments := testPlan(paymentsEast.srv.URL, paymentsWest.srv.URL)
+	orders := testPlan(ordersEast.srv.URL, ordersWest.srv.URL)
+	orders.Service = "orders"
+	for _, p := range []*plan.Plan{&payments, &orders} {
+		p.Watch.Quorum = plan.Quorum{Query: &plan.Query{Expr: "vector(1)", Condition: "> 0"}}
+	}
+	ev := &evacuations{}
+	f := &firer{}
+	w, err := New(Options{Observer: "a", Plans: []plan.Plan{payments, orders}, Firer: f, Evacuator: ev, Queries: alwaysDown{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "every region up", func() bool {
+		return !slices.ContainsFunc(w.Health().Regions, func(r RegionStatus) bool { return r.Verdict != Up })
+	})
+	paymentsEast.status.Store(http.StatusServiceUnavailable)
+	ordersEast.status.Store(http.StatusServiceUnavailable)
+	waitFor(t, "both failovers requested", func() bool { n, _ := f.counts(); return n == 2 })
+	if got := ev.list(); !slices.Equal(got, []string{"us-east:orders,payments"}) {
+		t.Fatalf("evacuations %v, want one of us-east with both services", got)
+	}
+	if got := ev.list(); len(got) != 1 {
+		t.Fatalf("evacuations %v", got)
+	}
+}
+
+// alwaysDown is a Prometheus that confirms every outage (the query path itself is activities.EvaluateQuery's).
+type alwaysDown struct{}
+
+func (alwaysDown) EvaluateQuery(context.Context, activities.QueryInput) (activities.CheckResult, error) {
+	return activities.CheckResult{Verdict: activities.Pass, Detail: "confirmed"}, nil
 }

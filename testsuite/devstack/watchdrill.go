@@ -171,7 +171,7 @@ type flapResult struct {
 }
 
 // flapDrill fails us-east for outage every period, for total; nothing may start, and the watchers report it
-// flapping. It then waits until the flapping has aged out.
+// flapping. It then waits until every outage has aged out of the flap window, so a later drill starts clean.
 func (d *drillStack) flapDrill(ctx context.Context, outage, period, total time.Duration) (flapResult, error) {
 	var res flapResult
 	us := d.s.Regions["us-east"]
@@ -202,8 +202,8 @@ func (d *drillStack) flapDrill(ctx context.Context, outage, period, total time.D
 	if err != nil {
 		return res, err
 	}
-	return res, d.waitWatchers(ctx, "the flapping to age out", func(h watcher.Health) bool {
-		return !slices.ContainsFunc(h.Regions, func(r watcher.RegionStatus) bool { return r.Flapping || r.Verdict != watcher.Up })
+	return res, d.waitWatchers(ctx, "the outages to age out", func(h watcher.Health) bool {
+		return !slices.ContainsFunc(h.Regions, func(r watcher.RegionStatus) bool { return r.RecentOutages > 0 || r.Verdict != watcher.Up })
 	})
 }
 
@@ -228,6 +228,8 @@ type faultResult struct {
 	VerifiedSeconds float64 `json:"verified_seconds"`
 	// WatcherAlerts counts the watcher replicas whose request reached the one run (each has its own fingerprint).
 	WatcherAlerts int `json:"watcher_alerts"`
+	// Disagreements counts "observer disagrees" events during the outage: none when every watcher sees it.
+	Disagreements int `json:"disagreements"`
 }
 
 // faultDrill breaks us-east (every request 503) and times the watchers' failover.
@@ -261,6 +263,9 @@ func (d *drillStack) faultDrill(ctx context.Context) (faultResult, error) {
 			res.WatcherAlerts++
 		}
 	}
+	for _, m := range d.ws.metrics {
+		res.Disagreements += int(testutil.ToFloat64(m.Disagreements.WithLabelValues(d.plan.Service, "us-east")))
+	}
 	return res, nil
 }
 
@@ -286,6 +291,30 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// partitionAndFlap runs the partition drill, then the flap drill, on a stack of their own.
+func partitionAndFlap(ctx context.Context, logger *slog.Logger, rep *drillReport, hold, outage, period, total time.Duration) error {
+	d, err := startDrillStack(ctx, logger, nil)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	p, err := d.partitionDrill(ctx, hold)
+	if err != nil {
+		return fmt.Errorf("partition drill: %w", err)
+	}
+	rep.Partition = &p
+	fmt.Printf("partition drill: observer %s disagreed %.2fs after the cut, held %.1fs, failover started: %t\n",
+		WatcherReplicas[0], p.DisagreedAfterSeconds, p.HeldSeconds, p.FailoverStarted)
+	f, err := d.flapDrill(ctx, outage, period, total)
+	if err != nil {
+		return fmt.Errorf("flap drill: %w", err)
+	}
+	rep.Flap = &f
+	fmt.Printf("flap drill: %d outages of %s every %s, flapping reported: %t, failover started: %t\n",
+		f.Outages, outage, period, f.Flapping, f.FailoverStarted)
+	return nil
+}
+
 func watchDrillCmd() *cobra.Command {
 	var runs, baseline int
 	var hold, outage, period, total time.Duration
@@ -299,28 +328,13 @@ func watchDrillCmd() *cobra.Command {
 			quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			rep := drillReport{P50: map[string]float64{}}
 			var started, restored, verified []float64
+			if err := partitionAndFlap(ctx, quiet, &rep, hold, outage, period, total); err != nil {
+				return err
+			}
 			for i := 0; i < runs; i++ {
 				d, err := startDrillStack(ctx, quiet, nil)
 				if err != nil {
 					return err
-				}
-				if i == 0 {
-					p, err := d.partitionDrill(ctx, hold)
-					if err != nil {
-						d.stop()
-						return fmt.Errorf("partition drill: %w", err)
-					}
-					rep.Partition = &p
-					fmt.Printf("partition drill: observer %s disagreed %.2fs after the cut, held %.1fs, failover started: %t\n",
-						WatcherReplicas[0], p.DisagreedAfterSeconds, p.HeldSeconds, p.FailoverStarted)
-					f, err := d.flapDrill(ctx, outage, period, total)
-					if err != nil {
-						d.stop()
-						return fmt.Errorf("flap drill: %w", err)
-					}
-					rep.Flap = &f
-					fmt.Printf("flap drill: %d outages of %s every %s, flapping reported: %t, failover started: %t\n",
-						f.Outages, outage, period, f.Flapping, f.FailoverStarted)
 				}
 				r, err := d.faultDrill(ctx)
 				d.stop()
@@ -342,8 +356,13 @@ func watchDrillCmd() *cobra.Command {
 				rep.Baseline = append(rep.Baseline, *b)
 				bStarted, bRestored, bVerified = append(bStarted, b.StartedSeconds), append(bRestored, b.TrafficRestoredSeconds), append(bVerified, b.RTOSeconds)
 			}
+			fmt.Printf("\nwatcher, p50 of %d runs: fault → failover started %.2fs, traffic restored %.2fs, verified %.2fs\n",
+				runs, rep.P50["started"], rep.P50["restored"], rep.P50["verified"])
 			if baseline > 0 {
 				rep.BaseP50 = map[string]float64{"started": median(bStarted), "restored": median(bRestored), "verified": median(bVerified)}
+				fmt.Printf("alert path (baseline, same run), p50 of %d runs: started %.2fs, restored %.2fs, verified %.2fs; watcher/alerts: %.2f, %.2f, %.2f\n",
+					baseline, rep.BaseP50["started"], rep.BaseP50["restored"], rep.BaseP50["verified"],
+					rep.P50["started"]/rep.BaseP50["started"], rep.P50["restored"]/rep.BaseP50["restored"], rep.P50["verified"]/rep.BaseP50["verified"])
 			}
 			b, _ := json.Marshal(rep)
 			fmt.Println(string(b))

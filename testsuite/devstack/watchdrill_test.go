@@ -56,5 +56,9 @@ func TestWatcherDrills(t *testing.T) {
 	if r.Outcome != workflows.Succeeded || r.TriggerSource != workflows.TriggerWatcher || r.WatcherAlerts != len(WatcherReplicas) {
 		t.Fatalf("fault drill: %+v: want succeeded, started by the watcher, all %d replicas' requests in the one run", r, len(WatcherReplicas))
 	}
+	// The partition drill's one disagreement, and none in a real outage that every watcher sees.
+	if r.Disagreements != 1 {
+		t.Fatalf("fault drill: %d observer disagreements in all, want only the partition drill's one", r.Disagreements)
+	}
 	t.Logf("fault drill: started %.2fs, restored %.2fs, verified %.2fs after the fault", r.StartedSeconds, r.RestoredSeconds, r.VerifiedSeconds)
 }
