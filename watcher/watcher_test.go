@@ -283,14 +283,7 @@ func TestWatcherWithoutEtcdIsPartitioned(t *testing.T) {
 	}
 	f := &firer{}
 	m := NewMetrics(nil)
-	w, err := New(Options{Observer: "a", Plans: []plan.Plan{testPlan(east.srv.URL, west.srv.URL)}, Firer: f, Board: board, Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	w := runWatcher(t, Options{Observer: "a", Plans: []plan.Plan{testPlan(east.srv.URL, west.srv.URL)}, Firer: f, Board: board, Metrics: m})
 	east.status.Store(http.StatusServiceUnavailable)
 	waitFor(t, "us-east down and the watcher partitioned", func() bool {
 		h := w.Health()
@@ -334,14 +327,7 @@ func TestRegionWideFailureCallsTheEvacuationOnce(t *testing.T) {
 	}
 	ev := &evacuations{}
 	f := &firer{}
-	w, err := New(Options{Observer: "a", Plans: []plan.Plan{payments, orders}, Firer: f, Evacuator: ev, Queries: alwaysDown{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	w := runWatcher(t, Options{Observer: "a", Plans: []plan.Plan{payments, orders}, Firer: f, Evacuator: ev, Queries: alwaysDown{}})
 	waitFor(t, "every region up", func() bool {
 		return !slices.ContainsFunc(w.Health().Regions, func(r RegionStatus) bool { return r.Verdict != Up })
 	})
@@ -361,4 +347,18 @@ type alwaysDown struct{}
 
 func (alwaysDown) EvaluateQuery(context.Context, activities.QueryInput) (activities.CheckResult, error) {
 	return activities.CheckResult{Verdict: activities.Pass, Detail: "confirmed"}, nil
+}
+
+// runWatcher runs a watcher until the test ends.
+func runWatcher(t *testing.T, o Options) *Watcher {
+	t.Helper()
+	w, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
 }
