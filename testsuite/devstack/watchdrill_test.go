@@ -62,3 +62,37 @@ func TestWatcherDrills(t *testing.T) {
 	}
 	t.Logf("fault drill: started %.2fs, restored %.2fs, verified %.2fs after the fault", r.StartedSeconds, r.RestoredSeconds, r.VerifiedSeconds)
 }
+
+// errorRatio is the quorum query of TestWatcherQuorumByPrometheus: true while most of a region's requests fail.
+const errorRatio = `sum(rate(region_http_requests_total{service="${service}",region="${region}",code=~"5.."}[5s])) / ` +
+	`sum(rate(region_http_requests_total{service="${service}",region="${region}"}[5s]))`
+
+// TestWatcherQuorumByPrometheus: the quorum is Prometheus alone (no other watcher asked). A watcher cut off from
+// us-east is contradicted by Prometheus, which still scrapes it serving: nothing starts. A real outage is
+// confirmed by Prometheus and fails over.
+func TestWatcherQuorumByPrometheus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	d, err := startDrillStack(ctx, discard(), func(w *plan.Watch) {
+		w.Quorum = plan.Quorum{Query: &plan.Query{Expr: errorRatio, Condition: "> 0.5"}, Require: plan.RequireAny}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.stop)
+	p, err := d.partitionDrill(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FailoverStarted {
+		t.Fatalf("a failover started although Prometheus saw us-east serve: %+v", p)
+	}
+	r, err := d.faultDrill(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != workflows.Succeeded || r.TriggerSource != workflows.TriggerWatcher {
+		t.Fatalf("fault drill: %+v: want succeeded, started by the watcher once Prometheus agreed", r)
+	}
+	t.Logf("Prometheus quorum: disagreed %.2fs after the cut; real outage started %.2fs after the fault", p.DisagreedAfterSeconds, r.StartedSeconds)
+}
