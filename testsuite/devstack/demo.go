@@ -52,6 +52,9 @@ type demoReport struct {
 	TriggerSource string `json:"trigger_source"`
 	// AlertDeliveries counts the webhook deliveries the failover received (first ones and repeats).
 	AlertDeliveries int `json:"alert_deliveries"`
+	// AlertSources counts the alerts (fingerprints) the failover recorded per alertname: with --watch, one
+	// WatcherRegionDown per watcher replica and Alertmanager's alerts, all in the one run.
+	AlertSources map[string]int `json:"alert_sources"`
 	// StartedSeconds is fault injected → the failover workflow started.
 	StartedSeconds float64 `json:"started_seconds"`
 	// Watch says the region watcher ran (--watch); TriggerSource then says whether it or an alert was first.
@@ -193,7 +196,9 @@ func runDemo(ctx context.Context, approveMode string, keep, watch bool) (*demoRe
 		rep.RTOSeconds = res.Steps[n-1].Ended.Sub(faultAt).Seconds()
 	}
 	var first time.Time
+	rep.AlertSources = map[string]int{}
 	for _, a := range st.Alerts {
+		rep.AlertSources[a.Alertname]++
 		rep.AlertDeliveries += a.Notifications
 		if first.IsZero() || a.FirstSeen.Before(first) {
 			first = a.FirstSeen

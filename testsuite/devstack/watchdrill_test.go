@@ -96,3 +96,23 @@ func TestWatcherQuorumByPrometheus(t *testing.T) {
 	}
 	t.Logf("Prometheus quorum: disagreed %.2fs after the cut; real outage started %.2fs after the fault", p.DisagreedAfterSeconds, r.StartedSeconds)
 }
+
+// TestDemoWithWatcher runs `devstack demo --watch`: the watchers start the failover long before the alert, and
+// Alertmanager's alert, when it comes, joins that same run instead of starting another (one run per outage
+// between the watchers, their replicas and Alertmanager).
+func TestDemoWithWatcher(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rep, err := runDemo(ctx, "auto", false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcome != workflows.Succeeded || rep.TriggerSource != workflows.TriggerWatcher {
+		t.Fatalf("report %+v: want succeeded, started by the watcher", rep)
+	}
+	if rep.AlertSources["WatcherRegionDown"] != len(WatcherReplicas) || rep.AlertSources["RegionHighErrorRatio"] != 1 {
+		t.Fatalf("alerts in the run %v: want every watcher replica's and Alertmanager's, all in the one run", rep.AlertSources)
+	}
+	t.Logf("started %.2fs, restored %.2fs, verified %.2fs after the fault; alerts %v", rep.StartedSeconds,
+		rep.TrafficRestoredSeconds, rep.RTOSeconds, rep.AlertSources)
+}
