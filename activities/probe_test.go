@@ -43,14 +43,14 @@ func TestProbeHealthNeedsGRPCServing(t *testing.T) {
 	}
 
 	hs.SetServingStatus("payments", healthpb.HealthCheckResponse_NOT_SERVING)
-	if res := probe("up"); res.Confirmed || !strings.Contains(res.Evidence[0], "HTTP 200, grpc NOT_SERVING") {
+	if res := probe("up"); res.Confirmed || !strings.Contains(res.Evidence[0], "HTTP 200, grpc://"+g.Address+"/payments: NOT_SERVING") {
 		t.Fatalf("readiness of a region whose HTTP health is 200 but gRPC NOT_SERVING: %+v", res)
 	}
 	if res := probe("down"); !res.Confirmed {
 		t.Fatalf("detection of a region NOT_SERVING: %+v", res)
 	}
 	hs.SetServingStatus("payments", healthpb.HealthCheckResponse_SERVING)
-	if res := probe("up"); !res.Confirmed || !strings.Contains(res.Evidence[0], "grpc SERVING") {
+	if res := probe("up"); !res.Confirmed || !strings.Contains(res.Evidence[0], "/payments: SERVING") {
 		t.Fatalf("readiness of a SERVING region: %+v", res)
 	}
 }

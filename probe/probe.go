@@ -38,17 +38,23 @@ func TargetOf(r plan.Region) Target { return Target{URL: r.HealthURL, GRPC: r.GR
 
 // String names the target in evidence and logs.
 func (t Target) String() string {
-	if t.GRPC == nil {
-		return t.URL
+	var parts []string
+	if t.URL != "" {
+		parts = append(parts, t.URL)
 	}
-	s := "grpc://" + t.GRPC.Address
-	if t.GRPC.Service != "" {
-		s += "/" + t.GRPC.Service
+	if t.GRPC != nil {
+		parts = append(parts, grpcName(*t.GRPC))
 	}
-	if t.URL == "" {
-		return s
+	return strings.Join(parts, " + ")
+}
+
+// grpcName names a gRPC health check: grpc://address/service.
+func grpcName(g plan.GRPCHealth) string {
+	s := "grpc://" + g.Address
+	if g.Service != "" {
+		s += "/" + g.Service
 	}
-	return t.URL + " + " + s
+	return s
 }
 
 // Result is one probe's verdict and what it saw.
@@ -81,19 +87,18 @@ func (p *Prober) Check(ctx context.Context, t Target, timeout time.Duration) Res
 	if t.URL != "" {
 		ok, d := p.checkHTTP(ctx, t.URL)
 		healthy = healthy && ok
-		details = append(details, d)
+		details = append(details, t.URL+": "+d)
 	}
 	if t.GRPC != nil && healthy {
 		ok, d := p.checkGRPC(ctx, *t.GRPC)
 		healthy = healthy && ok
-		details = append(details, d)
+		details = append(details, grpcName(*t.GRPC)+": "+d)
 	}
 	took := time.Since(start)
 	if len(details) == 0 {
-		details = append(details, "no health URL or gRPC health check to probe")
+		details = append(details, "nothing to probe: no health URL or gRPC health check")
 	}
-	return Result{Healthy: healthy, Took: took, Detail: fmt.Sprintf("probe %s: %s in %s", t, strings.Join(details, ", "),
-		took.Round(time.Millisecond))}
+	return Result{Healthy: healthy, Took: took, Detail: fmt.Sprintf("probe %s in %s", strings.Join(details, ", "), took.Round(time.Millisecond))}
 }
 
 func (p *Prober) checkHTTP(ctx context.Context, url string) (bool, string) {
@@ -120,17 +125,17 @@ func (p *Prober) checkHTTP(ctx context.Context, url string) (bool, string) {
 func (p *Prober) checkGRPC(ctx context.Context, g plan.GRPCHealth) (bool, string) {
 	conn, err := p.conn(g)
 	if err != nil {
-		return false, "grpc: " + err.Error()
+		return false, err.Error()
 	}
 	if p.Observer != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, strings.ToLower(ObserverHeader), p.Observer)
 	}
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: g.Service})
 	if err != nil {
-		return false, "grpc health: " + err.Error()
+		return false, "health check: " + err.Error()
 	}
 	st := resp.GetStatus()
-	return st == healthpb.HealthCheckResponse_SERVING, "grpc " + st.String()
+	return st == healthpb.HealthCheckResponse_SERVING, st.String()
 }
 
 func (p *Prober) conn(g plan.GRPCHealth) (*grpc.ClientConn, error) {

@@ -35,21 +35,21 @@ func TestProbeHTTPAndGRPCHealth(t *testing.T) {
 			t.Errorf("%s: %s: healthy %t (%s), want %t with %q", step, tg, res.Healthy, res.Detail, healthy, detail)
 		}
 	}
-	check("serving", p, both, true, "HTTP 200, grpc SERVING")
-	check("serving", p, grpcOnly, true, "grpc SERVING")
+	check("serving", p, both, true, "/healthz: HTTP 200, grpc://"+r.GRPCAddr()+"/payments: SERVING")
+	check("serving", p, grpcOnly, true, ": SERVING")
 	check("unknown service", p, unknown, false, "NotFound")
-	check("TLS to a plaintext server", p, tlsToPlain, false, "grpc health")
+	check("TLS to a plaintext server", p, tlsToPlain, false, "health check: ")
 
 	if err := region.InjectFault(r.URL(), `{"drop_observer":"a"}`); err != nil {
 		t.Fatal(err)
 	}
 	check("a dropped", p, grpcOnly, false, "DeadlineExceeded")
 	check("a dropped", p, both, false, "deadline exceeded")
-	check("b not dropped", other, both, true, "grpc SERVING")
+	check("b not dropped", other, both, true, ": SERVING")
 
 	if err := region.InjectFault(r.URL(), `{"status":503,"drop_observer":""}`); err != nil {
 		t.Fatal(err)
 	}
-	check("faulted", other, grpcOnly, false, "grpc NOT_SERVING")
-	check("faulted", other, both, false, "HTTP 503")
+	check("faulted", other, grpcOnly, false, ": NOT_SERVING")
+	check("faulted", other, both, false, "/healthz: HTTP 503 in")
 }
