@@ -162,10 +162,14 @@ SLACK_APPROVER_GROUPS).`,
 			routes := frontdoor.Routes{Webhook: hook, Health: temporalHealth(tc), Registry: reg}
 			if sc.Watch {
 				w, err := c.startWatcher(ctx, sc.WatcherID, router, hook, reg, logger)
-				if err != nil {
+				switch {
+				case errors.Is(err, errWatcherEtcd):
+					// The webhook must serve whatever etcd does; /healthz says why the watcher is off.
+					logger.Error("starter serve: the region watcher is off", "err", err)
+					routes.Watcher = func() string { return "watcher off: " + err.Error() }
+				case err != nil:
 					return err
-				}
-				if w != nil {
+				case w != nil:
 					routes.Watcher = func() string { return w.Health().String() }
 				}
 			}
@@ -182,6 +186,9 @@ SLACK_APPROVER_GROUPS).`,
 	return cmd
 }
 
+// errWatcherEtcd is wrapped by startWatcher when etcd, which the watchers' quorum needs, could not be reached.
+var errWatcherEtcd = errors.New("watcher: etcd (the quorum of watchers needs it)")
+
 // startWatcher runs the region watcher on the routed plans with a watch section (nil when there is none), with an
 // etcd board for the other replicas' verdicts when a plan's quorum counts observers.
 func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router, hook *alerts.Handler,
@@ -194,7 +201,7 @@ func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router
 	if slices.ContainsFunc(plans, func(p plan.Plan) bool { return p.Watch != nil && p.Watch.Quorum.Observers >= 2 }) {
 		ec, err := c.endpoints.Etcd()
 		if err != nil {
-			return nil, fmt.Errorf("watcher: %w", err)
+			return nil, fmt.Errorf("%w: %w", errWatcherEtcd, err)
 		}
 		context.AfterFunc(ctx, func() { ec.Close() })
 		if board, err = regionwatcher.NewBoard(ec, "", id, regionwatcher.DefaultLeaseTTL); err != nil {
