@@ -14,6 +14,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/failover/failover/probe"
 )
 
 // Activities carries the clients every activity needs. The worker builds it once from its config, so credentials
@@ -33,6 +35,9 @@ type Activities struct {
 
 	promMu sync.Mutex
 	prom   map[string]promAPI
+
+	proberOnce sync.Once
+	prober     *probe.Prober
 }
 
 // Error types that retries cannot fix; the workflow matches on them.

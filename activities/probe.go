@@ -2,16 +2,18 @@ package activities
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/failover/failover/plan"
+	"github.com/failover/failover/probe"
 )
 
-// ProbeInput asks for up to Attempts health probes of URL, Interval apart.
+// ProbeInput asks for up to Attempts health probes of URL (and GRPC, when set), Interval apart.
 type ProbeInput struct {
-	URL      string
+	URL string
+	// GRPC, when set, must answer SERVING too (grpc.health.v1).
+	GRPC     *plan.GRPCHealth `json:",omitempty"`
 	Attempts int
 	Interval time.Duration
 	Timeout  time.Duration
@@ -45,7 +47,7 @@ func (a *Activities) ProbeHealth(ctx context.Context, in ProbeInput) (ProbeResul
 			case <-time.After(in.Interval):
 			}
 		}
-		healthy, detail := a.probeOnce(ctx, in.URL, in.Timeout)
+		healthy, detail := a.probeOnce(ctx, in)
 		res.Probes++
 		probes.Store(int64(res.Probes))
 		res.Evidence = append(res.Evidence, detail)
@@ -57,20 +59,8 @@ func (a *Activities) ProbeHealth(ctx context.Context, in ProbeInput) (ProbeResul
 	return res, nil
 }
 
-func (a *Activities) probeOnce(ctx context.Context, url string, timeout time.Duration) (healthy bool, detail string) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false, fmt.Sprintf("probe %s: %v", url, err)
-	}
-	resp, err := a.httpClient().Do(req)
-	if err != nil {
-		return false, fmt.Sprintf("probe %s: %v", url, err)
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	took := time.Since(start).Round(time.Millisecond)
-	return resp.StatusCode < 300, fmt.Sprintf("probe %s: HTTP %d in %s", url, resp.StatusCode, took)
+func (a *Activities) probeOnce(ctx context.Context, in ProbeInput) (healthy bool, detail string) {
+	a.proberOnce.Do(func() { a.prober = &probe.Prober{HTTP: a.httpClient()} })
+	res := a.prober.Check(ctx, probe.Target{URL: in.URL, GRPC: in.GRPC}, in.Timeout)
+	return res.Healthy, res.Detail
 }

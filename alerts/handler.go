@@ -171,7 +171,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sig := workflows.Alert{Status: a.Status, Alertname: a.Name(), Fingerprint: a.Fingerprint, GroupKey: p.GroupKey,
 				Severity: a.Labels["severity"], Labels: a.Labels, StartsAt: a.StartsAt, EndsAt: a.EndsAt, ReceivedAt: received}
 			if a.Status == Firing {
-				err = h.fire(ctx, res, a, *t, sig)
+				trigger := workflows.Trigger{Source: workflows.TriggerAlert, By: "alertmanager", Alert: a.Name(),
+					Severity: a.Labels["severity"], FaultAt: a.StartsAt}
+				err = h.fire(ctx, res, *t, sig, trigger)
 			} else {
 				err = h.resolve(ctx, res, *t, sig)
 			}
@@ -207,7 +209,7 @@ func (h *Handler) fail(w http.ResponseWriter, outcome string, code int, msg stri
 // it; inside the plan's cooldown after a successful failover it asks for a human. Read and start are two calls;
 // a deadline on the start and the hold of alert-started runs make the pair start at most one run per outage
 // (workflows/outage.go explains why, and why Temporal's request-ID dedup does not).
-func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig workflows.Alert) error {
+func (h *Handler) fire(ctx context.Context, res *Result, t Target, sig workflows.Alert, trigger workflows.Trigger) error {
 	id := res.WorkflowID
 	for attempt := 1; ; attempt++ {
 		// The start decided on from this read must reach Temporal within workflows.AlertJoinWindow of the read:
@@ -236,19 +238,17 @@ func (h *Handler) fire(ctx context.Context, res *Result, a Alert, t Target, sig 
 			}
 			return nil
 		}
-		trigger := workflows.Trigger{Source: workflows.TriggerAlert, By: "alertmanager", Alert: a.Name(), Severity: a.Labels["severity"],
-			FaultAt: a.StartsAt}
 		if desc != nil && desc.WorkflowCloseTime != nil {
 			closed, run := *desc.WorkflowCloseTime, desc.WorkflowExecution.RunID
 			outcome, _ := desc.TypedSearchAttributes.GetKeyword(workflows.OutcomeKey)
 			// Only a run that moved away from the alert's region handled it: one that moved traffic to that region
 			// (or between others) merely saw it. A run without the attribute is taken as this alert's, as resolve does.
 			from, known := desc.TypedSearchAttributes.GetKeyword(workflows.FromKey)
-			if (!known || from == t.From) && !a.StartsAt.After(closed) {
+			if (!known || from == t.From) && !sig.StartsAt.After(closed) {
 				res.Action, res.RunID = ActionIgnored, run
 				res.Reason = fmt.Sprintf("already handled: the alert began at %s, before run %s closed at %s with outcome %q; "+
 					"start another failover with `starter start` if one is needed",
-					a.StartsAt.Format(time.RFC3339), run, closed.Format(time.RFC3339), outcome)
+					sig.StartsAt.Format(time.RFC3339), run, closed.Format(time.RFC3339), outcome)
 				return nil
 			}
 			if since := h.o.Now().Sub(closed); desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED &&
@@ -304,6 +304,27 @@ func (h *Handler) resolve(ctx context.Context, res *Result, t Target, sig workfl
 	}
 	res.Action, res.RunID = ActionAttached, run
 	return nil
+}
+
+// Fire delivers a firing alert from another source than Alertmanager (the region watcher, package watcher) through
+// the webhook's own path: the same workflow ID, read and Signal-With-Start, join window and hold, so it starts at
+// most one run per outage together with the alerts and the other front doors. sig.StartsAt is when the outage
+// began; trigger says who starts the failover. An error means Temporal did not take it: try again later.
+func (h *Handler) Fire(ctx context.Context, t Target, sig workflows.Alert, trigger workflows.Trigger) (Result, error) {
+	res := Result{Alertname: sig.Alertname, Fingerprint: sig.Fingerprint, Status: sig.Status, WorkflowID: workflows.WorkflowID(t.Plan.Service)}
+	ctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
+	defer cancel()
+	err := h.fire(ctx, &res, t, sig, trigger)
+	return res, err
+}
+
+// Resolve delivers a resolved alert from another source than Alertmanager, as the webhook delivers one.
+func (h *Handler) Resolve(ctx context.Context, t Target, sig workflows.Alert) (Result, error) {
+	res := Result{Alertname: sig.Alertname, Fingerprint: sig.Fingerprint, Status: sig.Status, WorkflowID: workflows.WorkflowID(t.Plan.Service)}
+	ctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
+	defer cancel()
+	err := h.resolve(ctx, &res, t, sig)
+	return res, err
 }
 
 func (h *Handler) claimStart(id, run string) string {

@@ -223,6 +223,20 @@ func matches(match, labels map[string]string) bool {
 	return true
 }
 
+// Plans are the distinct plans (by service) the routes name, in route order: the region watcher watches those
+// with a watch section.
+func (r *Router) Plans() []plan.Plan {
+	var out []plan.Plan
+	seen := map[string]bool{}
+	for _, rt := range r.routes {
+		if !seen[rt.Plan.Service] {
+			seen[rt.Plan.Service] = true
+			out = append(out, rt.Plan)
+		}
+	}
+	return out
+}
+
 // String describes the routes for a startup log line.
 func (r *Router) String() string {
 	var parts []string

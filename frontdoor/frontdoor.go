@@ -1,4 +1,5 @@
-// Package frontdoor routes the orchestrator's HTTP front door: the Alertmanager webhook, /healthz and /metrics.
+// Package frontdoor routes the orchestrator's HTTP front door: the Alertmanager webhook, /healthz (with the region
+// watcher's state) and /metrics.
 // `starter serve` serves it in production; the dev stack's `dev` and `demo` serve the same routes on a loopback port.
 package frontdoor
 
@@ -20,6 +21,9 @@ type Routes struct {
 	Health func(context.Context) error
 	// Registry is served at GET /metrics.
 	Registry *prometheus.Registry
+	// Watcher, when set, is the region watcher's state in one line (partitioned or watching, each region's
+	// verdict); /healthz shows it. A partitioned watcher does not make /healthz fail: the webhook still serves.
+	Watcher func() string
 }
 
 // healthTimeout bounds one /healthz check of Temporal.
@@ -32,11 +36,18 @@ func NewMux(r Routes) *http.ServeMux {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), healthTimeout)
 		defer cancel()
+		watcher := ""
+		if r.Watcher != nil {
+			watcher = r.Watcher()
+		}
 		if err := r.Health(ctx); err != nil {
-			http.Error(w, "temporal does not answer: "+err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, "temporal does not answer: "+err.Error()+"\n"+watcher, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		if watcher != "" {
+			fmt.Fprintln(w, watcher)
+		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.Registry, promhttp.HandlerOpts{Registry: r.Registry}))
 	return mux

@@ -20,6 +20,7 @@ func TestMuxRoutes(t *testing.T) {
 		Webhook:  http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hook") }),
 		Health:   func(context.Context) error { return health },
 		Registry: reg,
+		Watcher:  func() string { return "watcher a: partitioned (etcd unreachable): starts nothing" },
 	}))
 	defer srv.Close()
 	get := func(method, path string) (int, string) {
@@ -40,7 +41,7 @@ func TestMuxRoutes(t *testing.T) {
 	}{
 		{http.MethodPost, "/webhooks/alertmanager", http.StatusOK, "hook"},
 		{http.MethodGet, "/webhooks/alertmanager", http.StatusMethodNotAllowed, ""},
-		{http.MethodGet, "/healthz", http.StatusOK, "ok"},
+		{http.MethodGet, "/healthz", http.StatusOK, "ok\nwatcher a: partitioned (etcd unreachable)"},
 		{http.MethodGet, "/metrics", http.StatusOK, "frontdoor_test_total 0"},
 	} {
 		if code, body := get(tc.method, tc.path); code != tc.code || !strings.Contains(body, tc.body) {

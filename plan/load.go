@@ -168,6 +168,9 @@ func (p *Plan) SetDefaults() {
 	setDuration(&p.Cooldown, 30*time.Minute)
 	setDuration(&p.Failback.HoldDown, 10*time.Minute)
 	setDuration(&p.Failback.ProbeInterval, 10*time.Second)
+	if p.Watch != nil {
+		p.Watch.setDefaults()
+	}
 }
 
 // Hash identifies this exact plan: approvals name it so an approval of an older plan is refused.

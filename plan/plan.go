@@ -37,6 +37,8 @@ type Plan struct {
 	// SLA is the RTO and RPO every run is judged against (sla.go); nil judges nothing. A pointer, so plans without
 	// one hash as before.
 	SLA *SLA `yaml:"sla" json:"sla,omitempty"`
+	// Watch, when set, lets the front door's region watcher start this service's failovers (watch.go).
+	Watch *Watch `yaml:"watch" json:"watch,omitempty"`
 }
 
 // Region is one place the service runs.
@@ -45,6 +47,9 @@ type Region struct {
 	KongTarget string `yaml:"kongTarget" json:"kongTarget"`
 	// HealthURL is probed directly (not through the gateway).
 	HealthURL string `yaml:"healthURL" json:"healthURL"`
+	// GRPC, when set, is probed too (grpc.health.v1): every probe (detection, readiness, hold-down, watcher)
+	// then needs both a good HTTP answer and SERVING.
+	GRPC *GRPCHealth `yaml:"grpc" json:"grpc,omitempty"`
 	// PrometheusURL is the Prometheus that scrapes this region.
 	PrometheusURL string `yaml:"prometheusURL" json:"prometheusURL"`
 	// WarmupURL is the region's base URL; warmup posts to <WarmupURL>/warmup.

@@ -47,6 +47,7 @@ func (p Plan) Validate() error {
 	}
 	p.validateFailback(&v)
 	p.validateSLA(&v)
+	p.validateWatch(&v)
 	p.validateDurations(&v)
 	if b, err := json.Marshal(p); err == nil && len(b) > MaxPlanBytes {
 		v.add("plan", "%d KiB exceeds the limit of %d KiB (the plan is every failover's workflow input; Temporal warns "+
@@ -74,6 +75,7 @@ func (p Plan) validateRegions(v *problems) {
 			targets[strings.ToLower(r.KongTarget)] = name
 		}
 		v.url(f+".healthURL", r.HealthURL, true)
+		v.grpcHealth(f+".grpc", r.GRPC)
 		v.url(f+".prometheusURL", r.PrometheusURL, p.needsPrometheus())
 		v.url(f+".warmupURL", r.WarmupURL, len(p.Warmup.Keys) > 0)
 	}
@@ -313,6 +315,10 @@ var positiveDurations = map[string]durationRule{
 	"cooldown":                           {"an alert right after a failover would move traffic again without a human", "30m"},
 	"failback.holdDown":                  {"the original region would not be held down at all", "10m"},
 	"failback.probeInterval":             {"the hold-down probes could not be spaced out", "10s"},
+	"watch.interval":                     {"the watcher would probe back to back", "200ms"},
+	"watch.timeout":                      {"every probe would fail, so a healthy region would look down", "200ms"},
+	"watch.window":                       {"no run of failures could fit in it", "3s"},
+	"watch.flapWindow":                   {"flapping could never be seen", "1m"},
 }
 
 // validateDurations checks every time.Duration in the plan, found by reflection so that a new field is covered.

@@ -253,3 +253,66 @@ func TestExpandReplacesEveryPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+// The watch section and gRPC health checks: every mistake names its field and the fix.
+func TestValidateWatchAndGRPCHealth(t *testing.T) {
+	watch := func(change func(w *Watch)) func(p *Plan) {
+		return func(p *Plan) {
+			p.Watch = &Watch{Quorum: Quorum{Observers: 2}}
+			p.SetDefaults()
+			change(p.Watch)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(p *Plan)
+		want   []string
+	}{
+		{"a watcher alone", watch(func(w *Watch) { w.Quorum.Observers = 1 }), []string{"watch.quorum: has no independent signal"}},
+		{"zero failures", watch(func(w *Watch) { w.Failures = 0 }), []string{"watch.failures: is 0"}},
+		{"three regions", func(p *Plan) {
+			watch(func(*Watch) {})(p)
+			p.Regions["ap-south"] = Region{KongTarget: "10.30.1.20:8080", HealthURL: "http://10.30.1.20:8080/healthz",
+				PrometheusURL: "http://prometheus.ap-south:9090", WarmupURL: "http://10.30.1.20:8080"}
+		}, []string{"watch: the plan has 3 regions"}},
+		{"window too short", watch(func(w *Watch) { w.Window = 500 * time.Millisecond }),
+			[]string{"watch.window: 500ms is shorter than 6 failures 200ms apart"}},
+		{"zero interval", watch(func(w *Watch) { w.Interval = 0 }), []string{"watch.interval: is 0s"}},
+		{"flap limit 1", watch(func(w *Watch) { w.FlapLimit = 1 }), []string{"watch.flapLimit: is 1"}},
+		{"bad require", watch(func(w *Watch) { w.Quorum.Require = "most" }), []string{`watch.quorum.require: "most"`}},
+		{"bad quorum query", watch(func(w *Watch) { w.Quorum.Query = &Query{Expr: "up", Condition: "about 1"} }),
+			[]string{"watch.quorum.query.condition"}},
+		{"grpc address", func(p *Plan) {
+			r := p.Regions["us-east"]
+			r.GRPC = &GRPCHealth{Address: "payments-east"}
+			p.Regions["us-east"] = r
+		}, []string{`regions.us-east.grpc.address: "payments-east" is not host:port`}},
+		{"grpc server name without tls", func(p *Plan) {
+			r := p.Regions["us-east"]
+			r.GRPC = &GRPCHealth{Address: "10.0.0.5:9090", ServerName: "payments"}
+			p.Regions["us-east"] = r
+		}, []string{"regions.us-east.grpc.serverName: is set but tls is off"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := example(t)
+			tc.change(&p)
+			err := p.Validate()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	p := example(t)
+	watch(func(*Watch) {})(&p)
+	r := p.Regions["us-east"]
+	r.GRPC = &GRPCHealth{Address: "10.0.0.5:9090", Service: "payments.v1.Payments", TLS: true}
+	p.Regions["us-east"] = r
+	if err := p.Validate(); err != nil {
+		t.Fatalf("a good watch section and gRPC check refused: %v", err)
+	}
+}

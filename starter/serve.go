@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +25,9 @@ import (
 	"github.com/failover/failover/endpoints"
 	"github.com/failover/failover/frontdoor"
 	"github.com/failover/failover/observe"
+	"github.com/failover/failover/plan"
 	"github.com/failover/failover/proof"
+	regionwatcher "github.com/failover/failover/watcher"
 )
 
 // serveConfig is `starter serve`'s own configuration; Temporal's address comes from the shared endpoints flags.
@@ -39,6 +42,9 @@ type serveConfig struct {
 	frontDoor ssh.Signer
 	// auth is read from the files or WEBHOOK_TOKEN by load; never logged.
 	auth alerts.Auth
+	// Watch runs the region watcher on the routed plans that have a watch section; WatcherID names this replica.
+	Watch     bool
+	WatcherID string
 }
 
 func (sc *serveConfig) bind(fs *pflag.FlagSet) {
@@ -52,6 +58,11 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&sc.FrontDoorKeyFile, "front-door-key", os.Getenv("FRONT_DOOR_KEY_FILE"), "unencrypted SSH private key that "+
 		"signs Slack decisions on plans with approval.people; give its public key to the workers' --trusted-front-door-keys. "+
 		"Without it such clicks are refused (env FRONT_DOOR_KEY_FILE)")
+	fs.BoolVar(&sc.Watch, "watch", endpoints.EnvOr("WATCH", "true") == "true", "probe the regions of the routed plans that have a "+
+		"watch section and start their failovers (env WATCH; quorum verdicts go to etcd, see --etcd-endpoints)")
+	host, _ := os.Hostname()
+	fs.StringVar(&sc.WatcherID, "watcher-id", endpoints.EnvOr("WATCHER_ID", host), "this replica's name among the watchers, "+
+		"unique per replica (env WATCHER_ID; default the hostname)")
 }
 
 // load reads the credentials and validates; each error names the flag and the fix.
@@ -110,7 +121,7 @@ func (c *cli) serveCmd() *cobra.Command {
 
   POST /webhooks/alertmanager  Alertmanager webhook (payload version 4, bearer token or basic auth). Each alert
                                that matches a route starts its service's failover, or joins the running one.
-  GET  /healthz                200 when Temporal answers, else 503
+  GET  /healthz                200 when Temporal answers, else 503; shows the region watcher's state
   GET  /metrics                Prometheus metrics (failover_webhook_requests_total, failover_webhook_alerts_total)
   POST /slack/interactions     Slack approval buttons (env SLACK_SIGNING_SECRET or SLACK_SIGNING_SECRET_FILE)
 
@@ -148,7 +159,21 @@ SLACK_APPROVER_GROUPS).`,
 				return err
 			}
 			logger.Info("starter serve: routes loaded", "routes", router.String(), "temporal", c.endpoints.TemporalAddress)
-			mux := frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: temporalHealth(tc), Registry: reg})
+			routes := frontdoor.Routes{Webhook: hook, Health: temporalHealth(tc), Registry: reg}
+			if sc.Watch {
+				w, err := c.startWatcher(ctx, sc.WatcherID, router, hook, reg, logger)
+				switch {
+				case errors.Is(err, errWatcherEtcd):
+					// The webhook must serve whatever etcd does; /healthz says why the watcher is off.
+					logger.Error("starter serve: the region watcher is off", "err", err)
+					routes.Watcher = func() string { return "watcher off: " + err.Error() }
+				case err != nil:
+					return err
+				case w != nil:
+					routes.Watcher = func() string { return w.Health().String() }
+				}
+			}
+			mux := frontdoor.NewMux(routes)
 			waitSlack, err := serveSlack(ctx, mux, tc, sc.frontDoor, logger)
 			if err != nil {
 				return err
@@ -159,6 +184,37 @@ SLACK_APPROVER_GROUPS).`,
 	}
 	sc.bind(cmd.Flags())
 	return cmd
+}
+
+// errWatcherEtcd is wrapped by startWatcher when etcd, which the watchers' quorum needs, could not be reached.
+var errWatcherEtcd = errors.New("watcher: etcd (the quorum of watchers needs it)")
+
+// startWatcher runs the region watcher on the routed plans with a watch section (nil when there is none), with an
+// etcd board for the other replicas' verdicts when a plan's quorum counts observers.
+func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router, hook *alerts.Handler,
+	reg prometheus.Registerer, logger *slog.Logger) (*regionwatcher.Watcher, error) {
+	plans := router.Plans()
+	if !slices.ContainsFunc(plans, func(p plan.Plan) bool { return p.Watch != nil }) {
+		return nil, nil
+	}
+	var board *regionwatcher.Board
+	if slices.ContainsFunc(plans, func(p plan.Plan) bool { return p.Watch != nil && p.Watch.Quorum.Observers >= 2 }) {
+		ec, err := c.endpoints.Etcd()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errWatcherEtcd, err)
+		}
+		context.AfterFunc(ctx, func() { ec.Close() })
+		if board, err = regionwatcher.NewBoard(ec, "", id, regionwatcher.DefaultLeaseTTL); err != nil {
+			return nil, fmt.Errorf("--watcher-id: %w", err)
+		}
+	}
+	w, err := regionwatcher.New(regionwatcher.Options{Observer: id, Plans: plans, Firer: hook, Board: board,
+		Metrics: regionwatcher.NewMetrics(reg), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	go w.Run(ctx)
+	return w, nil
 }
 
 // temporalHealth is the front door's Health: nil when Temporal answers.

@@ -201,6 +201,10 @@ func TestServeCommand(t *testing.T) {
 		code, body := serveDo(t, http.MethodGet, base+"/healthz", "", nil)
 		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
 	})
+	// The demo plan has a watch section: serve watches its regions (--watch is on by default) and says so.
+	if _, body := serveDo(t, http.MethodGet, base+"/healthz", "", nil); !strings.Contains(body, "watcher ") || !strings.Contains(body, "payments/us-east") {
+		t.Fatalf("/healthz does not show the region watcher: %s", body)
+	}
 	if code, _ := serveDo(t, http.MethodPost, hook, "", firing); code != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", code)
 	}
@@ -234,7 +238,7 @@ func TestServeCommand(t *testing.T) {
 	for _, want := range []string{`failover_webhook_requests_total{outcome="temporal_unavailable"} 1`,
 		`failover_webhook_requests_total{outcome="unauthorized"} 2`, `failover_webhook_requests_total{outcome="ok"} 1`,
 		`failover_webhook_alerts_total{action="started"} 1`, `failover_webhook_alerts_total{action="unmatched"} 0`, "go_goroutines",
-		"failover_in_flight_up 1"} {
+		"failover_in_flight_up 1", "failover_watcher_partitioned", "failover_watcher_probes_total"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -139,10 +139,10 @@ func (f *failover) alertState(al Alert) (*AlertState, bool) {
 	return &f.status.Alerts[len(f.status.Alerts)-1], true
 }
 
-// mayRecover: only a run an alert started ends by itself when its alerts resolve, and only before the cutover. A
+// mayRecover: only a run an alert (or the watcher) started ends by itself when its alerts resolve, and only before the cutover. A
 // person's start (--force or not) is a person's decision; they reject or cancel it.
 func (f *failover) mayRecover() bool {
-	return !f.changesBegan && f.req.Trigger.Source == TriggerAlert && !f.req.Force
+	return !f.changesBegan && f.req.Trigger.Automatic() && !f.req.Force
 }
 
 // sourceAlertsResolved reports whether every alert about the source is resolved now (at least one seen): one
@@ -172,5 +172,9 @@ func (f *failover) recovered(ctx workflow.Context) *stop {
 	if f.status.Steps != nil && f.status.Steps[len(f.status.Steps)-1].Ended.IsZero() {
 		f.end(ctx, ResultFailed, "the source recovered")
 	}
-	return &stop{SourceRecovered, fmt.Sprintf("Alertmanager reported the alert on %s resolved before the cutover; nothing changed", f.req.From)}
+	by := "Alertmanager reported the alert"
+	if f.req.Trigger.Source == TriggerWatcher {
+		by = "the region watcher reported"
+	}
+	return &stop{SourceRecovered, fmt.Sprintf("%s on %s resolved before the cutover; nothing changed", by, f.req.From)}
 }

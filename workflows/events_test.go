@@ -263,3 +263,26 @@ func typesOf(es []activities.Event) []string {
 	}
 	return out
 }
+
+// A run the region watcher started behaves like an alert-started one: when the watcher reports its region up
+// again before the cutover, it ends source-recovered, and it says the watcher saw it.
+func TestWatcherStartedRunRecoversLikeAnAlertStartedOne(t *testing.T) {
+	env, f := newEnv(t)
+	p := testPlan()
+	req := request(p)
+	req.Trigger = Trigger{Source: TriggerWatcher, By: "watcher door-a", Alert: "WatcherRegionDown"}
+	watched := func(status string) Alert {
+		return Alert{Status: status, Alertname: "WatcherRegionDown", Fingerprint: "watcher/door-a/payments/us-east",
+			Labels: map[string]string{"region": "us-east", "observer": "door-a"}}
+	}
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, watched("firing")) }, 10*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(AlertSignal, watched("resolved")) }, time.Minute)
+	res := run(t, env, req)
+	wantOutcome(t, res, SourceRecovered)
+	if len(f.cutovers) != 0 || !strings.Contains(res.Reason, "the region watcher reported") {
+		t.Fatalf("cutovers %d, reason %q", len(f.cutovers), res.Reason)
+	}
+	if !req.Trigger.Automatic() || (Trigger{Source: "cli"}).Automatic() {
+		t.Fatal("Automatic: want the watcher and alerts, not people")
+	}
+}

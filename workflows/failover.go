@@ -169,7 +169,7 @@ func (f *failover) detect(ctx workflow.Context) *stop {
 		actx := heartbeating(ctx, fmt.Sprintf("probe %s %d times", f.req.From, d.Probes),
 			time.Duration(d.Probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second)
 		err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{
-			URL: src.HealthURL, Attempts: d.Probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
+			URL: src.HealthURL, GRPC: src.GRPC, Attempts: d.Probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
 		if err != nil {
 			return f.stepFailed(ctx, NotNeeded, "could not probe the source: %v", err)
 		}
@@ -223,7 +223,7 @@ func (f *failover) holdDown(ctx workflow.Context) *stop {
 	actx := heartbeating(ctx, fmt.Sprintf("%s healthy for %s", f.req.To, fb.HoldDown),
 		fb.HoldDown+time.Duration(attempts)*f.plan.Detection.ProbeTimeout+time.Minute)
 	err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{URL: f.plan.Regions[f.req.To].HealthURL,
-		Attempts: attempts, Interval: fb.ProbeInterval, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"}).Get(ctx, &res)
+		GRPC: f.plan.Regions[f.req.To].GRPC, Attempts: attempts, Interval: fb.ProbeInterval, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"}).Get(ctx, &res)
 	if err != nil {
 		return f.stepFailed(ctx, NotReady, "hold-down probes of %s: %v", f.req.To, err)
 	}
@@ -241,7 +241,7 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 	f.begin(ctx, StepReadiness)
 	to := f.plan.Regions[f.req.To]
 	health := workflow.ExecuteActivity(heartbeating(ctx, "probe "+f.req.To, 15*time.Second), a.ProbeHealth,
-		activities.ProbeInput{URL: to.HealthURL, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
+		activities.ProbeInput{URL: to.HealthURL, GRPC: to.GRPC, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
 	active := f.read(ctx, "read "+f.plan.Etcd.ActiveKey, a.ReadActive, f.plan.Etcd.ActiveKey)
 	var weights workflow.Future // a service switch moves no weights: the preflight reads the service instead
 	if !f.plan.Kong.SwitchesService() {

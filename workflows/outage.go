@@ -40,7 +40,7 @@ const holdForRepeatsChange = "hold-for-repeats"
 // that decided to start a run before it started attaches to it instead (see the comment above). It runs after the
 // outcome is recorded: repeats are counted (recordAlert) and change nothing.
 func (f *failover) holdForRepeats(ctx workflow.Context) {
-	if f.legacy || f.req.Trigger.Source != TriggerAlert {
+	if f.legacy || !f.req.Trigger.Automatic() {
 		return
 	}
 	if workflow.GetVersion(ctx, holdForRepeatsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {

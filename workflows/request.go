@@ -36,15 +36,25 @@ type Request struct {
 	Trigger Trigger `json:"trigger"`
 }
 
-// TriggerAlert is Trigger.Source for failovers an Alertmanager alert started.
-const TriggerAlert = "alert"
+// Trigger.Source values of the automatic front doors.
+const (
+	// TriggerAlert is Trigger.Source for failovers an Alertmanager alert started.
+	TriggerAlert = "alert"
+	// TriggerWatcher is Trigger.Source for failovers the front door's region watcher started (package watcher):
+	// it delivers its verdicts as alerts (AlertSignal) through the same path, so it is held and recovers alike.
+	TriggerWatcher = "watcher"
+)
+
+// Automatic reports whether an alert or the watcher started the failover (not a person): such a run stays open
+// for repeats and ends source-recovered when every alert about its source resolves before the cutover.
+func (t Trigger) Automatic() bool { return t.Source == TriggerAlert || t.Source == TriggerWatcher }
 
 // TriggerDrill is Trigger.Source for the failover and failback a drill runs (drill.go): they say DRILL everywhere.
 const TriggerDrill = "drill"
 
 // Trigger records who or what started the failover.
 type Trigger struct {
-	Source   string `json:"source"` // cli, alert, demo, bench
+	Source   string `json:"source"` // cli, alert, watcher, demo, bench
 	By       string `json:"by,omitempty"`
 	Alert    string `json:"alert,omitempty"`
 	Severity string `json:"severity,omitempty"`

@@ -41,6 +41,7 @@ type config struct {
 	EtcdEndpoints           []string
 	ActiveKey, AckPrefix    string
 	Instance                string
+	GRPCListen              string
 }
 
 func (c *config) bind(fs *pflag.FlagSet) {
@@ -52,6 +53,7 @@ func (c *config) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.ActiveKey, "active-key", os.Getenv("ACTIVE_KEY"), "active-region key, default /failover/<service>/active (env ACTIVE_KEY)")
 	fs.StringVar(&c.AckPrefix, "ack-prefix", os.Getenv("ACK_PREFIX"), "prefix acks are written under, default /failover/<service>/acks/ (env ACK_PREFIX)")
 	fs.StringVar(&c.Instance, "instance", os.Getenv("INSTANCE"), "instance name in acks, default <service>-<region>-1 (env INSTANCE)")
+	fs.StringVar(&c.GRPCListen, "grpc-listen", os.Getenv("GRPC_LISTEN_ADDR"), "serve grpc.health.v1 on this host:port; empty = not served (env GRPC_LISTEN_ADDR)")
 }
 
 // validate fills defaults that depend on other fields and names the bad flag and the fix.
@@ -93,7 +95,7 @@ func run(args []string, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := region.Options{Region: cfg.Region, Service: cfg.Service, Addr: cfg.Listen, Instance: cfg.Instance, Logger: logger}
+	opts := region.Options{Region: cfg.Region, Service: cfg.Service, Addr: cfg.Listen, Instance: cfg.Instance, GRPCAddr: cfg.GRPCListen, Logger: logger}
 	if len(cfg.EtcdEndpoints) > 0 {
 		// The client retries on its own: regiond may start before etcd has a quorum, and follows once it has one.
 		etcd, err := clientv3.New(clientv3.Config{Endpoints: cfg.EtcdEndpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})

@@ -57,6 +57,13 @@ type demoReport struct {
 	RPOSeconds *float64 `json:"rpo_seconds"`
 	// SLA is the run judged against the demo plan's sla (rto 30s, rpo 1s).
 	SLA *workflows.SLAVerdict `json:"sla"`
+	// AlertSources counts the alerts (fingerprints) the failover recorded per alertname: with --watch, one
+	// WatcherRegionDown per watcher replica and Alertmanager's alerts, all in the one run.
+	AlertSources map[string]int `json:"alert_sources"`
+	// StartedSeconds is fault injected → the failover workflow started.
+	StartedSeconds float64 `json:"started_seconds"`
+	// Watch says the region watcher ran (--watch); TriggerSource then says whether it or an alert was first.
+	Watch bool `json:"watch,omitempty"`
 }
 
 // demoOptions are the demo's flags.
@@ -65,6 +72,7 @@ type demoOptions struct {
 	keep    bool   // leave the stack up until Ctrl-C
 	// targetLag, when > 0, is injected as eu-west's replication lag (seconds) before the outage, so the RPO shows it.
 	targetLag float64
+	watch     bool // run the region watcher too
 }
 
 func demoCmd() *cobra.Command {
@@ -99,6 +107,8 @@ func demoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&opts.approve, "approve", "auto", "auto (the plan approves), manual (run `starter approve` from another terminal) or slack (buttons in a real workspace: env SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_CHANNEL, SLACK_APPROVER_USERS)")
 	cmd.Flags().BoolVar(&opts.keep, "keep", false, "leave the stack and Web UI up after the demo, until Ctrl-C")
 	cmd.Flags().Float64Var(&opts.targetLag, "target-lag", 0, "inject this replication lag (seconds) into eu-west before the outage: the RPO shows it, and over 1 s the SLA is breached")
+	cmd.Flags().BoolVar(&opts.watch, "watch", false, "run the region watcher too (three front-door replicas probing the regions, quorum in etcd): "+
+		"it starts the failover in about a second, the alert then joins it")
 	return cmd
 }
 
@@ -110,7 +120,7 @@ const alertWait = 60 * time.Second
 // posts to the front door's webhook (served here on a loopback port, as `starter serve` serves it), and the
 // webhook starts the failover.
 func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
-	approveMode, keep := o.approve, o.keep
+	approveMode, keep, watch := o.approve, o.keep, o.watch
 	fmt.Println("starting the local stack ...")
 	// The stack's own chatter (followers waiting for the first cutover, etcd shutting down) is not the demo.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -146,7 +156,15 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 		go sd.listen(ctx, s, quiet)
 		fmt.Printf("Slack: the approval request goes to channel %s; approvers %v\n", p.Approval.SlackChannel, p.Approval.Approvers)
 	}
-	router, err := openDoor(door, s, p, token, quiet)
+	router, err := demoRoutes(p)
+	if err != nil {
+		return nil, err
+	}
+	if watch {
+		_, err = openWatchedDoor(ctx, door, s, p, token, quiet)
+	} else {
+		_, err = openDoor(door, s, p, token, quiet)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +184,11 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 		}
 	}
 	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
-	fmt.Println("\ninjecting an outage into us-east (every request answers 503); waiting for Prometheus → Alertmanager → webhook")
+	waitingFor := "Prometheus → Alertmanager → webhook"
+	if watch {
+		waitingFor = "the region watchers (and Prometheus → Alertmanager → webhook)"
+	}
+	fmt.Printf("\ninjecting an outage into us-east (every request answers 503); waiting for %s\n", waitingFor)
 	faultAt := time.Now()
 	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return nil, err
@@ -175,7 +197,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("alert received, failover %s started %.2fs after the fault; watch it in the Web UI: %s/namespaces/default/workflows/%s\n",
+	fmt.Printf("failover %s started %.2fs after the fault; watch it in the Web UI: %s/namespaces/default/workflows/%s\n",
 		run.GetID(), time.Since(faultAt).Seconds(), s.Temporal.UIURL(), run.GetID())
 	if approveMode != "auto" {
 		fmt.Printf("approve it in Slack (--approve=slack) or: go run ./starter approve %s --as alice --temporal-address %s\n", run.GetID(), s.Temporal.Address())
@@ -192,7 +214,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 	printTimeline(res)
 	rep := &demoReport{Outcome: res.Outcome, Reason: res.Reason, WorkflowID: run.GetID(), RunID: run.GetRunID(), Steps: map[string]float64{},
 		TrafficRestoredSeconds: restored.Seconds(), Requests: counts, Alert: st.Trigger.Alert, TriggerSource: st.Trigger.Source,
-		RPOSeconds: res.RPOSeconds}
+		RPOSeconds: res.RPOSeconds, StartedSeconds: st.StartedAt.Sub(faultAt).Seconds(), Watch: watch}
 	for _, step := range res.Steps {
 		rep.Steps[step.Name] = step.Seconds()
 	}
@@ -201,7 +223,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 		rep.RTOSeconds = res.Steps[n-1].Ended.Sub(faultAt).Seconds()
 	}
 	var first time.Time
+	rep.AlertSources = map[string]int{}
 	for _, a := range st.Alerts {
+		rep.AlertSources[a.Alertname]++
 		rep.AlertDeliveries += a.Notifications
 		if first.IsZero() || a.FirstSeen.Before(first) {
 			first = a.FirstSeen
@@ -212,8 +236,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 	}
 	// Judged on the demo's own RTO (from the fault, which it knows) rather than the workflow's (from the alert).
 	rep.SLA = workflows.JudgeSLA(p.SLA, res.Outcome, rep.RTOSeconds, res.RPOSeconds)
-	fmt.Printf("\noutcome %s, RTO %.2fs (fault injected → traffic verified on eu-west), of which detection %.2fs (fault → alert %s received);"+
-		" clients saw eu-west answer after %.2fs\n", res.Outcome, rep.RTOSeconds, rep.DetectionSeconds, rep.Alert, restored.Seconds())
+	fmt.Printf("\noutcome %s, RTO %.2fs (fault injected → traffic verified on eu-west), of which detection %.2fs (fault → %s %s received);"+
+		" failover started after %.2fs; clients saw eu-west answer after %.2fs\n", res.Outcome, rep.RTOSeconds, rep.DetectionSeconds,
+		rep.TriggerSource, rep.Alert, rep.StartedSeconds, restored.Seconds())
 	fmt.Printf("RPO %s (eu-west's replication lag at the cutover); %s\n", workflows.RPOString(rep.RPOSeconds), rep.SLA)
 	if keep {
 		fmt.Printf("stack kept up for inspection (Web UI %s); Ctrl-C stops it\n", s.Temporal.UIURL())
@@ -225,6 +250,23 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 // openDoor serves the front door (the webhook with deploy/alerts/demo.yaml's routes for plan p, /healthz,
 // /metrics) behind door, as `starter serve` would.
 func openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token string, logger *slog.Logger) (*alerts.Router, error) {
+	d, err := newDoor(s, p, token, logger)
+	if err != nil {
+		return nil, err
+	}
+	door.set(d.mux(nil))
+	return d.router, nil
+}
+
+// doorParts are one front door's webhook, routes and metrics.
+type doorParts struct {
+	s      *stack.Stack
+	router *alerts.Router
+	hook   *alerts.Handler
+	reg    *prometheus.Registry
+}
+
+func newDoor(s *stack.Stack, p plan.Plan, token string, logger *slog.Logger) (*doorParts, error) {
 	router, err := demoRoutes(p)
 	if err != nil {
 		return nil, err
@@ -235,8 +277,12 @@ func openDoor(door *loopbackDoor, s *stack.Stack, p plan.Plan, token string, log
 	if err != nil {
 		return nil, err
 	}
-	door.set(frontdoor.NewMux(frontdoor.Routes{Webhook: hook, Health: stackHealth(s), Registry: reg}))
-	return router, nil
+	return &doorParts{s: s, router: router, hook: hook, reg: reg}, nil
+}
+
+// mux routes the door's endpoints; watcher, when set, is the region watcher's state for /healthz.
+func (d *doorParts) mux(watcher func() string) http.Handler {
+	return frontdoor.NewMux(frontdoor.Routes{Webhook: d.hook, Health: stackHealth(d.s), Registry: d.reg, Watcher: watcher})
 }
 
 // stackHealth is the front door's /healthz check: the stack's Temporal answers.

@@ -57,14 +57,16 @@ func devCmd(ep *endpoints.Config, logger *slog.Logger) *cobra.Command {
 				return err
 			}
 			defer s.Stop()
-			if _, err := openDoor(door, s, s.Plan, token, logger); err != nil {
+			// The front door and two more replicas watch the regions too (the demo plan's watch section).
+			if _, err := openWatchedDoor(ctx, door, s, s.Plan, token, logger); err != nil {
 				return err
 			}
 			// Light user traffic through the gateway, so the error-ratio alert has requests to judge.
 			startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 50*time.Millisecond)
 			printStack(s)
 			fmt.Printf("  %-16s %s (bearer token %s; routes deploy/alerts/demo.yaml)\n", "webhook", door.url+"/webhooks/alertmanager", token)
-			fmt.Println("\nbreak us-east and watch the alert start the failover: curl -XPOST -d '{\"status\":503}' http://127.0.0.1:9101/fault")
+			fmt.Println("\nbreak us-east and watch the watcher (or the alert) start the failover: curl -XPOST -d '{\"status\":503}' http://127.0.0.1:9101/fault")
+			fmt.Printf("cut one watcher off (observer disagrees, nothing starts): curl -XPOST -d '{\"drop_observer\":\"%s\"}' http://127.0.0.1:9101/fault\n", WatcherReplicas[0])
 			fmt.Printf("\ndemo plan: deploy/plans/demo.yaml   try: starter plan --plan deploy/plans/demo.yaml --to eu-west\n")
 			fmt.Println("running; Ctrl-C stops everything")
 			<-ctx.Done()

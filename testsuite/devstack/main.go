@@ -5,6 +5,8 @@
 //	go run ./testsuite/devstack dev                      # the whole local stack until Ctrl-C
 //	go run ./testsuite/devstack demo                     # an outage and its failover, measured
 //	go run ./testsuite/devstack demo --approve=manual    # approve with `go run ./starter approve` meanwhile
+//	go run ./testsuite/devstack demo --watch             # the region watchers start the failover
+//	go run ./testsuite/devstack watchdrill               # the watcher drills: fault p50s, partition, flap
 package main
 
 import (
@@ -32,6 +34,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage: true, SilenceErrors: true}
 	ep.Bind(root.PersistentFlags())
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	root.AddCommand(devCmd(&ep, logger), demoCmd())
+	root.AddCommand(devCmd(&ep, logger), demoCmd(), watchDrillCmd())
 	return root
 }

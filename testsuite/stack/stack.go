@@ -39,11 +39,14 @@ import (
 type Ports struct {
 	TemporalGRPC, TemporalUI, Etcd, KongAdmin, KongProxy, Prometheus, Alertmanager int
 	Regions                                                                        map[string]int
+	// RegionsGRPC are the regions' grpc.health.v1 ports.
+	RegionsGRPC map[string]int
 }
 
 // DefaultPorts are the dev stack's well-known ports.
 var DefaultPorts = Ports{TemporalGRPC: 7233, TemporalUI: 8233, Etcd: 2379, KongAdmin: 8001, KongProxy: 8000,
-	Prometheus: 9090, Alertmanager: 9093, Regions: map[string]int{"us-east": 9101, "eu-west": 9102}}
+	Prometheus: 9090, Alertmanager: 9093, Regions: map[string]int{"us-east": 9101, "eu-west": 9102},
+	RegionsGRPC: map[string]int{"us-east": 9111, "eu-west": 9112}}
 
 // Options configure the stack.
 type Options struct {
@@ -233,7 +236,7 @@ func (s *Stack) startRegions(ctx context.Context, opts Options) error {
 	defer s.timed("regions", time.Now())
 	for _, name := range RegionNames {
 		srv, err := region.Start(s.ctx, region.Options{Region: name, Service: "payments", Addr: loopback(opts.Ports.Regions[name]),
-			Etcd: s.EtcdClient, ActiveKey: ActiveKey, AckPrefix: AckPrefix, Logger: opts.Logger})
+			GRPCAddr: loopback(opts.Ports.RegionsGRPC[name]), Etcd: s.EtcdClient, ActiveKey: ActiveKey, AckPrefix: AckPrefix, Logger: opts.Logger})
 		if err != nil {
 			return err
 		}
@@ -272,6 +275,8 @@ func (s *Stack) loadPlan(opts Options) error {
 		loopback(d.KongProxy), strings.TrimPrefix(s.Kong.ProxyURL(), "http://"),
 		loopback(d.Regions["us-east"]), s.Regions["us-east"].Addr(),
 		loopback(d.Regions["eu-west"]), s.Regions["eu-west"].Addr(),
+		loopback(d.RegionsGRPC["us-east"]), s.Regions["us-east"].GRPCAddr(),
+		loopback(d.RegionsGRPC["eu-west"]), s.Regions["eu-west"].GRPCAddr(),
 	}
 	if s.Prom != nil {
 		pairs = append(pairs, loopback(d.Prometheus), strings.TrimPrefix(s.Prom.PrometheusURL(), "http://"))

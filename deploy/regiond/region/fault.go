@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/failover/failover/probe"
 )
 
 // Fault is the injected fault state, as GET/POST/DELETE /fault show it.
@@ -17,6 +19,9 @@ type Fault struct {
 	ReplicationLagSeconds float64 `json:"replication_lag_seconds"`
 	// ReadyInstances is reported as region_ready_instances (default 3).
 	ReadyInstances int `json:"ready_instances"`
+	// DropObserver, when set, leaves unanswered every probe (HTTP /healthz, gRPC health) that names this observer
+	// in probe.ObserverHeader: that one watcher is cut off from the region while everyone else sees it serve.
+	DropObserver string `json:"drop_observer,omitempty"`
 }
 
 // faultPatch is the body of POST /fault: only the fields present are applied.
@@ -25,6 +30,7 @@ type faultPatch struct {
 	LatencyMS             *int     `json:"latency_ms"`
 	ReplicationLagSeconds *float64 `json:"replication_lag_seconds"`
 	ReadyInstances        *int     `json:"ready_instances"`
+	DropObserver          *string  `json:"drop_observer"`
 }
 
 const maxLatencyMS = 60_000
@@ -53,7 +59,7 @@ func (s *Server) setFault(w http.ResponseWriter, r *http.Request) {
 	var p faultPatch
 	if err := decodeStrict(w, r, &p); err != nil {
 		s.writeError(w, http.StatusBadRequest, "fault: "+err.Error()+
-			": fields are status, latency_ms, replication_lag_seconds, ready_instances")
+			": fields are status, latency_ms, replication_lag_seconds, ready_instances, drop_observer")
 		return
 	}
 	if err := p.validate(); err != nil {
@@ -73,10 +79,14 @@ func (s *Server) setFault(w http.ResponseWriter, r *http.Request) {
 	if p.ReadyInstances != nil {
 		s.fault.ReadyInstances = *p.ReadyInstances
 	}
+	if p.DropObserver != nil {
+		s.fault.DropObserver = *p.DropObserver
+	}
 	f := s.fault
 	s.mu.Unlock()
+	s.syncGRPCHealth()
 	s.log.Info("region: fault injected", "status", f.Status, "latency_ms", f.LatencyMS,
-		"replication_lag_seconds", f.ReplicationLagSeconds, "ready_instances", f.ReadyInstances)
+		"replication_lag_seconds", f.ReplicationLagSeconds, "ready_instances", f.ReadyInstances, "drop_observer", f.DropObserver)
 	s.writeJSON(w, http.StatusOK, f)
 }
 
@@ -85,6 +95,7 @@ func (s *Server) clearFault(w http.ResponseWriter, _ *http.Request) {
 	s.fault = Fault{ReadyInstances: defaultReadyInstances}
 	f := s.fault
 	s.mu.Unlock()
+	s.syncGRPCHealth()
 	s.log.Info("region: fault cleared")
 	s.writeJSON(w, http.StatusOK, f)
 }
@@ -95,8 +106,13 @@ func (s *Server) currentFault() Fault {
 	return s.fault
 }
 
-// applyLatency delays by the injected latency; false means the client left meanwhile.
+// applyLatency delays by the injected latency; false means the client left meanwhile. A probe from the dropped
+// observer gets no answer at all: it waits until its client gives up.
 func (s *Server) applyLatency(r *http.Request) bool {
+	if d := s.currentFault().DropObserver; d != "" && r.Header.Get(probe.ObserverHeader) == d {
+		<-r.Context().Done()
+		return false
+	}
 	return wait(r.Context(), time.Duration(s.currentFault().LatencyMS)*time.Millisecond)
 }
 

@@ -43,6 +43,8 @@ type Options struct {
 	// AckLeaseTTL, with Etcd, is the lease on this instance's ack: a dead instance's ack disappears after it
 	// (follow.Config.LeaseTTL; 0 = follow's default).
 	AckLeaseTTL time.Duration
+	// GRPCAddr, when set, serves grpc.health.v1 there ("127.0.0.1:0": a free loopback port); see GRPCAddr.
+	GRPCAddr string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -61,6 +63,7 @@ type Server struct {
 	http                      *http.Server
 	reg                       *prometheus.Registry
 	metrics                   *metrics
+	grpc                      *grpcHealth // nil without Options.GRPCAddr
 
 	mu     sync.Mutex
 	cache  map[string]string
@@ -141,6 +144,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 
+	if opts.GRPCAddr != "" {
+		if err := s.startGRPC(opts.GRPCAddr); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -199,6 +208,9 @@ func (s *Server) Close() error {
 			s.closeErr = fmt.Errorf("region %s: shutdown: %w", s.region, err)
 		}
 		<-s.serveDone
+		if s.grpc != nil {
+			s.grpc.stop()
+		}
 		if s.followerDone != nil {
 			<-s.followerDone
 		}

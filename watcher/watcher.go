@@ -1,0 +1,474 @@
+// Package watcher is the front door's region watcher: it probes every region of the plans with a `watch:` section
+// directly (HTTP and gRPC health, sub-second intervals), turns the results into a verdict per region with
+// hysteresis (state.go), and when a region is down, not flapping, and the quorum agrees (quorum.go: other
+// watchers' verdicts in etcd under leases, board.go, and/or a Prometheus query), starts the service's failover
+// away from it through the same Signal-With-Start path as Alertmanager's alerts (alerts.Handler.Fire), so it is
+// deduplicated with the alerts and with the other front doors by Temporal itself. A watcher that cannot reach
+// etcd, or whose probes of most regions fail at once, is the one cut off: it declares itself partitioned and
+// starts nothing.
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/failover/failover/activities"
+	"github.com/failover/failover/alerts"
+	"github.com/failover/failover/plan"
+	"github.com/failover/failover/probe"
+	"github.com/failover/failover/workflows"
+)
+
+// Firer delivers the watcher's verdicts as alerts; *alerts.Handler is one.
+type Firer interface {
+	Fire(ctx context.Context, t alerts.Target, sig workflows.Alert, trigger workflows.Trigger) (alerts.Result, error)
+	Resolve(ctx context.Context, t alerts.Target, sig workflows.Alert) (alerts.Result, error)
+}
+
+// AlertName is the alertname of the watcher's verdicts, as failovers record them.
+const AlertName = "WatcherRegionDown"
+
+// Options configure a Watcher.
+type Options struct {
+	// Observer names this watcher (on the etcd board, in the trigger and in probes); unique per replica.
+	Observer string
+	// Plans are the plans the front door routes; those with a watch section are watched.
+	Plans []plan.Plan
+	Firer Firer
+	// Board records verdicts in etcd for the other watchers; required when a plan's quorum names observers.
+	Board *Board
+	// Queries runs quorum queries; default a plain *activities.Activities.
+	Queries QueryEvaluator
+	// Prober probes the regions; default one with Observer set.
+	Prober *probe.Prober
+	// Evacuator is told about region-wide failures; default LogEvacuator.
+	Evacuator Evacuator
+	Metrics   *Metrics
+	Logger    *slog.Logger
+}
+
+// target is one watched region of one plan, and where its failover goes.
+type target struct {
+	plan      plan.Plan
+	region    string
+	to        string
+	probe     probe.Target
+	alertKey  string
+	startedBy string
+}
+
+func (t target) alertsTarget() alerts.Target {
+	return alerts.Target{Plan: t.plan, From: t.region, To: t.to}
+}
+
+// watched is a target and what the watcher knows and did about it.
+type watched struct {
+	target
+	st *regionState
+	// busy while a quorum check, start or resolve runs for it; fired once this outage was delivered.
+	busy, fired, disagreed, heldBack bool
+	lastDetail                       string
+	// downSince and changed are copies of st's for the goroutines launch starts (st belongs to the loop).
+	downSince, changed time.Time
+}
+
+// Watcher watches regions; Run it.
+type Watcher struct {
+	o       Options
+	regions []*watched
+
+	mu          sync.Mutex
+	partitioned string // why, or "" when not
+	snapshot    []RegionStatus
+	evacuating  map[string]bool
+}
+
+// New checks the options: every watched plan has exactly two regions (the target is the other one), and a plan
+// whose quorum counts observers needs a Board.
+func New(o Options) (*Watcher, error) {
+	if o.Firer == nil {
+		return nil, errors.New("watcher: Options.Firer is nil")
+	}
+	if o.Observer == "" {
+		return nil, errors.New("watcher: empty Options.Observer: give each watcher its own name (--watcher-id)")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Queries == nil {
+		o.Queries = &activities.Activities{Logger: o.Logger}
+	}
+	if o.Prober == nil {
+		o.Prober = &probe.Prober{Observer: o.Observer}
+	}
+	if o.Evacuator == nil {
+		o.Evacuator = LogEvacuator{Logger: o.Logger}
+	}
+	w := &Watcher{o: o, evacuating: map[string]bool{}}
+	var errs []error
+	now := time.Now()
+	for _, p := range o.Plans {
+		if p.Watch == nil {
+			continue
+		}
+		if p.Watch.Quorum.Observers >= 2 && o.Board == nil {
+			errs = append(errs, fmt.Errorf("plan %s: watch.quorum.observers is %d: the watcher needs etcd to read the other watchers (set the etcd endpoints)",
+				p.Service, p.Watch.Quorum.Observers))
+		}
+		for _, r := range p.RegionNames() {
+			to, err := p.OtherRegion(r)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("plan %s: the watcher fails over to the other region: %w", p.Service, err))
+				break
+			}
+			t := target{plan: p, region: r, to: to, probe: probe.TargetOf(p.Regions[r]),
+				alertKey: fmt.Sprintf("watcher/%s/%s/%s", o.Observer, p.Service, r), startedBy: "watcher " + o.Observer}
+			w.regions = append(w.regions, &watched{target: t, st: newRegionState(*p.Watch, now)})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	w.publish()
+	return w, nil
+}
+
+// Watching reports whether any plan is watched.
+func (w *Watcher) Watching() bool { return len(w.regions) > 0 }
+
+type probeResult struct {
+	i   int
+	res probe.Result
+	at  time.Time
+}
+
+type outcome struct {
+	i    int
+	done func(*watched)
+}
+
+// Run probes and acts until ctx ends.
+func (w *Watcher) Run(ctx context.Context) {
+	defer w.o.Prober.Close()
+	if w.o.Board != nil {
+		go w.o.Board.Run(ctx)
+	}
+	results := make(chan probeResult, len(w.regions))
+	outcomes := make(chan outcome, len(w.regions))
+	for i := range w.regions {
+		go w.probeLoop(ctx, i, results)
+	}
+	w.o.Logger.Info("watcher: watching", "observer", w.o.Observer, "regions", len(w.regions))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-results:
+			w.onProbe(ctx, r, outcomes)
+		case o := <-outcomes:
+			rw := w.regions[o.i]
+			rw.busy = false
+			o.done(rw)
+		}
+	}
+}
+
+func (w *Watcher) probeLoop(ctx context.Context, i int, results chan<- probeResult) {
+	rw := w.regions[i]
+	wt := rw.plan.Watch
+	tick := time.NewTicker(wt.Interval)
+	defer tick.Stop()
+	for {
+		res := w.o.Prober.Check(ctx, rw.probe, wt.Timeout)
+		select {
+		case <-ctx.Done():
+			return
+		case results <- probeResult{i: i, res: res, at: time.Now()}:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// boardTimeout bounds one etcd call of the watcher loop.
+const boardTimeout = time.Second
+
+func (w *Watcher) onProbe(ctx context.Context, r probeResult, outcomes chan<- outcome) {
+	rw := w.regions[r.i]
+	m := w.o.Metrics
+	result := "healthy"
+	if !r.res.Healthy {
+		result = "failed"
+	}
+	m.Probes.WithLabelValues(rw.plan.Service, rw.region, result).Inc()
+	rw.lastDetail = r.res.Detail
+	before := rw.st.verdict
+	if rw.st.observe(r.res.Healthy, r.at) {
+		w.verdictChanged(ctx, rw, before)
+	}
+	w.checkPartition()
+	w.checkEvacuation(ctx)
+	w.publish()
+	if rw.busy {
+		return
+	}
+	switch {
+	case rw.st.verdict == Up && rw.fired:
+		rw.fired, rw.disagreed, rw.heldBack = false, false, false
+		w.launch(ctx, r.i, outcomes, w.resolve)
+	case rw.st.verdict == Up:
+		rw.disagreed, rw.heldBack = false, false
+	case rw.st.shouldFailOver() && !rw.fired:
+		if why := w.partitionReason(); why != "" {
+			if !rw.heldBack {
+				rw.heldBack = true
+				w.o.Logger.Warn("watcher: region down, but this watcher is partitioned: starting nothing",
+					"service", rw.plan.Service, "region", rw.region, "reason", why)
+			}
+			return
+		}
+		w.launch(ctx, r.i, outcomes, w.failOver)
+	}
+}
+
+func (w *Watcher) verdictChanged(ctx context.Context, rw *watched, before Verdict) {
+	st := rw.st
+	m := w.o.Metrics
+	for _, v := range Verdicts {
+		val := 0.0
+		if v == st.verdict {
+			val = 1
+		}
+		m.Verdict.WithLabelValues(rw.plan.Service, rw.region, string(v)).Set(val)
+	}
+	flap := 0.0
+	if st.flapping {
+		flap = 1
+	}
+	m.Flapping.WithLabelValues(rw.plan.Service, rw.region).Set(flap)
+	m.LastChange.WithLabelValues(rw.plan.Service, rw.region).Set(float64(st.changed.UnixNano()) / 1e9)
+	level := slog.LevelInfo
+	if st.verdict == Down || st.flapping {
+		level = slog.LevelWarn
+	}
+	w.o.Logger.Log(ctx, level, "watcher: verdict", "service", rw.plan.Service, "region", rw.region, "verdict", st.verdict,
+		"was", before, "flapping", st.flapping, "since", st.changed, "probe", rw.lastDetail)
+	if w.o.Board != nil && st.verdict != before {
+		bctx, cancel := context.WithTimeout(ctx, boardTimeout)
+		err := w.o.Board.Put(bctx, rw.plan.Service, rw.region, Record{Verdict: st.verdict, Since: st.changed, At: time.Now()})
+		cancel()
+		if err != nil {
+			w.o.Logger.Warn("watcher: could not record the verdict in etcd", "service", rw.plan.Service, "region", rw.region, "err", err)
+		}
+	}
+}
+
+// launch runs act for region i off the loop (it calls etcd, Prometheus and Temporal); its outcome comes back to
+// the loop.
+func (w *Watcher) launch(ctx context.Context, i int, outcomes chan<- outcome, act func(context.Context, *watched) func(*watched)) {
+	rw := w.regions[i]
+	rw.busy = true
+	snapshot := *rw
+	snapshot.st, snapshot.downSince, snapshot.changed = nil, rw.st.downSince, rw.st.changed
+	go func() {
+		done := act(ctx, &snapshot)
+		select {
+		case outcomes <- outcome{i: i, done: done}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// failOver asks the quorum and, when it agrees, starts (or joins) the failover away from the region.
+func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
+	qctx, cancel := context.WithTimeout(ctx, boardTimeout+rw.plan.Watch.Window)
+	ag := w.agree(qctx, rw.target)
+	cancel()
+	svc, region := rw.plan.Service, rw.region
+	if !ag.agree {
+		return func(rw *watched) {
+			// The other watchers reach the same verdict a few probes apart: only a disagreement that outlasts that
+			// skew (one more run of failures) is one. Until then the quorum is asked again at every probe.
+			if rw.disagreed || time.Since(rw.st.changed) < disagreeAfter(*rw.plan.Watch) {
+				return
+			}
+			rw.disagreed = true
+			w.o.Metrics.Disagreements.WithLabelValues(svc, region).Inc()
+			w.o.Logger.Warn("watcher: observer disagrees: this watcher sees the region down, the quorum does not confirm it; starting nothing",
+				"service", svc, "region", region, "observer", w.o.Observer, "evidence", ag.evidence, "probe", rw.lastDetail)
+		}
+	}
+	now := time.Now()
+	evidence := strings.Join(append([]string{rw.lastDetail}, ag.evidence...), "; ")
+	sig := workflows.Alert{Status: alerts.Firing, Alertname: AlertName, Fingerprint: rw.alertKey, GroupKey: "watcher/" + w.o.Observer,
+		Labels: map[string]string{"alertname": AlertName, workflows.RegionLabel: region, "service": svc, "observer": w.o.Observer,
+			"evidence": truncate(evidence, 1000)},
+		StartsAt: rw.downSince, ReceivedAt: now}
+	trigger := workflows.Trigger{Source: workflows.TriggerWatcher, By: rw.startedBy, Alert: AlertName, FaultAt: rw.downSince}
+	res, err := w.o.Firer.Fire(ctx, rw.alertsTarget(), sig, trigger)
+	return func(rw *watched) {
+		if err != nil {
+			w.o.Metrics.Starts.WithLabelValues(svc, region, "error").Inc()
+			w.o.Logger.Error("watcher: Temporal did not take the failover; trying again", "service", svc, "region", region, "err", err)
+			return
+		}
+		rw.fired = true
+		w.o.Metrics.Starts.WithLabelValues(svc, region, res.Action).Inc()
+		w.o.Logger.Warn("watcher: region down and confirmed: failover requested", "service", svc, "region", region, "to", rw.to,
+			"action", res.Action, "workflow", res.WorkflowID, "run", res.RunID, "reason", res.Reason, "evidence", evidence,
+			"down_for", now.Sub(rw.downSince).Round(time.Millisecond))
+	}
+}
+
+// disagreeAfter is how long after its own down verdict a watcher waits for the quorum before it reports that the
+// observers disagree: the time the others need for the same run of failures.
+func disagreeAfter(w plan.Watch) time.Duration { return time.Duration(w.Failures) * w.Interval }
+
+// resolve tells the failover the region is up again (before its cutover, a run the watcher started then ends
+// source-recovered).
+func (w *Watcher) resolve(ctx context.Context, rw *watched) func(*watched) {
+	sig := workflows.Alert{Status: alerts.Resolved, Alertname: AlertName, Fingerprint: rw.alertKey, GroupKey: "watcher/" + w.o.Observer,
+		Labels:   map[string]string{"alertname": AlertName, workflows.RegionLabel: rw.region, "service": rw.plan.Service, "observer": w.o.Observer},
+		StartsAt: rw.downSince, EndsAt: rw.changed, ReceivedAt: time.Now()}
+	res, err := w.o.Firer.Resolve(ctx, rw.alertsTarget(), sig)
+	return func(*watched) {
+		w.o.Logger.Info("watcher: region up again", "service", rw.plan.Service, "region", rw.region, "action", res.Action,
+			"reason", res.Reason, "err", err)
+	}
+}
+
+// checkPartition: a watcher that cannot reach etcd (when it has a board), or whose last probes of most regions
+// failed, is more likely cut off than looking at that many outages.
+func (w *Watcher) checkPartition() {
+	why := ""
+	if w.o.Board != nil {
+		if err := w.o.Board.Reachable(); err != nil {
+			why = err.Error()
+		}
+	}
+	failing, total := 0, 0
+	for _, rw := range w.regions {
+		total++
+		if rw.st.failing() {
+			failing++
+		}
+	}
+	if why == "" && total >= 2 && 2*failing > total {
+		why = fmt.Sprintf("probes of %d of %d regions fail at once", failing, total)
+	}
+	w.mu.Lock()
+	was := w.partitioned
+	w.partitioned = why
+	w.mu.Unlock()
+	switch {
+	case why != "" && was == "":
+		w.o.Metrics.Partitioned.Set(1)
+		w.o.Logger.Warn("watcher: partitioned: this watcher is cut off and starts nothing", "observer", w.o.Observer, "reason", why)
+	case why == "" && was != "":
+		w.o.Metrics.Partitioned.Set(0)
+		w.o.Logger.Info("watcher: no longer partitioned", "observer", w.o.Observer)
+	}
+}
+
+func (w *Watcher) partitionReason() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.partitioned
+}
+
+// checkEvacuation hands a region-wide failure (every watched service of a region down, at least two services) to
+// the Evacuator once, until one of them is up again.
+func (w *Watcher) checkEvacuation(ctx context.Context) {
+	byRegion := map[string][]*watched{}
+	for _, rw := range w.regions {
+		byRegion[rw.region] = append(byRegion[rw.region], rw)
+	}
+	for region, rws := range byRegion {
+		allDown := len(rws) >= 2 && !slices.ContainsFunc(rws, func(rw *watched) bool { return rw.st.verdict != Down })
+		switch {
+		case allDown && !w.evacuating[region] && w.partitionReason() == "":
+			w.evacuating[region] = true
+			var services []string
+			for _, rw := range rws {
+				services = append(services, rw.plan.Service)
+			}
+			slices.Sort(services)
+			w.o.Metrics.Evacuations.WithLabelValues(region).Inc()
+			w.o.Evacuator.Evacuate(ctx, region, services)
+		case !allDown:
+			delete(w.evacuating, region)
+		}
+	}
+}
+
+// RegionStatus is one watched region as /healthz shows it.
+type RegionStatus struct {
+	Service  string  `json:"service"`
+	Region   string  `json:"region"`
+	Verdict  Verdict `json:"verdict"`
+	Flapping bool    `json:"flapping"`
+	// RecentOutages counts the outages (runs of failed probes) that began within watch.flapWindow.
+	RecentOutages int       `json:"recent_outages"`
+	Since         time.Time `json:"since"`
+}
+
+// Health is the watcher's own state: partitioned (and why) and every region's verdict.
+type Health struct {
+	Observer    string         `json:"observer"`
+	Partitioned string         `json:"partitioned,omitempty"`
+	Regions     []RegionStatus `json:"regions"`
+}
+
+func (w *Watcher) publish() {
+	snap := make([]RegionStatus, 0, len(w.regions))
+	for _, rw := range w.regions {
+		snap = append(snap, RegionStatus{Service: rw.plan.Service, Region: rw.region, Verdict: rw.st.verdict,
+			Flapping: rw.st.flapping, RecentOutages: len(rw.st.outages), Since: rw.st.changed})
+	}
+	w.mu.Lock()
+	w.snapshot = snap
+	w.mu.Unlock()
+}
+
+// Health reports the watcher's state; safe to call from any goroutine.
+func (w *Watcher) Health() Health {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Health{Observer: w.o.Observer, Partitioned: w.partitioned, Regions: slices.Clone(w.snapshot)}
+}
+
+// String is the one-line summary /healthz prints.
+func (h Health) String() string {
+	var parts []string
+	for _, r := range h.Regions {
+		s := fmt.Sprintf("%s/%s %s", r.Service, r.Region, r.Verdict)
+		if r.Flapping {
+			s += " (flapping)"
+		}
+		parts = append(parts, s)
+	}
+	state := "watching"
+	if h.Partitioned != "" {
+		state = "partitioned (" + h.Partitioned + "): starts nothing"
+	}
+	return fmt.Sprintf("watcher %s: %s; %s", h.Observer, state, strings.Join(parts, ", "))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
