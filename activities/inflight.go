@@ -7,7 +7,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 )
 
 // FailoverInFlight reports whether the workflow (a service's failover-<service>) is running now: a drill asks

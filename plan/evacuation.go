@@ -171,7 +171,7 @@ func (e Evacuation) Validate() error {
 	if len(v) == 0 {
 		return nil
 	}
-	return errors.New("invalid evacuation:\n  " + strings.Join(v, "\n  "))
+	return errors.New("invalid evacuation:\n  " + v.join())
 }
 
 func (e Evacuation) validateWaves(v *problems) {

@@ -136,7 +136,7 @@ func (e Evacuation) Schedule(plans []PlanFile) ([]ScheduledWave, error) {
 		ordered = append(ordered, sw)
 	}
 	if len(v) > 0 {
-		return nil, errors.New("invalid evacuation:\n  " + strings.Join(v, "\n  "))
+		return nil, errors.New("invalid evacuation:\n  " + v.join())
 	}
 	return ordered, nil
 }

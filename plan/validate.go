@@ -546,11 +546,16 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
+	return "invalid plan:\n  " + problems(e.Problems).join()
+}
+
+// join lists the problems one per line, as the errors show them.
+func (v problems) join() string {
+	lines := make([]string, len(v))
+	for i, p := range v {
 		lines[i] = p.String()
 	}
-	return "invalid plan:\n  " + strings.Join(lines, "\n  ")
+	return strings.Join(lines, "\n  ")
 }
 
 // Problem is one thing Validate refuses: the field, and what is wrong with the fix.
