@@ -37,9 +37,13 @@ type Board struct {
 	observer string
 	ttl      time.Duration
 
-	mu      sync.Mutex
+	mu      sync.Mutex // held across etcd calls (lease and records)
 	lease   clientv3.LeaseID
 	records map[string]Record // key → this observer's current records, rewritten under a new lease
+
+	// health is never held across an etcd call, so Reachable answers at once while etcd hangs (the watcher's loop
+	// asks it every round).
+	health  sync.Mutex
 	lastOK  time.Time
 	lastErr error
 }
@@ -126,6 +130,8 @@ func (b *Board) KeepAlive(ctx context.Context) error {
 }
 
 func (b *Board) note(err error) error {
+	b.health.Lock()
+	defer b.health.Unlock()
 	if err == nil {
 		b.lastOK, b.lastErr = time.Now(), nil
 	} else {
@@ -153,8 +159,8 @@ func (b *Board) Run(ctx context.Context) {
 // Reachable returns nil while etcd answered this watcher within the lease's TTL (its records still stand),
 // else why not.
 func (b *Board) Reachable() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.health.Lock()
+	defer b.health.Unlock()
 	if !b.lastOK.IsZero() && time.Since(b.lastOK) < b.ttl {
 		return nil
 	}
@@ -168,9 +174,7 @@ func (b *Board) Reachable() error {
 func (b *Board) Verdicts(ctx context.Context, service, region string) ([]Record, error) {
 	resp, err := b.cli.Get(ctx, b.key(service, region, "")+"/", clientv3.WithPrefix())
 	if err != nil {
-		b.mu.Lock()
 		b.note(err)
-		b.mu.Unlock()
 		return nil, fmt.Errorf("read verdicts on %s/%s: %w", service, region, err)
 	}
 	var out []Record

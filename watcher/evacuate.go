@@ -6,8 +6,8 @@ import (
 )
 
 // Evacuator is called once when every watched service of a region is down (a region-wide failure), until one of
-// them is up again. The Evacuation workflow is built on another branch; until it is wired here, LogEvacuator
-// only says what it would do, and the services' own failovers proceed one by one.
+// them is up again. It is not wired to the Evacuation workflow yet: LogEvacuator only says what it would do, and
+// the services' own failovers proceed one by one.
 type Evacuator interface {
 	Evacuate(ctx context.Context, region string, services []string)
 }
