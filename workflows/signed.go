@@ -151,15 +151,15 @@ const signedStarts = "signed-starts"
 // requester is who asked for this failover, whom approval.fourEyes forbids to approve it. On a plan with
 // approval.people it is proven by the trigger's start proof, checked like a vote's against the people's keys
 // at the run's start time (so replay reads the same answer). Only a proven requester is refused as an approver.
-// An alert start has no person; any other start without a valid proof has an unproven requester (see
+// An alert or region-watcher start has no person; any other start without a valid proof has an unproven requester (see
 // approvalsNeeded). Without people, Trigger.By as written.
 func (f *failover) requester(ctx workflow.Context) Requester {
 	t, ap := f.req.Trigger, f.req.Plan.Approval
 	switch {
 	case !ap.HasPeople():
 		return Requester{Person: t.By, Proven: RequesterUnproven, Why: "the plan names no approval.people"}
-	case t.Proof == nil && t.Source == TriggerAlert && t.By == "":
-		return Requester{Proven: RequesterAlert}
+	case t.Proof == nil && ((t.Source == TriggerAlert && t.By == "") || t.Source == TriggerWatcher):
+		return Requester{Proven: RequesterAlert} // the alert route or the region watcher: no person asked
 	case t.Proof == nil:
 		return Requester{Person: t.By, Proven: RequesterUnproven, Why: "the start carries no signed proof"}
 	}

@@ -249,19 +249,24 @@ func TestUnprovenRequesterUnderFourEyes(t *testing.T) {
 			}
 		})
 	}
-	t.Run("alert start", func(t *testing.T) {
-		env, _ := newEnv(t)
-		env.SetStartTime(start)
-		req := request(p)
-		req.Trigger = Trigger{Source: TriggerAlert, Alert: "PaymentsDown"}
-		signedVote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "bob", PlanHash: p.Hash(), Via: proof.ViaCLI,
-			Proof: sign(t, statement(p, ApproveUpdate, "bob", proof.ViaCLI, time.Minute), k.bob)})
-		res := run(t, env, req)
-		wantOutcome(t, res, Succeeded)
-		if got := res.Steps[2].Seconds(); got != time.Minute.Seconds() {
-			t.Errorf("approval took %.0fs, want 60: bob alone approves an alert-started run", got)
-		}
-	})
+	for name, trigger := range map[string]Trigger{
+		"alert start":   {Source: TriggerAlert, Alert: "PaymentsDown"},
+		"watcher start": {Source: TriggerWatcher, By: "watcher door-a", Alert: "WatcherRegionDown"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env, _ := newEnv(t)
+			env.SetStartTime(start)
+			req := request(p)
+			req.Trigger = trigger
+			signedVote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "bob", PlanHash: p.Hash(), Via: proof.ViaCLI,
+				Proof: sign(t, statement(p, ApproveUpdate, "bob", proof.ViaCLI, time.Minute), k.bob)})
+			res := run(t, env, req)
+			wantOutcome(t, res, Succeeded)
+			if got := res.Steps[2].Seconds(); got != time.Minute.Seconds() {
+				t.Errorf("approval took %.0fs, want 60: bob alone approves a run no person started", got)
+			}
+		})
+	}
 }
 
 func TestWebUIUnsignedDecisions(t *testing.T) {
