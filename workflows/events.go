@@ -75,6 +75,7 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 				f.status.NotifyDropped += len(batch)
 				f.countDropped(ctx, dropActivityFailed, len(batch))
 				workflow.GetLogger(ctx).Warn("events not delivered to Slack; the audit log has them", "error", err, "events", len(batch))
+				f.auditDropped(ctx, batch, dropActivityFailed, err.Error())
 				continue
 			}
 			if f.threadRef == "" {
@@ -134,6 +135,7 @@ func (f *failover) drainEvents(ctx workflow.Context) {
 		f.countDropped(ctx, dropDrainTimeout, len(f.toNotify))
 		workflow.GetLogger(ctx).Warn("Slack did not take every event before the run closed; the audit log has them all",
 			"queued", len(f.toNotify))
+		f.auditDropped(ctx, f.toNotify, dropDrainTimeout, "still queued for Slack when the run closed after "+notifyDrain.String())
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ func request(p plan.Plan) Request {
 // fakes answers every activity like a healthy run: source down, target ready, writes succeed, checks pass.
 type fakes struct {
 	env        *testsuite.TestWorkflowEnvironment
+	auditMu    sync.Mutex // RecordAudit runs as a local activity, twice at once when dropped events are audited
 	sourceUp   bool
 	targetUp   bool
 	verdict    activities.Verdict
@@ -164,6 +166,8 @@ func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWork
 	env.OnActivity(a.Warmup, mock.Anything, mock.Anything).Return(activities.WarmupResult{}, nil)
 	env.OnActivity(a.RecordAudit, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, events []activities.Event) error {
+			f.auditMu.Lock()
+			defer f.auditMu.Unlock()
 			f.events = append(f.events, events...)
 			return nil
 		})

@@ -25,6 +25,7 @@ const (
 const (
 	dropActivityFailed = "notify-failed" // the Notify activity failed after its retries: the batch is lost to Slack
 	dropDrainTimeout   = "drain-timeout" // still queued when the run closed after notifyDrain
+	dropSink           = "publishers"    // the sink label of what the workflow itself drops
 )
 
 // countDropped counts n events the publishers never got; metrics are not commands, so this changes no history.
@@ -32,7 +33,7 @@ func (f *failover) countDropped(ctx workflow.Context, reason string, n int) {
 	if n == 0 {
 		return
 	}
-	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"sink": "publishers", "reason": reason}).
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"sink": dropSink, "reason": reason}).
 		Counter(metricDropped).Inc(int64(n))
 }
 
