@@ -50,3 +50,22 @@ func TestEventsSlackNeverGotAreCounted(t *testing.T) {
 		t.Fatalf("dropped records name %d distinct events, want %d", len(seqs), audited)
 	}
 }
+
+// Slack slower than the run's drain: the events still queued when the run closes are counted (drain-timeout) and
+// each gets a dropped record in the audit log.
+func TestEventsStillQueuedAtCloseAreAudited(t *testing.T) {
+	env, f := newEnv(t)
+	f.notifyCall.After(time.Hour)
+	p := testPlan()
+	vote(env, time.Minute, ApproveUpdate, ApprovalRequest{By: "alice", PlanHash: p.Hash(), Via: "cli"})
+	wantOutcome(t, run(t, env, request(p)), Succeeded)
+	records := f.ofType(activities.EventDropped)
+	if len(records) == 0 {
+		t.Fatalf("no dropped records (notify batches %d): the events Slack never got before the run closed are not in the audit log", len(f.notified))
+	}
+	for _, r := range records {
+		if r.Sink != dropSink || r.Reason != dropDrainTimeout || r.Dropped == "" {
+			t.Fatalf("dropped record %+v: want sink %s, reason %s and the event's type", r, dropSink, dropDrainTimeout)
+		}
+	}
+}

@@ -48,7 +48,8 @@ func request(p plan.Plan) Request {
 // fakes answers every activity like a healthy run: source down, target ready, writes succeed, checks pass.
 type fakes struct {
 	env        *testsuite.TestWorkflowEnvironment
-	auditMu    sync.Mutex // RecordAudit runs as a local activity, twice at once when dropped events are audited
+	auditMu    sync.Mutex                 // RecordAudit runs as a local activity, twice at once when dropped events are audited
+	notifyCall *testsuite.MockCallWrapper // the Notify mock: a test may delay it (After)
 	sourceUp   bool
 	targetUp   bool
 	verdict    activities.Verdict
@@ -171,7 +172,7 @@ func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWork
 			f.events = append(f.events, events...)
 			return nil
 		})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
+	f.notifyCall = env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.NotifyInput) (activities.PublishResult, error) {
 			f.notified = append(f.notified, in.Events)
 			return activities.PublishResult{Ref: "thread-1"}, f.notifyErr
