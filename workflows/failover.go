@@ -278,17 +278,8 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 				f.plan.Etcd.ActiveKey, f.active.Value.Region, f.req.From, f.active.Value.Region))
 		}
 	}
-	if weights == nil {
-		// checked by the Kong preflight
-	} else if err := weights.Get(ctx, &f.weights); err != nil {
-		problems = append(problems, fmt.Sprintf("read Kong upstream %s: %v", f.plan.Kong.Upstream, err))
-	} else {
-		f.status.KongBefore = f.weights
-		for _, region := range []string{f.req.From, f.req.To} {
-			if _, ok := weightOf(f.weights, f.plan.Regions[region].KongTarget); !ok {
-				problems = append(problems, fmt.Sprintf("Kong upstream %s has no target %s for %s", f.plan.Kong.Upstream, f.plan.Regions[region].KongTarget, region))
-			}
-		}
+	if weights != nil { // nil for a service switch: the Kong preflight checks the service
+		problems = append(problems, f.readyWeights(ctx, weights)...)
 	}
 	problems = append(problems, f.kongReady(ctx, kongPreflight)...)
 	if len(problems) > 0 {
@@ -296,6 +287,22 @@ func (f *failover) readiness(ctx workflow.Context) *stop {
 	}
 	f.end(ctx, ResultOK, fmt.Sprintf("%s healthy; etcd revision %d; weights %v", f.req.To, f.active.ModRevision, f.weights))
 	return nil
+}
+
+// readyWeights reads the upstream's weights before the failover (what a rollback restores) and names a region
+// without its target.
+func (f *failover) readyWeights(ctx workflow.Context, weights workflow.Future) []string {
+	if err := weights.Get(ctx, &f.weights); err != nil {
+		return []string{fmt.Sprintf("read Kong upstream %s: %v", f.plan.Kong.Upstream, err)}
+	}
+	f.status.KongBefore = f.weights
+	var problems []string
+	for _, region := range []string{f.req.From, f.req.To} {
+		if _, ok := weightOf(f.weights, f.plan.Regions[region].KongTarget); !ok {
+			problems = append(problems, fmt.Sprintf("Kong upstream %s has no target %s for %s", f.plan.Kong.Upstream, f.plan.Regions[region].KongTarget, region))
+		}
+	}
+	return problems
 }
 
 // approve waits for the plan's approvers (Temporal Update approve/reject from the CLI, Slack or the Web UI)
