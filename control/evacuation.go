@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -27,27 +26,17 @@ func IsEvacuation(workflowID string) bool {
 func StartEvacuation(ctx context.Context, t Starter, req workflows.EvacuationRequest) (client.WorkflowRun, error) {
 	id := workflows.EvacuationID(req.Kind, req.Region)
 	opts := client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                workflows.TaskQueue,
-		WorkflowTaskTimeout:                      workflows.WorkflowTaskTimeout,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            fmt.Sprintf("%s of %s: %d services in %d waves", req.Kind, req.Region, len(req.Services), len(req.Waves)),
+		ID:                    id,
+		TaskQueue:             workflows.TaskQueue,
+		WorkflowTaskTimeout:   workflows.WorkflowTaskTimeout,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("%s of %s: %d services in %d waves", req.Kind, req.Region, len(req.Services), len(req.Waves)),
 		StaticDetails: fmt.Sprintf("evacuation %s, plans %s, started by %s via %s; approve with `starter approve %s`",
 			req.Hash, req.PlansDir, req.Trigger.By, req.Trigger.Source, id),
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ServiceKey.ValueSet(id),
 			workflows.FromKey.ValueSet(req.Region), workflows.StepKey.ValueSet(workflows.StepStart)),
 	}
-	run, err := t.ExecuteWorkflow(ctx, opts, workflows.Evacuation, req)
-	var running *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &running) {
-		return nil, fmt.Errorf("start %s: %w", id, ErrEvacuationRunning)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", id, err)
-	}
-	return run, nil
+	return startExclusive(ctx, t, opts, workflows.Evacuation, req, ErrEvacuationRunning)
 }
 
 // EvacuationStatus asks the evacuation's latest run (runID "") or that run for its status
