@@ -15,7 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads, decodes, defaults and validates a plan file. approval.peopleFile is read relative to the plan file.
+// Load reads, decodes, defaults and validates a plan file. approval.peopleFile and regions.*.grpc.caFile are read
+// relative to the plan file.
 func Load(path string) (Plan, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -41,6 +42,9 @@ func decode(r io.Reader, dir string) (Plan, error) {
 		return Plan{}, err
 	}
 	if err := p.Approval.readPeopleFile(dir); err != nil {
+		return Plan{}, err
+	}
+	if err := p.readCAFiles(dir); err != nil {
 		return Plan{}, err
 	}
 	p.SetDefaults()

@@ -49,10 +49,17 @@ type GRPCHealth struct {
 	Address string `yaml:"address" json:"address"`
 	// Service is the service name asked about; "" asks about the server as a whole.
 	Service string `yaml:"service" json:"service,omitempty"`
-	// TLS dials with TLS (system roots) instead of plaintext.
+	// TLS dials with TLS instead of plaintext, trusting the system roots, or only CAFile's CAs when it is set.
 	TLS bool `yaml:"tls" json:"tls,omitempty"`
-	// ServerName overrides the TLS server name (default: Address's host).
+	// ServerName overrides the TLS server name (default: Address's host), e.g. the name in the server's
+	// certificate when Address is an IP.
 	ServerName string `yaml:"serverName" json:"serverName,omitempty"`
+	// CAFile is a PEM file of the CA certificates that sign the server's certificate (a private CA), relative to
+	// the plan file; with it, only those CAs are trusted. Read when the plan is loaded (grpctls.go).
+	CAFile string `yaml:"caFile" json:"caFile,omitempty"`
+	// CAPEM is CAFile's content as loaded: the plan carries it into the failover's probes and the watcher, so
+	// they trust exactly what plan validation checked, wherever they run.
+	CAPEM string `yaml:"-" json:"caPEM,omitempty"`
 }
 
 // MaxWatchFailures caps watch.failures: the state of one region keeps that many probe results.
@@ -133,4 +140,5 @@ func (v *problems) grpcHealth(field string, g *GRPCHealth) {
 	if g.ServerName != "" && !g.TLS {
 		v.add(field+".serverName", "is set but tls is off: set tls: true, or remove serverName")
 	}
+	v.grpcCA(field, g)
 }

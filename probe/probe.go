@@ -5,6 +5,7 @@ package probe
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -139,7 +140,7 @@ func (p *Prober) checkGRPC(ctx context.Context, g plan.GRPCHealth) (bool, string
 }
 
 func (p *Prober) conn(g plan.GRPCHealth) (*grpc.ClientConn, error) {
-	key := fmt.Sprintf("%s|%t|%s", g.Address, g.TLS, g.ServerName)
+	key := fmt.Sprintf("%s|%t|%s|%x", g.Address, g.TLS, g.ServerName, sha256.Sum256([]byte(g.CAPEM)))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.conns[key]; ok {
@@ -151,7 +152,11 @@ func (p *Prober) conn(g plan.GRPCHealth) (*grpc.ClientConn, error) {
 		if name == "" {
 			name, _, _ = net.SplitHostPort(g.Address)
 		}
-		creds = credentials.NewTLS(&tls.Config{ServerName: name, MinVersion: tls.VersionTLS12})
+		roots, err := g.CertPool() // nil: the system roots
+		if err != nil {
+			return nil, fmt.Errorf("grpc.caFile of %s: %w", g.Address, err)
+		}
+		creds = credentials.NewTLS(&tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12})
 	}
 	c, err := grpc.NewClient(g.Address, grpc.WithTransportCredentials(creds))
 	if err != nil {
