@@ -89,10 +89,6 @@ func (p Plan) validateWatch(v *problems) {
 	if w == nil {
 		return
 	}
-	if n := len(p.Regions); n != 2 {
-		v.add("watch", "the plan has %d regions: the watcher fails a down region over to the other one, so it needs exactly two; "+
-			"remove the watch section and rely on alerts routed to a named region", n)
-	}
 	if w.Failures < 1 || w.Failures > MaxWatchFailures {
 		v.add("watch.failures", "is %d: use 1 to %d consecutive failed probes (e.g. 6)", w.Failures, MaxWatchFailures)
 	}

@@ -208,7 +208,7 @@ func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router
 			return nil, fmt.Errorf("--watcher-id: %w", err)
 		}
 	}
-	w, err := regionwatcher.New(regionwatcher.Options{Observer: id, Plans: plans, Firer: hook, Board: board,
+	w, err := regionwatcher.New(regionwatcher.Options{Observer: id, Plans: plans, Firer: hook, Board: board, Standby: router,
 		Metrics: regionwatcher.NewMetrics(reg), Logger: logger})
 	if err != nil {
 		return nil, err

@@ -51,9 +51,31 @@ type Options struct {
 	Evacuator Evacuator
 	Metrics   *Metrics
 	Logger    *slog.Logger
+	// Standby names where a down region's failover goes; *alerts.Router is one (the routes' targets). Default:
+	// the plan's other region, which only two-region plans have.
+	Standby Standby
 }
 
-// target is one watched region of one plan, and where its failover goes.
+// Standby names the region a failover of p's service away from the down region goes to; ok false: none does.
+type Standby interface {
+	Standby(p plan.Plan, down string) (to string, ok bool, err error)
+}
+
+// OtherRegion is the Standby of two-region plans: the plan's other region.
+type OtherRegion struct{}
+
+// Standby is p's other region; a plan with more regions needs the routes to name it.
+func (OtherRegion) Standby(p plan.Plan, down string) (string, bool, error) {
+	if n := len(p.Regions); n != 2 {
+		return "", false, fmt.Errorf("plan %s has %d regions: which one a failover away from %s goes to is the routes' to: "+
+			"give the watcher the routes (Options.Standby)", p.Service, n, down)
+	}
+	to, err := p.OtherRegion(down)
+	return to, err == nil, err
+}
+
+// target is one watched region of one plan, and where its failover goes ("" when no route names a standby for
+// it: watched, never failed over).
 type target struct {
 	plan      plan.Plan
 	region    string
@@ -89,8 +111,8 @@ type Watcher struct {
 	evacuating  map[string]bool
 }
 
-// New checks the options: every watched plan has exactly two regions (the target is the other one), and a plan
-// whose quorum counts observers needs a Board.
+// New checks the options: every watched region has at most one standby (Options.Standby), and a plan whose
+// quorum counts observers needs a Board.
 func New(o Options) (*Watcher, error) {
 	if o.Firer == nil {
 		return nil, errors.New("watcher: Options.Firer is nil")
@@ -113,6 +135,9 @@ func New(o Options) (*Watcher, error) {
 	if o.Evacuator == nil {
 		o.Evacuator = LogEvacuator{Logger: o.Logger}
 	}
+	if o.Standby == nil {
+		o.Standby = OtherRegion{}
+	}
 	w := &Watcher{o: o, evacuating: map[string]bool{}}
 	var errs []error
 	now := time.Now()
@@ -125,10 +150,14 @@ func New(o Options) (*Watcher, error) {
 				p.Service, p.Watch.Quorum.Observers))
 		}
 		for _, r := range p.RegionNames() {
-			to, err := p.OtherRegion(r)
+			to, ok, err := o.Standby.Standby(p, r)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("plan %s: the watcher fails over to the other region: %w", p.Service, err))
-				break
+				errs = append(errs, fmt.Errorf("plan %s: where a failover away from %s goes: %w", p.Service, r, err))
+				continue
+			}
+			if !ok {
+				o.Logger.Info("watcher: no route names a region to fail over to: watched (verdicts, region-wide failures), never failed over",
+					"service", p.Service, "region", r)
 			}
 			t := target{plan: p, region: r, to: to, probe: probe.TargetOf(p.Regions[r]),
 				alertKey: fmt.Sprintf("watcher/%s/%s/%s", o.Observer, p.Service, r), startedBy: "watcher " + o.Observer}
@@ -230,7 +259,7 @@ func (w *Watcher) onProbe(ctx context.Context, r probeResult, outcomes chan<- ou
 		w.launch(ctx, r.i, outcomes, w.resolve)
 	case rw.st.verdict == Up:
 		rw.disagreed, rw.heldBack = false, false
-	case rw.st.shouldFailOver() && !rw.fired:
+	case rw.st.shouldFailOver() && !rw.fired && rw.to != "":
 		if why := w.partitionReason(); why != "" {
 			if !rw.heldBack {
 				rw.heldBack = true

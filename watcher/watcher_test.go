@@ -48,6 +48,7 @@ func newRegion(t *testing.T) *region {
 // firer records what the watchers deliver (the Temporal path is proven end to end in testsuite/devstack).
 type firer struct {
 	mu       sync.Mutex
+	targets  []alerts.Target
 	fired    []workflows.Trigger
 	sigs     []workflows.Alert
 	resolved []workflows.Alert
@@ -59,7 +60,7 @@ func (f *firer) Fire(_ context.Context, t alerts.Target, sig workflows.Alert, tr
 	if t.From != sig.Labels[workflows.RegionLabel] || t.To == t.From {
 		return alerts.Result{}, fmt.Errorf("target %s → %s for an alert about %s", t.From, t.To, sig.Labels[workflows.RegionLabel])
 	}
-	f.fired, f.sigs = append(f.fired, tr), append(f.sigs, sig)
+	f.fired, f.sigs, f.targets = append(f.fired, tr), append(f.sigs, sig), append(f.targets, t)
 	return alerts.Result{Action: alerts.ActionStarted, WorkflowID: workflows.WorkflowID(t.Plan.Service)}, nil
 }
 

@@ -38,7 +38,7 @@ func openWatchedDoor(ctx context.Context, door *loopbackDoor, s *stack.Stack, p 
 			return nil, err
 		}
 		m := watcher.NewMetrics(d.reg)
-		w, err := watcher.New(watcher.Options{Observer: id, Plans: d.router.Plans(), Firer: d.hook, Board: board, Metrics: m,
+		w, err := watcher.New(watcher.Options{Observer: id, Plans: d.router.Plans(), Firer: d.hook, Board: board, Standby: d.router, Metrics: m,
 			Logger: logger.With("observer", id)})
 		if err != nil {
 			return nil, err
