@@ -345,7 +345,8 @@ func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
 		Labels: map[string]string{"alertname": AlertName, workflows.RegionLabel: region, "service": svc, "observer": w.o.Observer,
 			"evidence": truncate(evidence, 1000)},
 		StartsAt: rw.downSince, ReceivedAt: now}
-	trigger := workflows.Trigger{Source: workflows.TriggerWatcher, By: rw.startedBy, Alert: AlertName, FaultAt: rw.downSince}
+	trigger := workflows.Trigger{Source: workflows.TriggerWatcher, By: rw.startedBy, Alert: AlertName, FaultAt: rw.downSince,
+		Quorum: truncate(strings.Join(ag.evidence, "; "), 1000)}
 	res, err := w.o.Firer.Fire(ctx, rw.alertsTarget(), sig, trigger)
 	return func(rw *watched) {
 		if err != nil {

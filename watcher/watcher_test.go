@@ -174,7 +174,7 @@ func TestWatchersFailOverARegionTheQuorumSeesDown(t *testing.T) {
 	f.firer.mu.Lock()
 	for i, tr := range f.firer.fired {
 		sig := f.firer.sigs[i]
-		if tr.Source != workflows.TriggerWatcher || tr.FaultAt.IsZero() || !strings.Contains(sig.Labels["evidence"], "watchers record us-east down") ||
+		if tr.Source != workflows.TriggerWatcher || tr.FaultAt.IsZero() || !strings.Contains(tr.Quorum, "watchers record us-east down (need 2)") || !strings.Contains(sig.Labels["evidence"], "watchers record us-east down") ||
 			sig.Labels[workflows.RegionLabel] != "us-east" {
 			t.Errorf("request %d: trigger %+v, labels %v", i, tr, sig.Labels)
 		}

@@ -164,12 +164,12 @@ func (f *failover) detect(ctx workflow.Context) *stop {
 	src := f.plan.Regions[f.req.From]
 	d := f.plan.Detection
 	var probed, queried *bool
-	if d.Probes > 0 {
+	if probes := f.detectProbes(ctx); probes > 0 {
 		var res activities.ProbeResult
-		actx := heartbeating(ctx, fmt.Sprintf("probe %s %d times", f.req.From, d.Probes),
-			time.Duration(d.Probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second)
+		actx := heartbeating(ctx, fmt.Sprintf("probe %s %d times", f.req.From, probes),
+			time.Duration(probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second)
 		err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{
-			URL: src.HealthURL, GRPC: src.GRPC, Attempts: d.Probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
+			URL: src.HealthURL, GRPC: src.GRPC, Attempts: probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
 		if err != nil {
 			return f.stepFailed(ctx, NotNeeded, "could not probe the source: %v", err)
 		}

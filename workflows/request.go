@@ -66,6 +66,9 @@ type Trigger struct {
 	// Proof proves By on plans with approval.people: By's signed start (StartStatement), so approval.fourEyes
 	// knows who asked. A start without one has an unproven requester (see Requester).
 	Proof *proof.Proof `json:"proof,omitempty"`
+	// Quorum, on a failover the region watcher started, is the quorum's agreement that the source is down (which
+	// watchers recorded it down, what Prometheus said): detection then confirms with one probe (watcherdetect.go).
+	Quorum string `json:"quorum,omitempty"`
 	// Evacuation, on a failover an evacuation started, carries the evacuation's approval (evacuation_services.go).
 	// The failover honours it only when that evacuation is its parent workflow.
 	Evacuation *EvacuationGrant `json:"evacuation,omitempty"`
