@@ -73,6 +73,8 @@ type demoOptions struct {
 	// targetLag, when > 0, is injected as eu-west's replication lag (seconds) before the outage, so the RPO shows it.
 	targetLag float64
 	watch     bool // run the region watcher too
+	// adjust, when set, changes the demo plan before the front door routes it (watchdrill's --plan).
+	adjust func(*plan.Plan)
 }
 
 func demoCmd() *cobra.Command {
@@ -148,6 +150,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 	defer s.Stop()
 
 	p := s.Plan
+	if o.adjust != nil {
+		o.adjust(&p)
+	}
 	if approveMode != "auto" {
 		p.Approval.Mode = plan.ApprovalManual
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,8 +34,8 @@ type drillStack struct {
 }
 
 // startDrillStack starts the stack (with Prometheus: the demo plan's readiness queries it) and the watchers on
-// the demo plan as adjust leaves it.
-func startDrillStack(ctx context.Context, logger *slog.Logger, adjust func(w *plan.Watch)) (*drillStack, error) {
+// the demo plan as variant (nil: as it is) and adjust leave it.
+func startDrillStack(ctx context.Context, logger *slog.Logger, variant func(*plan.Plan), adjust func(w *plan.Watch)) (*drillStack, error) {
 	door, err := startLoopbackDoor("127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -45,6 +46,9 @@ func startDrillStack(ctx context.Context, logger *slog.Logger, adjust func(w *pl
 		return nil, err
 	}
 	d := &drillStack{s: s, door: door, plan: s.Plan}
+	if variant != nil {
+		variant(&d.plan)
+	}
 	w := *d.plan.Watch
 	if adjust != nil {
 		adjust(&w)
@@ -230,6 +234,30 @@ type faultResult struct {
 	WatcherAlerts int `json:"watcher_alerts"`
 	// Disagreements counts "observer disagrees" events during the outage: none when every watcher sees it.
 	Disagreements int `json:"disagreements"`
+	// Steps is where the time went: each step's seconds, in the order the run took them.
+	Steps []stepTime `json:"steps"`
+}
+
+// stepTime is one step of the failover and how long it took.
+type stepTime struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+func stepTimes(steps []workflows.StepRecord) []stepTime {
+	var out []stepTime
+	for _, s := range steps {
+		out = append(out, stepTime{Name: s.Name, Seconds: s.Seconds()})
+	}
+	return out
+}
+
+func (r faultResult) stepsString() string {
+	var parts []string
+	for _, s := range r.Steps {
+		parts = append(parts, fmt.Sprintf("%s %.2f", s.Name, s.Seconds))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // faultDrill breaks us-east (every request 503) and times the watchers' failover.
@@ -255,6 +283,7 @@ func (d *drillStack) faultDrill(ctx context.Context) (faultResult, error) {
 	}
 	res.Outcome, res.TriggerSource = out.Outcome, st.Trigger.Source
 	res.StartedSeconds, res.RestoredSeconds = st.StartedAt.Sub(faultAt).Seconds(), restored.Seconds()
+	res.Steps = stepTimes(out.Steps)
 	if n := len(out.Steps); n > 0 && out.Outcome == workflows.Succeeded {
 		res.VerifiedSeconds = out.Steps[n-1].Ended.Sub(faultAt).Seconds()
 	}
@@ -277,6 +306,22 @@ type drillReport struct {
 	BaseP50   map[string]float64 `json:"baseline_p50_seconds,omitempty"`
 	Partition *partitionResult   `json:"partition,omitempty"`
 	Flap      *flapResult        `json:"flap,omitempty"`
+	// Plan is the --plan variant; LoadAverage is /proc/loadavg at the end (other work on the machine skews it all).
+	Plan        string `json:"plan"`
+	LoadAverage string `json:"load_average"`
+}
+
+// loadAverage is the first three fields of /proc/loadavg, or why not.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return err.Error()
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return string(b)
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func median(xs []float64) float64 {
@@ -292,8 +337,8 @@ func median(xs []float64) float64 {
 }
 
 // partitionAndFlap runs the partition drill, then the flap drill, on a stack of their own.
-func partitionAndFlap(ctx context.Context, logger *slog.Logger, rep *drillReport, hold, outage, period, total time.Duration) error {
-	d, err := startDrillStack(ctx, logger, nil)
+func partitionAndFlap(ctx context.Context, logger *slog.Logger, rep *drillReport, variant func(*plan.Plan), hold, outage, period, total time.Duration) error {
+	d, err := startDrillStack(ctx, logger, variant, nil)
 	if err != nil {
 		return err
 	}
@@ -317,6 +362,8 @@ func partitionAndFlap(ctx context.Context, logger *slog.Logger, rep *drillReport
 
 func watchDrillCmd() *cobra.Command {
 	var runs, baseline int
+	var planName string
+	var drills bool
 	var hold, outage, period, total time.Duration
 	cmd := &cobra.Command{
 		Use:   "watchdrill",
@@ -328,11 +375,19 @@ func watchDrillCmd() *cobra.Command {
 			quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			rep := drillReport{P50: map[string]float64{}}
 			var started, restored, verified []float64
-			if err := partitionAndFlap(ctx, quiet, &rep, hold, outage, period, total); err != nil {
-				return err
+			variant, ok := planVariants[planName]
+			if !ok {
+				return fmt.Errorf("--plan %q: use fast or demo", planName)
+			}
+			rep.Plan = planName
+			fmt.Printf("load average at the start: %s\n", loadAverage())
+			if drills {
+				if err := partitionAndFlap(ctx, quiet, &rep, variant, hold, outage, period, total); err != nil {
+					return err
+				}
 			}
 			for i := 0; i < runs; i++ {
-				d, err := startDrillStack(ctx, quiet, nil)
+				d, err := startDrillStack(ctx, quiet, variant, nil)
 				if err != nil {
 					return err
 				}
@@ -343,13 +398,13 @@ func watchDrillCmd() *cobra.Command {
 				}
 				rep.Runs = append(rep.Runs, r)
 				started, restored, verified = append(started, r.StartedSeconds), append(restored, r.RestoredSeconds), append(verified, r.VerifiedSeconds)
-				fmt.Printf("run %d: %s by %s (%d watcher requests, one run): started %.2fs, restored %.2fs, verified %.2fs\n",
-					i+1, r.Outcome, r.TriggerSource, r.WatcherAlerts, r.StartedSeconds, r.RestoredSeconds, r.VerifiedSeconds)
+				fmt.Printf("run %d: %s by %s (%d watcher requests, one run): started %.2fs, restored %.2fs, verified %.2fs; steps: %s\n",
+					i+1, r.Outcome, r.TriggerSource, r.WatcherAlerts, r.StartedSeconds, r.RestoredSeconds, r.VerifiedSeconds, r.stepsString())
 			}
 			rep.P50["started"], rep.P50["restored"], rep.P50["verified"] = median(started), median(restored), median(verified)
 			var bStarted, bRestored, bVerified []float64
 			for i := 0; i < baseline; i++ {
-				b, err := runDemo(ctx, demoOptions{approve: "auto"})
+				b, err := runDemo(ctx, demoOptions{approve: "auto", adjust: variant})
 				if err != nil {
 					return fmt.Errorf("baseline run %d: %w", i+1, err)
 				}
@@ -364,12 +419,16 @@ func watchDrillCmd() *cobra.Command {
 					baseline, rep.BaseP50["started"], rep.BaseP50["restored"], rep.BaseP50["verified"],
 					rep.P50["started"]/rep.BaseP50["started"], rep.P50["restored"]/rep.BaseP50["restored"], rep.P50["verified"]/rep.BaseP50["verified"])
 			}
+			rep.LoadAverage = loadAverage()
+			fmt.Printf("load average at the end: %s\n", rep.LoadAverage)
 			b, _ := json.Marshal(rep)
 			fmt.Println(string(b))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&planName, "plan", "fast", "the demo plan as it is (demo), or with the fast path's settings (fast, testsuite/devstack/fastpath.go), for the watcher runs and the baseline alike")
 	cmd.Flags().IntVar(&runs, "runs", 5, "fault runs (each on a fresh stack)")
+	cmd.Flags().BoolVar(&drills, "drills", true, "run the partition and flap drills first (--drills=false: only the timed outages)")
 	cmd.Flags().IntVar(&baseline, "baseline", 0, "also run the alert-path demo this many times, as the baseline")
 	cmd.Flags().DurationVar(&hold, "partition-hold", 10*time.Second, "how long the cut-off watcher is held after it disagreed")
 	cmd.Flags().DurationVar(&outage, "flap-outage", time.Second, "flap drill: length of each outage")

@@ -22,7 +22,7 @@ import (
 func TestWatcherDrills(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	d, err := startDrillStack(ctx, discard(), func(w *plan.Watch) { w.FlapWindow = 6 * time.Second })
+	d, err := startDrillStack(ctx, discard(), fastPath, func(w *plan.Watch) { w.FlapWindow = 6 * time.Second })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ const errorRatio = `sum(rate(region_http_requests_total{service="${service}",reg
 func TestWatcherQuorumByPrometheus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	d, err := startDrillStack(ctx, discard(), func(w *plan.Watch) {
+	d, err := startDrillStack(ctx, discard(), nil, func(w *plan.Watch) {
 		w.Quorum = plan.Quorum{Query: &plan.Query{Expr: errorRatio, Condition: "> 0.5"}, Require: plan.RequireAny}
 	})
 	if err != nil {
