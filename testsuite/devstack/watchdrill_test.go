@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +62,19 @@ func TestWatcherDrills(t *testing.T) {
 	if r.Disagreements != 1 {
 		t.Fatalf("fault drill: %d observer disagreements in all, want only the partition drill's one", r.Disagreements)
 	}
-	t.Logf("fault drill: started %.2fs, restored %.2fs, verified %.2fs after the fault", r.StartedSeconds, r.RestoredSeconds, r.VerifiedSeconds)
+	t.Logf("fault drill: started %.2fs, restored %.2fs, verified %.2fs after the fault; steps: %s", r.StartedSeconds,
+		r.RestoredSeconds, r.VerifiedSeconds, r.stepsString())
+	// RECORD_HISTORIES=1 pins a watcher-started run (change ID watcher-quorum-detect: one detection probe) for the
+	// replay test.
+	if os.Getenv("RECORD_HISTORIES") == "1" {
+		b, err := d.s.ExportHistory(ctx, workflows.WorkflowID(d.plan.Service), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "histories", "watcher-succeeded.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // errorRatio is the quorum query of TestWatcherQuorumByPrometheus: true while most of a region's requests fail.
