@@ -235,6 +235,7 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 		t.Fatalf("evidence %+v", req.Evidence)
 	}
 
+	recordHistoryOf(t, s, first.WorkflowID, "evacuation-alert") // started by an alert, evidence, joined svc-2's failover
 	if r := b.post(t, regionDown); r.Action != alerts.ActionIgnored || !strings.Contains(r.Reason, "already handled") {
 		t.Fatalf("repeat after the evacuation: %+v, want already handled", r)
 	}
@@ -249,6 +250,26 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 	if n := runsOf(t, s, "failover-svc-2"); n != 1 {
 		t.Fatalf("%d failover-svc-2 runs, want 1", n)
 	}
+
+	// A new outage of us-east starts a new evacuation; every service is on eu-west already, so it ends at once and
+	// stays open for repeats (AlertHold): a copy of its alert joins it.
+	again := alertBody(t, "firing.json", map[string]string{"alertname": "RegionDown", "region": "us-east", "service": ""}, time.Now().UTC())
+	second := b.post(t, again)
+	if second.Action != alerts.ActionStarted || second.RunID == first.RunID {
+		t.Fatalf("a new outage: %+v, want a new evacuation", second)
+	}
+	eventually(t, time.Minute, "the second evacuation's outcome", func() bool {
+		st, err := control.EvacuationStatus(ctx, s.TemporalClient, second.WorkflowID, second.RunID)
+		return err == nil && st.Outcome != ""
+	})
+	if r := a.post(t, again); r.Action != alerts.ActionAttached || r.RunID != second.RunID {
+		t.Fatalf("a copy after the fast evacuation's outcome: %+v, want attached to %s (held open)", r, second.RunID)
+	}
+	if err := s.TemporalClient.GetWorkflow(ctx, second.WorkflowID, second.RunID).Get(ctx, &res); err != nil ||
+		res.Outcome != workflows.Succeeded || res.Counts[workflows.NotNeeded] != len(names) {
+		t.Fatalf("second evacuation %+v %v, want every service not-needed", res, err)
+	}
+	recordHistoryOf(t, s, second.WorkflowID, "evacuation-alert-held") // ended at once, held open for repeats
 }
 
 // watchedDoors runs three front-door replicas' watchers (door-a, door-b, door-c) on the routed plans, each with its
