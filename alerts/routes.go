@@ -34,7 +34,8 @@ var ErrMissingLabel = errors.New("missing label")
 // route's evacuation evacuates.
 var ErrWrongRegion = errors.New("wrong region")
 
-// RoutesFile is the routes YAML as written: which alerts fail over which service, and to where.
+// RoutesFile is the routes YAML as written: which alerts fail over which service, and to where, and which
+// region-wide alerts evacuate their region.
 // deploy/alerts/routes.yaml documents it.
 type RoutesFile struct {
 	Routes []RouteSpec `yaml:"routes"`
