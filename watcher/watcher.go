@@ -3,7 +3,9 @@
 // hysteresis (state.go), and when a region is down, not flapping, and the quorum agrees (quorum.go: other
 // watchers' verdicts in etcd under leases, board.go, and/or a Prometheus query), starts the service's failover
 // away from it through the same Signal-With-Start path as Alertmanager's alerts (alerts.Handler.Fire), so it is
-// deduplicated with the alerts and with the other front doors by Temporal itself. A watcher that cannot reach
+// deduplicated with the alerts and with the other front doors by Temporal itself. When every watched service of a
+// region is down and confirmed, it also hands the region-wide failure to its Evacuator (evacuate.go), which starts
+// the region's evacuation the same way. A watcher that cannot reach
 // etcd, or whose probes of most regions fail at once, is the one cut off: it declares itself partitioned and
 // starts nothing.
 package watcher
