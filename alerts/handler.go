@@ -19,6 +19,7 @@ import (
 // Temporal is what the webhook needs from a Temporal client (through package control); client.Client has it.
 type Temporal interface {
 	control.Describer
+	control.Starter
 	control.Signaler
 	control.Joiner
 }
@@ -44,7 +45,8 @@ type Options struct {
 // Handler is the POST /webhooks/alertmanager endpoint. For every alert that matches a route it signals the
 // service's failover workflow (failover-<service>) with workflows.AlertSignal: a firing alert starts the failover
 // when none runs (Signal-With-Start, so concurrent duplicates attach to one run), a resolved alert only reaches a
-// running one. Answers: 200 with what became of each alert, including those rejected one by one (a required label
+// running one. An alert that matches a region-wide route (evacuation:) starts the evacuation of its region instead
+// (evacuate.go), or joins the running one; a resolved one starts and stops nothing. Answers: 200 with what became of each alert, including those rejected one by one (a required label
 // or field missing: Alertmanager drops a notification answered 4xx, so one bad alert must not cost its group);
 // 400 (with the reason) for a notification that cannot be read as a whole (malformed JSON, another payload
 // version); 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer or the
@@ -153,13 +155,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !ok:
 			results[i].Action, results[i].Reason = ActionUnmatched, "no route matches its labels"
-		case errors.Is(err, ErrMissingLabel):
+		case errors.Is(err, ErrMissingLabel) || errors.Is(err, ErrWrongRegion):
 			results[i].Action, results[i].Reason = ActionRejected, fmt.Sprintf("alerts[%d]: %v", i, err)
 		case err != nil:
 			results[i].Action, results[i].Reason = ActionIgnored, err.Error()
 		default:
 			targets[i] = &t
 			results[i].WorkflowID = workflows.WorkflowID(t.Plan.Service)
+			if t.Evacuation != nil {
+				results[i].WorkflowID = workflows.EvacuationID(workflows.KindFailover, t.From)
+			}
 		}
 	}
 
@@ -170,11 +175,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if t := targets[i]; t != nil {
 			sig := workflows.Alert{Status: a.Status, Alertname: a.Name(), Fingerprint: a.Fingerprint, GroupKey: p.GroupKey,
 				Severity: a.Labels["severity"], Labels: a.Labels, StartsAt: a.StartsAt, EndsAt: a.EndsAt, ReceivedAt: received}
-			if a.Status == Firing {
-				trigger := workflows.Trigger{Source: workflows.TriggerAlert, By: "alertmanager", Alert: a.Name(),
-					Severity: a.Labels["severity"], FaultAt: a.StartsAt}
+			trigger := workflows.Trigger{Source: workflows.TriggerAlert, By: "alertmanager", Alert: a.Name(),
+				Severity: a.Labels["severity"], FaultAt: a.StartsAt}
+			switch {
+			case t.Evacuation != nil && a.Status == Firing:
+				err = h.evacuate(ctx, res, *t, sig, trigger, nil)
+			case t.Evacuation != nil:
+				res.Action, res.Reason = ActionIgnored, fmt.Sprintf("a resolved region-wide alert starts and stops nothing: "+
+					"a running evacuation of %s goes on (`starter abort %s` stops it)", t.From, res.WorkflowID)
+			case a.Status == Firing:
 				err = h.fire(ctx, res, *t, sig, trigger)
-			} else {
+			default:
 				err = h.resolve(ctx, res, *t, sig)
 			}
 			if err != nil {

@@ -43,6 +43,7 @@ type fakeRun struct {
 	closed  *time.Time
 	outcome workflows.Outcome
 	req     workflows.Request
+	evac    workflows.EvacuationRequest
 	opts    client.StartWorkflowOptions
 	signals []workflows.Alert
 }
@@ -111,6 +112,29 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, name strin
 	}
 	r.signals = append(r.signals, arg.(workflows.Alert))
 	return fakeWorkflowRun{id: id, runID: r.runID}, nil
+}
+
+// ExecuteWorkflow starts a run unless one runs under the ID (WORKFLOW_ID_CONFLICT_POLICY_FAIL, as
+// control.StartEvacuation asks).
+func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	if opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL || !opts.WorkflowExecutionErrorWhenAlreadyStarted {
+		return nil, serviceerror.NewInvalidArgument(fmt.Sprintf("unexpected options %+v", opts))
+	}
+	if r := f.latest(opts.ID); r != nil && r.status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already started", "", r.runID)
+	}
+	r := &fakeRun{runID: fmt.Sprintf("run-%d", len(f.runs[opts.ID])+1), status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, opts: opts}
+	if req, ok := args[0].(workflows.EvacuationRequest); ok {
+		r.evac = req
+	}
+	f.runs[opts.ID] = append(f.runs[opts.ID], r)
+	return fakeWorkflowRun{id: opts.ID, runID: r.runID}, nil
 }
 
 // finish closes the latest run as the workflow would.

@@ -17,9 +17,9 @@ const (
 
 // Alert actions, the values of failover_webhook_alerts_total{action}.
 const (
-	// ActionStarted: the alert started its service's failover.
+	// ActionStarted: the alert started its service's failover, or (region-wide route) its region's evacuation.
 	ActionStarted = "started"
-	// ActionAttached: the alert was signalled to the running failover as evidence.
+	// ActionAttached: the alert was signalled to the running failover as evidence, or joined the running evacuation.
 	ActionAttached = "attached"
 	// ActionIgnored: routed, but nothing to do (a resolved alert with no failover running, a repeat of an alert a
 	// finished failover already handled, an alert about the target region).

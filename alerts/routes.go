@@ -23,22 +23,35 @@ const ToOther = "other"
 // RegionLabel is the alert label that names the region an alert is about.
 const RegionLabel = "region"
 
+// ServiceLabel is the alert label that names the service an alert is about: region-wide routes (evacuation:)
+// match only alerts without it.
+const ServiceLabel = "service"
+
 // ErrMissingLabel is wrapped by Router.Route when an alert lacks a label its route needs.
 var ErrMissingLabel = errors.New("missing label")
 
-// RoutesFile is the routes YAML as written: which alerts fail over which service, and to where.
+// ErrWrongRegion is wrapped by Router.Route when a region-wide alert is about another region than the one its
+// route's evacuation evacuates.
+var ErrWrongRegion = errors.New("wrong region")
+
+// RoutesFile is the routes YAML as written: which alerts fail over which service, and to where, and which
+// region-wide alerts evacuate their region.
 // deploy/alerts/routes.yaml documents it.
 type RoutesFile struct {
 	Routes []RouteSpec `yaml:"routes"`
 }
 
-// RouteSpec is one route: alerts whose labels equal every Match entry fail over Plan's service to To.
+// RouteSpec is one route: alerts whose labels equal every Match entry fail over Plan's service to To, or, on a
+// region-wide route, start Evacuation: the evacuation of the alert's region.
 type RouteSpec struct {
 	Match map[string]string `yaml:"match"`
 	// Plan is the plan file, relative to the routes file.
 	Plan string `yaml:"plan"`
 	// To is a region of the plan, or "other": the plan's other region than the alert's region label.
 	To string `yaml:"to"`
+	// Evacuation is an evacuation file (plan.Evacuation), relative to the routes file; instead of Plan and To. It
+	// matches only alerts with a region label and without a service label.
+	Evacuation string `yaml:"evacuation"`
 }
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -62,29 +75,40 @@ func (f RoutesFile) Validate() error {
 				errs = append(errs, fmt.Errorf("%s.match.%s: empty value: give the exact label value to match", field, k))
 			}
 		}
-		if r.Plan == "" {
-			errs = append(errs, fmt.Errorf("%s.plan: missing: give the plan file, relative to the routes file", field))
-		}
-		if r.To == "" {
-			errs = append(errs, fmt.Errorf("%s.to: missing: name a region of the plan, or %q for the plan's other region", field, ToOther))
+		switch {
+		case r.Plan != "" && r.Evacuation != "":
+			errs = append(errs, fmt.Errorf("%s: plan and evacuation are both set: a route fails over one service (plan, to) or "+
+				"evacuates the alert's whole region (evacuation); keep one", field))
+		case r.Evacuation != "":
+			errs = append(errs, r.validateEvacuation(field)...)
+		default:
+			if r.Plan == "" {
+				errs = append(errs, fmt.Errorf("%s.plan: missing: give the plan file, relative to the routes file (or evacuation: "+
+					"for a region-wide route)", field))
+			}
+			if r.To == "" {
+				errs = append(errs, fmt.Errorf("%s.to: missing: name a region of the plan, or %q for the plan's other region", field, ToOther))
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// LoadRoutes reads a routes file and loads (and validates) every plan it names, relative to the file.
+// LoadRoutes reads a routes file and loads (and validates) every plan and evacuation it names, relative to the file.
 func LoadRoutes(path string) (*Router, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read routes: %w", err)
 	}
 	dir := filepath.Dir(path)
-	r, err := ParseRoutes(b, func(p string) (plan.Plan, error) {
+	resolve := func(p string) string {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		return plan.Load(p)
-	})
+		return p
+	}
+	r, err := ParseRoutesWith(b, func(p string) (plan.Plan, error) { return plan.Load(resolve(p)) },
+		func(p string) (*EvacuationFile, error) { return OpenEvacuation(resolve(p)) })
 	if err != nil {
 		return nil, fmt.Errorf("routes %s: %w", path, err)
 	}
@@ -92,8 +116,15 @@ func LoadRoutes(path string) (*Router, error) {
 }
 
 // ParseRoutes decodes a routes file strictly (unknown fields are errors), validates it and loads each plan with
-// loadPlan, called once per distinct plan path.
+// loadPlan, called once per distinct plan path. It refuses region-wide routes (ParseRoutesWith loads them).
 func ParseRoutes(data []byte, loadPlan func(path string) (plan.Plan, error)) (*Router, error) {
+	return ParseRoutesWith(data, loadPlan, nil)
+}
+
+// ParseRoutesWith is ParseRoutes that also opens the evacuation file of each region-wide route with
+// loadEvacuation (nil: such routes are refused).
+func ParseRoutesWith(data []byte, loadPlan func(path string) (plan.Plan, error),
+	loadEvacuation func(path string) (*EvacuationFile, error)) (*Router, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var f RoutesFile
@@ -101,14 +132,24 @@ func ParseRoutes(data []byte, loadPlan func(path string) (plan.Plan, error)) (*R
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the routes file is empty: start from deploy/alerts/routes.yaml")
 		}
-		return nil, fmt.Errorf("decode: %w (fields are routes[].match, plan, to)", err)
+		return nil, fmt.Errorf("decode: %w (fields are routes[].match, plan, to, evacuation)", err)
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	plans := map[string]plan.Plan{}
 	var routes []Route
+	var errs []error
 	for i, spec := range f.Routes {
+		if spec.Evacuation != "" {
+			ev, err := openEvacuationRoute(i, spec, loadEvacuation)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			routes = append(routes, Route{Match: spec.Match, Evacuation: ev})
+			continue
+		}
 		p, ok := plans[spec.Plan]
 		if !ok {
 			var err error
@@ -119,14 +160,19 @@ func ParseRoutes(data []byte, loadPlan func(path string) (plan.Plan, error)) (*R
 		}
 		routes = append(routes, Route{Match: spec.Match, Plan: p, To: spec.To})
 	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return NewRouter(routes...)
 }
 
-// Route is a route with its plan loaded.
+// Route is a route with its plan loaded, or a region-wide route with its evacuation file opened.
 type Route struct {
 	Match map[string]string
 	Plan  plan.Plan
 	To    string
+	// Evacuation is set on a region-wide route (Plan and To are then unset).
+	Evacuation *EvacuationFile
 }
 
 // Router picks the route of an alert: the first route whose matchers all equal the alert's labels.
@@ -141,6 +187,10 @@ func NewRouter(routes ...Route) (*Router, error) {
 		field := fmt.Sprintf("routes[%d]", i)
 		if len(r.Match) == 0 {
 			errs = append(errs, fmt.Errorf("%s.match: empty: name at least alertname or service", field))
+		}
+		if r.Evacuation != nil {
+			errs = append(errs, r.checkEvacuation(field)...)
+			continue
 		}
 		switch _, ok := r.Plan.Regions[r.To]; {
 		case r.To == ToOther:
@@ -165,6 +215,8 @@ type Target struct {
 	Route    int
 	Plan     plan.Plan
 	From, To string
+	// Evacuation is set when the route is region-wide: the alert starts the evacuation of From (Plan and To unset).
+	Evacuation *EvacuationFile
 }
 
 // Route returns the target of the alert and true, or false when no route matches. An error wrapping
@@ -174,6 +226,13 @@ func (r *Router) Route(a Alert) (Target, bool, error) {
 	for i, rt := range r.routes {
 		if !matches(rt.Match, a.Labels) {
 			continue
+		}
+		if rt.Evacuation != nil {
+			if _, ok := a.Labels[ServiceLabel]; ok {
+				continue // a region-wide route is for alerts about a region, not about one of its services
+			}
+			t, err := rt.evacuationTarget(i, a)
+			return t, true, err
 		}
 		t := Target{Route: i, Plan: rt.Plan}
 		region := a.Labels[RegionLabel]
@@ -229,7 +288,7 @@ func (r *Router) Plans() []plan.Plan {
 	var out []plan.Plan
 	seen := map[string]bool{}
 	for _, rt := range r.routes {
-		if !seen[rt.Plan.Service] {
+		if rt.Evacuation == nil && !seen[rt.Plan.Service] {
 			seen[rt.Plan.Service] = true
 			out = append(out, rt.Plan)
 		}
@@ -244,6 +303,10 @@ func (r *Router) String() string {
 		var m []string
 		for _, k := range slices.Sorted(maps.Keys(rt.Match)) {
 			m = append(m, k+"="+rt.Match[k])
+		}
+		if rt.Evacuation != nil {
+			parts = append(parts, fmt.Sprintf("{%s} → evacuation of %s (%s)", strings.Join(m, ","), rt.Evacuation.From, rt.Evacuation.Path))
+			continue
 		}
 		parts = append(parts, fmt.Sprintf("{%s} → %s to %s", strings.Join(m, ","), rt.Plan.Service, rt.To))
 	}

@@ -120,7 +120,9 @@ func (c *cli) serveCmd() *cobra.Command {
 		Long: `Run the orchestrator's HTTP front door until SIGTERM:
 
   POST /webhooks/alertmanager  Alertmanager webhook (payload version 4, bearer token or basic auth). Each alert
-                               that matches a route starts its service's failover, or joins the running one.
+                               that matches a route starts its service's failover, or joins the running one;
+                               a region-wide route (evacuation:) starts the region's evacuation, or joins it.
+                               With --watch, every watched service of a region down starts that evacuation too.
   GET  /healthz                200 when Temporal answers, else 503; shows the region watcher's state
   GET  /metrics                Prometheus metrics (failover_webhook_requests_total, failover_webhook_alerts_total)
   POST /slack/interactions     Slack approval buttons (env SLACK_SIGNING_SECRET or SLACK_SIGNING_SECRET_FILE)
@@ -208,8 +210,11 @@ func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router
 			return nil, fmt.Errorf("--watcher-id: %w", err)
 		}
 	}
+	// A region-wide failure starts the evacuation the routes file's region-wide route for that region names (the
+	// same one its RegionDown alert starts); a region without one is logged, and each service fails over alone.
+	evacuator := regionwatcher.StartEvacuator{Starter: hook, Logger: logger}
 	w, err := regionwatcher.New(regionwatcher.Options{Observer: id, Plans: plans, Firer: hook, Board: board, Standby: router,
-		Metrics: regionwatcher.NewMetrics(reg), Logger: logger})
+		Evacuator: evacuator, Metrics: regionwatcher.NewMetrics(reg), Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,18 @@ func TestServeFlagsNameTheProblem(t *testing.T) {
 	token := serveWriteFile(t, dir, "token", "s3cret\n")
 	empty := serveWriteFile(t, dir, "empty", "\n")
 	noColon := serveWriteFile(t, dir, "basic", "alertmanager\n")
+	// Region-wide routes: the evacuation file is checked at startup, each problem named by its field.
+	plans, err := filepath.Abs(filepath.Join("..", "deploy", "evacuation", "plans"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveWriteFile(t, dir, "us-east.yaml", "from: us-east\nplans: "+plans+"\napproval: {mode: auto, approvers: [alice]}\n")
+	region := func(name, route string) string {
+		return serveWriteFile(t, dir, name, "routes:\n  - match: {alertname: RegionDown}\n"+route)
+	}
+	both := region("both.yaml", "    evacuation: us-east.yaml\n    plan: "+routes+"\n")
+	missing := region("missing.yaml", "    evacuation: eu-west.yaml\n")
+	mismatch := serveWriteFile(t, dir, "mismatch.yaml", "routes:\n  - match: {alertname: RegionDown, region: eu-west}\n    evacuation: us-east.yaml\n")
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -76,6 +88,10 @@ func TestServeFlagsNameTheProblem(t *testing.T) {
 		{[]string{"serve", "--routes", routes, "--webhook-token-file", token, "--listen", "8080"}, []string{"--listen \"8080\""}},
 		{[]string{"serve", "--routes", filepath.Join(dir, "nope.yaml"), "--webhook-token-file", token}, []string{"--routes: read routes"}},
 		{[]string{"serve", "--routes", token, "--webhook-token-file", token}, []string{"--routes: routes", "decode"}},
+		{[]string{"serve", "--routes", both, "--webhook-token-file", token}, []string{"routes[0]: plan and evacuation are both set"}},
+		{[]string{"serve", "--routes", missing, "--webhook-token-file", token}, []string{"routes[0].evacuation: read evacuation", "eu-west.yaml"}},
+		{[]string{"serve", "--routes", mismatch, "--webhook-token-file", token},
+			[]string{"routes[0].evacuation", "evacuates us-east (its from), but routes[0].match.region is eu-west"}},
 	} {
 		root := newRoot()
 		root.SetArgs(tc.args)

@@ -3,7 +3,9 @@
 // hysteresis (state.go), and when a region is down, not flapping, and the quorum agrees (quorum.go: other
 // watchers' verdicts in etcd under leases, board.go, and/or a Prometheus query), starts the service's failover
 // away from it through the same Signal-With-Start path as Alertmanager's alerts (alerts.Handler.Fire), so it is
-// deduplicated with the alerts and with the other front doors by Temporal itself. A watcher that cannot reach
+// deduplicated with the alerts and with the other front doors by Temporal itself. When every watched service of a
+// region is down and confirmed, it also hands the region-wide failure to its Evacuator (evacuate.go), which starts
+// the region's evacuation the same way. A watcher that cannot reach
 // etcd, or whose probes of most regions fail at once, is the one cut off: it declares itself partitioned and
 // starts nothing.
 package watcher
@@ -93,9 +95,10 @@ func (t target) alertsTarget() alerts.Target {
 type watched struct {
 	target
 	st *regionState
-	// busy while a quorum check, start or resolve runs for it; fired once this outage was delivered.
-	busy, fired, disagreed, heldBack bool
-	lastDetail                       string
+	// busy while a quorum check, start or resolve runs for it; fired once this outage was delivered; confirmed
+	// once the quorum agreed on it (quorumDetail says how), which a region-wide failure needs of every service.
+	busy, fired, disagreed, heldBack, confirmed bool
+	lastDetail, quorumDetail                    string
 	// downSince and changed are copies of st's for the goroutines launch starts (st belongs to the loop).
 	downSince, changed time.Time
 }
@@ -255,10 +258,10 @@ func (w *Watcher) onProbe(ctx context.Context, r probeResult, outcomes chan<- ou
 	}
 	switch {
 	case rw.st.verdict == Up && rw.fired:
-		rw.fired, rw.disagreed, rw.heldBack = false, false, false
+		rw.fired, rw.disagreed, rw.heldBack, rw.confirmed = false, false, false, false
 		w.launch(ctx, r.i, outcomes, w.resolve)
 	case rw.st.verdict == Up:
-		rw.disagreed, rw.heldBack = false, false
+		rw.disagreed, rw.heldBack, rw.confirmed = false, false, false
 	case rw.st.shouldFailOver() && !rw.fired && rw.to != "":
 		if why := w.partitionReason(); why != "" {
 			if !rw.heldBack {
@@ -340,15 +343,14 @@ func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
 		}
 	}
 	now := time.Now()
+	quorum := strings.Join(ag.evidence, "; ")
 	evidence := strings.Join(append([]string{rw.lastDetail}, ag.evidence...), "; ")
-	sig := workflows.Alert{Status: alerts.Firing, Alertname: AlertName, Fingerprint: rw.alertKey, GroupKey: "watcher/" + w.o.Observer,
-		Labels: map[string]string{"alertname": AlertName, workflows.RegionLabel: region, "service": svc, "observer": w.o.Observer,
-			"evidence": truncate(evidence, 1000)},
-		StartsAt: rw.downSince, ReceivedAt: now}
+	sig := w.verdictAlert(rw, rw.downSince, evidence, now)
 	trigger := workflows.Trigger{Source: workflows.TriggerWatcher, By: rw.startedBy, Alert: AlertName, FaultAt: rw.downSince,
-		Quorum: truncate(strings.Join(ag.evidence, "; "), 1000)}
+		Quorum: truncate(quorum, 1000)}
 	res, err := w.o.Firer.Fire(ctx, rw.alertsTarget(), sig, trigger)
 	return func(rw *watched) {
+		rw.confirmed, rw.quorumDetail = true, quorum
 		if err != nil {
 			w.o.Metrics.Starts.WithLabelValues(svc, region, "error").Inc()
 			w.o.Logger.Error("watcher: Temporal did not take the failover; trying again", "service", svc, "region", region, "err", err)
@@ -360,6 +362,15 @@ func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
 			"action", res.Action, "workflow", res.WorkflowID, "run", res.RunID, "reason", res.Reason, "evidence", evidence,
 			"down_for", now.Sub(rw.downSince).Round(time.Millisecond))
 	}
+}
+
+// verdictAlert is a confirmed down verdict on one service's region as the watcher delivers it: to that service's
+// failover, and as evidence to the region's evacuation.
+func (w *Watcher) verdictAlert(rw *watched, downSince time.Time, evidence string, now time.Time) workflows.Alert {
+	return workflows.Alert{Status: alerts.Firing, Alertname: AlertName, Fingerprint: rw.alertKey, GroupKey: "watcher/" + w.o.Observer,
+		Labels: map[string]string{"alertname": AlertName, workflows.RegionLabel: rw.region, "service": rw.plan.Service,
+			"observer": w.o.Observer, "evidence": truncate(evidence, 1000)},
+		StartsAt: downSince, ReceivedAt: now}
 }
 
 // disagreeAfter is how long after its own down verdict a watcher waits for the quorum before it reports that the
@@ -418,8 +429,9 @@ func (w *Watcher) partitionReason() string {
 	return w.partitioned
 }
 
-// checkEvacuation hands a region-wide failure (every watched service of a region down, at least two services) to
-// the Evacuator once, until one of them is up again.
+// checkEvacuation hands a region-wide failure to the Evacuator once, until one of its services is up again: every
+// watched service of a region (at least two) down, and each down verdict confirmed by its plan's quorum, while this
+// watcher is not partitioned.
 func (w *Watcher) checkEvacuation(ctx context.Context) {
 	byRegion := map[string][]*watched{}
 	for _, rw := range w.regions {
@@ -427,20 +439,34 @@ func (w *Watcher) checkEvacuation(ctx context.Context) {
 	}
 	for region, rws := range byRegion {
 		allDown := len(rws) >= 2 && !slices.ContainsFunc(rws, func(rw *watched) bool { return rw.st.verdict != Down })
+		confirmed := !slices.ContainsFunc(rws, func(rw *watched) bool { return !rw.confirmed })
 		switch {
-		case allDown && !w.evacuating[region] && w.partitionReason() == "":
+		case allDown && confirmed && !w.evacuating[region] && w.partitionReason() == "":
 			w.evacuating[region] = true
-			var services []string
-			for _, rw := range rws {
-				services = append(services, rw.plan.Service)
-			}
-			slices.Sort(services)
 			w.o.Metrics.Evacuations.WithLabelValues(region).Inc()
-			w.o.Evacuator.Evacuate(ctx, region, services)
+			w.o.Evacuator.Evacuate(ctx, w.regionDown(region, rws))
 		case !allDown:
 			delete(w.evacuating, region)
 		}
 	}
+}
+
+// regionDown describes a confirmed region-wide failure: the services, when the first went down, and each one's
+// verdict with its probe detail and the quorum's verdicts.
+func (w *Watcher) regionDown(region string, rws []*watched) RegionDown {
+	now := time.Now()
+	d := RegionDown{Region: region, Observer: w.o.Observer}
+	for _, rw := range rws {
+		d.Services = append(d.Services, rw.plan.Service)
+		if d.Since.IsZero() || rw.st.downSince.Before(d.Since) {
+			d.Since = rw.st.downSince
+		}
+		evidence := strings.Join([]string{rw.lastDetail, rw.quorumDetail}, "; ")
+		d.Evidence = append(d.Evidence, w.verdictAlert(rw, rw.st.downSince, evidence, now))
+	}
+	slices.Sort(d.Services)
+	slices.SortFunc(d.Evidence, func(a, b workflows.Alert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
+	return d
 }
 
 // RegionStatus is one watched region as /healthz shows it.

@@ -302,12 +302,14 @@ func TestWatcherWithoutEtcdIsPartitioned(t *testing.T) {
 type evacuations struct {
 	mu    sync.Mutex
 	calls []string
+	downs []RegionDown
 }
 
-func (e *evacuations) Evacuate(_ context.Context, region string, services []string) {
+func (e *evacuations) Evacuate(_ context.Context, d RegionDown) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.calls = append(e.calls, region+":"+strings.Join(services, ","))
+	e.calls = append(e.calls, d.Region+":"+strings.Join(d.Services, ","))
+	e.downs = append(e.downs, d)
 }
 
 func (e *evacuations) list() []string {
@@ -316,9 +318,51 @@ func (e *evacuations) list() []string {
 	return append([]string(nil), e.calls...)
 }
 
-// Every watched service of a region down is a region-wide failure: the evacuation seam hears of it once, while
-// each service's failover proceeds as before.
+// Every watched service of a region down, each confirmed by its quorum, is a region-wide failure: the evacuation
+// seam hears of it once, with each service's verdict as evidence, while each service's failover proceeds as before.
 func TestRegionWideFailureCallsTheEvacuationOnce(t *testing.T) {
+	w, f, ev := usEastDown(t, alwaysDown{})
+	waitFor(t, "both failovers requested", func() bool { n, _ := f.counts(); return n == 2 })
+	waitFor(t, "the evacuation", func() bool { return len(ev.list()) > 0 })
+	probes := testutil.ToFloat64(w.o.Metrics.Probes.WithLabelValues("payments", "us-east", "failed"))
+	waitFor(t, "5 more probes", func() bool {
+		return testutil.ToFloat64(w.o.Metrics.Probes.WithLabelValues("payments", "us-east", "failed")) >= probes+5
+	})
+	if got := ev.list(); !slices.Equal(got, []string{"us-east:orders,payments"}) {
+		t.Fatalf("evacuations %v, want one of us-east with both services", got)
+	}
+	ev.mu.Lock()
+	d := ev.downs[0]
+	ev.mu.Unlock()
+	if len(d.Evidence) != 2 || d.Observer != "a" || d.Since.IsZero() || d.Evidence[0].Labels["service"] != "orders" ||
+		!strings.Contains(d.Evidence[0].Labels["evidence"], "confirmed") {
+		t.Fatalf("region down %+v: want each service's verdict with its quorum's evidence", d)
+	}
+}
+
+// A region whose services are all down by this watcher's probes, but whose quorum does not confirm it, is not a
+// region-wide failure: nothing is evacuated.
+func TestUnconfirmedRegionWideFailureEvacuatesNothing(t *testing.T) {
+	w, f, ev := usEastDown(t, neverDown{})
+	waitFor(t, "both disagreements", func() bool {
+		return testutil.ToFloat64(w.o.Metrics.Disagreements.WithLabelValues("payments", "us-east")) == 1 &&
+			testutil.ToFloat64(w.o.Metrics.Disagreements.WithLabelValues("orders", "us-east")) == 1
+	})
+	probes := testutil.ToFloat64(w.o.Metrics.Probes.WithLabelValues("payments", "us-east", "failed"))
+	waitFor(t, "5 more probes", func() bool {
+		return testutil.ToFloat64(w.o.Metrics.Probes.WithLabelValues("payments", "us-east", "failed")) >= probes+5
+	})
+	if got := ev.list(); len(got) != 0 {
+		t.Fatalf("evacuations %v without the quorum's confirmation", got)
+	}
+	if n, _ := f.counts(); n != 0 {
+		t.Fatalf("%d failovers requested without the quorum's confirmation", n)
+	}
+}
+
+// usEastDown watches payments and orders, both quorums a Prometheus query answered by queries, and takes both
+// services' us-east down once every region is up.
+func usEastDown(t *testing.T, queries QueryEvaluator) (*Watcher, *firer, *evacuations) {
 	paymentsEast, paymentsWest, ordersEast, ordersWest := newRegion(t), newRegion(t), newRegion(t), newRegion(t)
 	payments := testPlan(paymentsEast.srv.URL, paymentsWest.srv.URL)
 	orders := testPlan(ordersEast.srv.URL, ordersWest.srv.URL)
@@ -328,19 +372,20 @@ func TestRegionWideFailureCallsTheEvacuationOnce(t *testing.T) {
 	}
 	ev := &evacuations{}
 	f := &firer{}
-	w := runWatcher(t, Options{Observer: "a", Plans: []plan.Plan{payments, orders}, Firer: f, Evacuator: ev, Queries: alwaysDown{}})
+	w := runWatcher(t, Options{Observer: "a", Plans: []plan.Plan{payments, orders}, Firer: f, Evacuator: ev, Queries: queries})
 	waitFor(t, "every region up", func() bool {
 		return !slices.ContainsFunc(w.Health().Regions, func(r RegionStatus) bool { return r.Verdict != Up })
 	})
 	paymentsEast.status.Store(http.StatusServiceUnavailable)
 	ordersEast.status.Store(http.StatusServiceUnavailable)
-	waitFor(t, "both failovers requested", func() bool { n, _ := f.counts(); return n == 2 })
-	if got := ev.list(); !slices.Equal(got, []string{"us-east:orders,payments"}) {
-		t.Fatalf("evacuations %v, want one of us-east with both services", got)
-	}
-	if got := ev.list(); len(got) != 1 {
-		t.Fatalf("evacuations %v", got)
-	}
+	return w, f, ev
+}
+
+// neverDown is a Prometheus that contradicts every outage.
+type neverDown struct{}
+
+func (neverDown) EvaluateQuery(context.Context, activities.QueryInput) (activities.CheckResult, error) {
+	return activities.CheckResult{Verdict: activities.Fail, Detail: "serving"}, nil
 }
 
 // alwaysDown is a Prometheus that confirms every outage (the query path itself is activities.EvaluateQuery's).

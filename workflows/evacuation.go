@@ -295,6 +295,7 @@ func (e *evacuation) finish(ctx workflow.Context, s *stop) (EvacuationResult, er
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(StepDone), OutcomeKey.ValueSet(res.Outcome)); err != nil {
 		return res, fmt.Errorf("search attributes: %w", err)
 	}
+	e.holdForRepeats(ctx)
 	return res, nil
 }
 

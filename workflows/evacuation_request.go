@@ -38,6 +38,10 @@ type EvacuationRequest struct {
 	// Services are every service's state, wave by wave in run order.
 	Services []ServiceState `json:"services"`
 	Trigger  Trigger        `json:"trigger"`
+	// Evidence is what started an automatic evacuation (Trigger.Source alert or watcher): the region-wide alert as
+	// received, or each service's confirmed down verdict as the region watcher delivers it. Labels, fingerprints and
+	// times only: no annotations, no secrets; at most MaxAlertStates.
+	Evidence []Alert `json:"evidence,omitempty"`
 	// ServicesPerRun is how many failovers one run starts before it continues as new (0: MaxServicesPerRun), which
 	// keeps each run's history small whatever the number of services.
 	ServicesPerRun int `json:"services_per_run,omitempty"`

@@ -374,3 +374,28 @@ func TestFailbackEvacuationMovesBackWithHoldDown(t *testing.T) {
 		t.Fatalf("result %+v, requests %+v; want one failback into us-east", res, w.requests)
 	}
 }
+
+// An evacuation an alert started that ends at once (every service not-needed) stays open until AlertHold after its
+// start, so a slow copy of the alert joins it instead of starting a second one; one a person started does not.
+func TestAutomaticEvacuationHoldsOpenForRepeats(t *testing.T) {
+	for _, tc := range []struct {
+		source string
+		held   bool
+	}{{TriggerAlert, true}, {TriggerWatcher, true}, {"cli", false}} {
+		t.Run(tc.source, func(t *testing.T) {
+			w := &evacWorld{outcome: func(string) Outcome { return NotNeeded }}
+			req := evacRequest(2, []string{"a", "b"})
+			req.Trigger = Trigger{Source: tc.source, By: "x"}
+			env := newEvacEnv(t, w)
+			start := env.Now()
+			env.ExecuteWorkflow(Evacuation, req)
+			var res EvacuationResult
+			if err := env.GetWorkflowResult(&res); err != nil || res.Outcome != Succeeded {
+				t.Fatalf("result %+v %v", res, err)
+			}
+			if took := env.Now().Sub(start); (took >= AlertHold) != tc.held {
+				t.Fatalf("closed %s after its start; held for repeats: want %t", took, tc.held)
+			}
+		})
+	}
+}
