@@ -125,7 +125,10 @@ func writePlanChecks(w io.Writer, format string, results []planCheck) error {
 			status = "FAIL"
 		}
 		fmt.Fprintf(w, "%s: %s (%d errors, %d warnings", r.File, status, errs, warns)
-		if notes > 0 { // notes point out policies the plan chose; they never fail it
+		switch { // notes point out policies the plan chose; they never fail it
+		case notes == 1:
+			fmt.Fprint(w, ", 1 note")
+		case notes > 1:
 			fmt.Fprintf(w, ", %d notes", notes)
 		}
 		fmt.Fprint(w, ")")
