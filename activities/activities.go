@@ -32,6 +32,8 @@ type Activities struct {
 	// Temporal, when set, lets AwaitFailover wait for a failover an evacuation joined and tells a drill whether a
 	// real failover of its service is in flight (FailoverInFlight); client.Client is one.
 	Temporal TemporalClient
+	// DrillHooks are the command hooks drills may run on this worker (worker --drill-hooks); nil declares none.
+	DrillHooks *CommandHooks
 
 	promMu sync.Mutex
 	prom   map[string]promAPI

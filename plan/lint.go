@@ -9,13 +9,15 @@ import (
 	"time"
 )
 
-// Severity says whether a lint finding fails `starter plan validate`: errors always, warnings with --strict.
+// Severity says whether a lint finding fails `starter plan validate`: errors always, warnings with --strict, notes
+// never (a note points out a policy the plan chose, for its reviewers).
 type Severity string
 
 // Severities.
 const (
 	SevError   Severity = "error"   // the plan cannot protect anyone as written
 	SevWarning Severity = "warning" // the plan works, but something people rely on is missing or weak
+	SevNote    Severity = "note"    // the plan chose a policy its reviewers should see (e.g. drill.failback auto)
 )
 
 // Finding is one lint result: the field, what is wrong and the fix.
@@ -36,6 +38,7 @@ func (p Plan) Lint() []Finding {
 	p.lintDetection(&l)
 	p.lintApprovers(&l)
 	p.lintSLA(&l)
+	p.lintDrill(&l)
 	return l
 }
 

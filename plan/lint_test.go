@@ -45,6 +45,8 @@ func TestLintCatchesEachSmell(t *testing.T) {
 			SevWarning, "approval.timeout", "use at most 5m0s"},
 		{"own waits exceed the RTO", func(p *Plan) { p.SLA.RTO = 10 * time.Second },
 			SevError, "sla.rto", "shorten those waits or raise sla.rto"},
+		{"drills fail back without people", func(p *Plan) { p.Drill = &Drill{Failback: DrillFailbackAuto} },
+			SevNote, "drill.failback", `recorded as "auto-approved: drill failback policy"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := example(t)
@@ -95,5 +97,28 @@ func TestConstantFallback(t *testing.T) {
 	}
 	if got := WithoutFallback(`sum(x{a="b"}) or vector(0)`); got != `sum(x{a="b"})` {
 		t.Errorf("WithoutFallback: %q", got)
+	}
+}
+
+// TestDrillSection: drill.failback decodes strictly, names a bad value and the fix, and a plan without the section
+// hashes as before.
+func TestDrillSection(t *testing.T) {
+	p := example(t)
+	before := p.Hash()
+	p.Drill = &Drill{}
+	if err := p.Validate(); err != nil || p.AutoFailback() {
+		t.Fatalf("empty drill section: %v, auto %v: want person (the default)", err, p.AutoFailback())
+	}
+	p.Drill.Failback = "yes"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), `drill.failback: "yes": use person`) {
+		t.Fatalf("error %v", err)
+	}
+	p.Drill.Failback = DrillFailbackAuto
+	if err := p.Validate(); err != nil || !p.AutoFailback() {
+		t.Fatalf("auto: %v %v", err, p.AutoFailback())
+	}
+	p.Drill = nil
+	if p.Hash() != before {
+		t.Fatal("a plan without a drill section must hash as before")
 	}
 }

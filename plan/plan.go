@@ -39,6 +39,8 @@ type Plan struct {
 	SLA *SLA `yaml:"sla" json:"sla,omitempty"`
 	// Watch, when set, lets the front door's region watcher start this service's failovers (watch.go).
 	Watch *Watch `yaml:"watch" json:"watch,omitempty"`
+	// Drill, when set, says how the service's drills may run (drill.go); a pointer, so plans without one hash as before.
+	Drill *Drill `yaml:"drill" json:"drill,omitempty"`
 }
 
 // Region is one place the service runs.

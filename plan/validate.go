@@ -48,6 +48,7 @@ func (p Plan) Validate() error {
 	p.validateFailback(&v)
 	p.validateSLA(&v)
 	p.validateWatch(&v)
+	p.validateDrill(&v)
 	p.validateDurations(&v)
 	if b, err := json.Marshal(p); err == nil && len(b) > MaxPlanBytes {
 		v.add("plan", "%d KiB exceeds the limit of %d KiB (the plan is every failover's workflow input; Temporal warns "+

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os/user"
@@ -20,6 +21,7 @@ type drillFlags struct {
 	planFile, from, to, by                 string
 	faultURL, faultMethod, faultBody       string
 	recoverURL, recoverMethod, recoverBody string
+	faultHook, recoverHook                 string
 	soak                                   time.Duration
 	noFailback                             bool
 }
@@ -35,6 +37,8 @@ func (f *drillFlags) bind(cmd *cobra.Command) {
 	fs.StringVar(&f.recoverURL, "recover-url", "", "HTTP hook that ends the outage after the soak (default: --fault-url)")
 	fs.StringVar(&f.recoverMethod, "recover-method", "DELETE", "the recovery hook's method")
 	fs.StringVar(&f.recoverBody, "recover-body", "", "the recovery hook's JSON body")
+	fs.StringVar(&f.faultHook, "fault-hook", "", "command hook that injects the outage, by its name in the worker's hooks file (worker --drill-hooks); instead of --fault-url")
+	fs.StringVar(&f.recoverHook, "recover-hook", "", "command hook that ends the outage after the soak, by its name in the worker's hooks file; instead of --recover-url")
 	fs.DurationVar(&f.soak, "soak", 5*time.Minute, "how long traffic stays on the target before the failback")
 	fs.BoolVar(&f.noFailback, "no-failback", false, "leave traffic on the target (no recovery, no failback)")
 	fs.StringVar(&f.by, "as", "", "who runs the drill (default: the OS user)")
@@ -56,15 +60,26 @@ func (f *drillFlags) request() (workflows.DrillRequest, error) {
 	}
 	req := workflows.DrillRequest{Plan: fo.Plan, PlanHash: fo.PlanHash, From: fo.From, To: fo.To, Soak: f.soak,
 		SkipFailback: f.noFailback, By: by}
-	if f.faultURL != "" {
+	switch {
+	case f.faultURL != "" && f.faultHook != "":
+		return workflows.DrillRequest{}, errors.New("--fault-url and --fault-hook: give one fault hook, an HTTP request or a command hook's name")
+	case f.recoverURL != "" && f.recoverHook != "":
+		return workflows.DrillRequest{}, errors.New("--recover-url and --recover-hook: give one recovery hook, an HTTP request or a command hook's name")
+	case f.faultURL != "":
 		req.Fault = &activities.FaultHook{Method: strings.ToUpper(f.faultMethod), URL: f.faultURL, Body: f.faultBody}
-		if !f.noFailback {
-			url := f.recoverURL
-			if url == "" {
-				url = f.faultURL
-			}
-			req.Recover = &activities.FaultHook{Method: strings.ToUpper(f.recoverMethod), URL: url, Body: f.recoverBody}
+	case f.faultHook != "":
+		req.Fault = &activities.FaultHook{Command: f.faultHook}
+	}
+	switch {
+	case req.Fault == nil || f.noFailback:
+	case f.recoverHook != "":
+		req.Recover = &activities.FaultHook{Command: f.recoverHook}
+	case f.recoverURL != "" || f.faultURL != "":
+		url := f.recoverURL
+		if url == "" {
+			url = f.faultURL
 		}
+		req.Recover = &activities.FaultHook{Method: strings.ToUpper(f.recoverMethod), URL: url, Body: f.recoverBody}
 	}
 	if err := req.Validate(); err != nil {
 		return workflows.DrillRequest{}, err
@@ -77,9 +92,10 @@ func (c *cli) drillCmd() *cobra.Command {
 	var format string
 	var detach bool
 	cmd := &cobra.Command{
-		Use:   "drill --plan FILE --to REGION [--fault-url URL] [--soak 5m]",
+		Use:   "drill --plan FILE --to REGION [--fault-url URL | --fault-hook NAME] [--soak 5m]",
 		Short: "Drill a real environment: inject the outage, run the real failover, soak, end the outage, fail back, report RTO/RPO vs the SLA",
 		Example: "  starter drill --plan deploy/plans/demo.yaml --to eu-west --fault-url http://127.0.0.1:9101/fault --fault-body '{\"status\":503}' --soak 30s\n" +
+			"  starter drill --plan plans/payments.yaml --to eu-west --fault-hook us-east-down --recover-hook us-east-up --soak 10m   # hooks of the worker's --drill-hooks file\n" +
 			"  starter drill --plan plans/payments.yaml --to eu-west --no-failback --soak 0s     # a forced switchover, no fault",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,7 +117,11 @@ func (c *cli) drillCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "DRILL %s started as %s (run %s): %s → %s, soak %s\n", req.Plan.Service, run.GetID(), run.GetRunID(), req.From, req.To, req.Soak)
-			if !req.SkipFailback {
+			switch {
+			case req.SkipFailback:
+			case req.Plan.AutoFailback():
+				fmt.Fprintf(out, "the failback is approved by the plan (drill.failback auto), after its hold-down and readiness\n")
+			default:
 				fmt.Fprintf(out, "the failback needs a person: starter approve %s --as NAME when it asks\n", workflows.WorkflowID(req.Plan.Service))
 			}
 			if detach {

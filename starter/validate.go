@@ -75,7 +75,7 @@ type planCheck struct {
 
 func (r planCheck) failed(strict bool) bool {
 	for _, f := range r.Findings {
-		if f.Severity == plan.SevError || strict {
+		if f.Severity == plan.SevError || (strict && f.Severity == plan.SevWarning) {
 			return true
 		}
 	}
@@ -109,19 +109,29 @@ func writePlanChecks(w io.Writer, format string, results []planCheck) error {
 		return enc.Encode(results)
 	}
 	for _, r := range results {
-		errs, warns := 0, 0
+		errs, warns, notes := 0, 0, 0
 		for _, f := range r.Findings {
-			if f.Severity == plan.SevError {
+			switch f.Severity {
+			case plan.SevError:
 				errs++
-			} else {
+			case plan.SevWarning:
 				warns++
+			default:
+				notes++
 			}
 		}
 		status := "ok"
 		if errs > 0 {
 			status = "FAIL"
 		}
-		fmt.Fprintf(w, "%s: %s (%d errors, %d warnings)", r.File, status, errs, warns)
+		fmt.Fprintf(w, "%s: %s (%d errors, %d warnings", r.File, status, errs, warns)
+		switch { // notes point out policies the plan chose; they never fail it
+		case notes == 1:
+			fmt.Fprint(w, ", 1 note")
+		case notes > 1:
+			fmt.Fprintf(w, ", %d notes", notes)
+		}
+		fmt.Fprint(w, ")")
 		if r.PlanHash != "" {
 			fmt.Fprintf(w, " plan %s", r.PlanHash)
 		}

@@ -181,3 +181,25 @@ func hasVerdict(vs []liveVerdict, where, field, verdict string) bool {
 	}
 	return false
 }
+
+// TestPlanValidateNotesDrillFailbackPolicy: drill.failback auto shows as a note for the plan's reviewers, and a note
+// fails nothing, not even with --strict.
+func TestPlanValidateNotesDrillFailbackPolicy(t *testing.T) {
+	base := demoPlan(t)
+	plain := writePlan(t, base, "plain.yaml", nil)
+	auto := writePlan(t, base, "auto.yaml", func(p *plan.Plan) { p.Drill = &plan.Drill{Failback: plan.DrillFailbackAuto} })
+	for _, strict := range []bool{false, true} {
+		var args []string
+		if strict {
+			args = append(args, "--strict")
+		}
+		_, errPlain := runValidate(t, append(args, plain)...)
+		out, errAuto := runValidate(t, append(args, auto)...)
+		if (errPlain == nil) != (errAuto == nil) {
+			t.Errorf("strict %v: without the policy %v, with it %v: a note must not change the verdict", strict, errPlain, errAuto)
+		}
+		if !strings.Contains(out, ", 1 note)") || !strings.Contains(out, "note: drill.failback: auto: a drill's failback is approved by this plan") {
+			t.Errorf("strict %v: output\n%s\nwant the drill failback policy as a note", strict, out)
+		}
+	}
+}

@@ -48,6 +48,9 @@ func run(args []string, logger *slog.Logger) error {
 	frontDoorKeys := fs.String("trusted-front-door-keys", endpoints.EnvOr("TRUSTED_FRONT_DOOR_KEYS", ""), "file of the Slack front "+
 		"doors' public keys (authorized_keys form, one per line; list old and new while rotating): Slack decisions on plans "+
 		"with approval.people must be signed by one of them; empty refuses them (env TRUSTED_FRONT_DOOR_KEYS)")
+	drillHooks := fs.String("drill-hooks", endpoints.EnvOr("DRILL_HOOKS", ""), "YAML file of the command hooks drills may run on "+
+		"this worker, by name (starter drill --fault-hook NAME): argv (no shell), env (names of this process's variables to "+
+		"pass), dir, timeout, okExitCodes; empty declares none (env DRILL_HOOKS)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage of worker:\n%s\nSlack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE) to post approvals and progress to each plan's approval.slackChannel.\n", fs.FlagUsages())
 	}
@@ -62,6 +65,13 @@ func run(args []string, logger *slog.Logger) error {
 	trust, err := loadTrust(*frontDoorKeys)
 	if err != nil {
 		return err
+	}
+	var hooks *activities.CommandHooks
+	if *drillHooks != "" {
+		if hooks, err = activities.LoadCommandHooks(*drillHooks); err != nil {
+			return err
+		}
+		logger.Info("drill command hooks declared", "file", *drillHooks, "hooks", hooks.Names())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -97,7 +107,7 @@ func run(args []string, logger *slog.Logger) error {
 	}
 	defer closeAudit()
 	acts := &activities.Activities{Etcd: etcd, Kong: kc, HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Audit: audit,
-		Temporal: tc} // AwaitFailover: an evacuation waits for a failover it joined
+		Temporal: tc, DrillHooks: hooks} // AwaitFailover: an evacuation waits for a failover it joined
 	slackCfg, err := slackbot.LoadConfig() // SLACK_BOT_TOKEN(_FILE): post approvals and progress to the plan's channel
 	if err != nil {
 		return err

@@ -20,6 +20,10 @@ import (
 // so a drill can never run beside a real failover: the child cannot start while one is open (verdict refused), and
 // a real one cannot start while the drill's child runs (an alert joins it as evidence instead).
 
+// drillCommandHooks is the change ID under which a drill that names command hooks first checks that the worker
+// declares them, before it injects anything.
+const drillCommandHooks = "drill-command-hooks"
+
 // DrillID is the workflow ID of a service's drill started by hand; a schedule's drills get the schedule's IDs.
 func DrillID(service string) string { return "drill-" + service }
 
@@ -45,7 +49,8 @@ type DrillRequest struct {
 	PlanHash string    `json:"plan_hash"`
 	From     string    `json:"from"`
 	To       string    `json:"to"`
-	// Fault injects the outage in From; nil drills a switchover (the failover is forced: nothing is down).
+	// Fault injects the outage in From; nil drills a switchover (the failover is forced: nothing is down). It is an
+	// HTTP request or the name of a command hook the worker declares (activities.CommandHooks): never a command.
 	Fault *activities.FaultHook `json:"fault,omitempty"`
 	// Recover ends the outage after the soak, before the failback (whose hold-down needs From healthy).
 	Recover *activities.FaultHook `json:"recover,omitempty"`
@@ -74,15 +79,33 @@ func (r DrillRequest) Validate() error {
 		if h.hook == nil {
 			continue
 		}
-		if h.hook.Method == "" || h.hook.URL == "" {
+		switch {
+		case h.hook.Command != "" && (h.hook.Method != "" || h.hook.URL != ""):
+			errs = append(errs, fmt.Errorf("%s: give an HTTP hook (--%s-url) or a command hook (--%s-hook), not both", h.field, h.field, h.field))
+		case h.hook.Command != "":
+			if err := activities.CheckHookName(h.hook.Command); err != nil {
+				errs = append(errs, fmt.Errorf("%s: command hook %w: name a hook of the worker's hooks file (--%s-hook)", h.field, err, h.field))
+			}
+		case h.hook.Method == "" || h.hook.URL == "":
 			errs = append(errs, fmt.Errorf("%s: give a method and an http(s) URL, e.g. POST http://region/fault", h.field))
 		}
 	}
 	if r.Fault != nil && r.Recover == nil && !r.SkipFailback {
 		errs = append(errs, errors.New("recover: a fault without a recovery hook leaves the source down, and the failback's "+
-			"hold-down would never pass: give --recover-url (or --no-failback)"))
+			"hold-down would never pass: give --recover-url or --recover-hook (or --no-failback)"))
 	}
 	return errors.Join(errs...)
+}
+
+// commandHooks are the names of the command hooks the drill runs.
+func (r DrillRequest) commandHooks() []string {
+	var names []string
+	for _, h := range []*activities.FaultHook{r.Fault, r.Recover} {
+		if h != nil && h.Command != "" {
+			names = append(names, h.Command)
+		}
+	}
+	return names
 }
 
 // DrillPhase is the failover or the failback of a drill, as the report shows it.
@@ -97,6 +120,17 @@ type DrillPhase struct {
 	SLA        *SLAVerdict `json:"sla,omitempty"`
 	// Humans are the decisions people made in this phase: each one is a step that needed a human.
 	Humans []string `json:"humans,omitempty"`
+	// Policy is set when the plan approved the phase without people because it is a drill's failback
+	// (DrillFailbackApproved, drill.failback auto).
+	Policy string `json:"policy,omitempty"`
+}
+
+// DrillHook is a fault or recovery hook the drill ran, and how it ended.
+type DrillHook struct {
+	Name string `json:"name"` // fault or recover
+	Hook string `json:"hook"` // "POST http://…" or "command NAME"
+	activities.FaultHookResult
+	Error string `json:"error,omitempty"`
 }
 
 // DrillResult is a drill's report.
@@ -111,6 +145,8 @@ type DrillResult struct {
 	Phases  []DrillPhase `json:"phases"`
 	// SoakSeconds is how long traffic stayed on the target between the phases.
 	SoakSeconds float64 `json:"soak_seconds,omitempty"`
+	// Hooks are the fault and recovery hooks it ran, in order.
+	Hooks []DrillHook `json:"hooks,omitempty"`
 }
 
 // NeededHuman lists, per phase, what a person had to do.
@@ -140,10 +176,17 @@ func Drill(ctx workflow.Context, req DrillRequest) (DrillResult, error) {
 		return d.finish(ctx, DrillRefused, fmt.Sprintf("a failover of %s is in flight (%s): a drill never runs beside one; nothing was done",
 			req.Plan.Service, WorkflowID(req.Plan.Service)))
 	}
+	if names := req.commandHooks(); len(names) > 0 && workflow.GetVersion(ctx, drillCommandHooks, workflow.DefaultVersion, 1) == 1 {
+		// Both hooks must be there before the fault: a drill that could not end its outage must not start it.
+		if err := workflow.ExecuteActivity(quick(ctx, fmt.Sprintf("are command hooks %v declared on the worker?", names)),
+			a.CheckFaultHooks, names).Get(ctx, nil); err != nil {
+			return d.finish(ctx, DrillFailed, fmt.Sprintf("%s: nothing was done", failureMessage(err)))
+		}
+	}
 	if req.Fault != nil {
 		d.res.FaultAt = workflow.Now(ctx)
-		if err := d.hook(ctx, "inject the fault", *req.Fault); err != nil {
-			return d.finish(ctx, DrillFailed, fmt.Sprintf("fault hook %s: %v", req.Fault, err))
+		if err := d.hook(ctx, "fault", "inject the fault", *req.Fault); err != nil {
+			return d.finish(ctx, DrillFailed, fmt.Sprintf("fault hook %s: %s: nothing else was started", req.Fault, failureMessage(err)))
 		}
 	}
 	fo, refused := d.phase(ctx, KindFailover, req.From, req.To)
@@ -163,8 +206,8 @@ func Drill(ctx workflow.Context, req DrillRequest) (DrillResult, error) {
 	}
 	d.res.SoakSeconds = workflow.Now(ctx).Sub(soakStart).Seconds()
 	if err := d.recover(ctx); err != nil {
-		return d.finish(ctx, DrillFailed, fmt.Sprintf("recovery hook %s: %v: %s is still faulted and traffic is on %s",
-			req.Recover, err, req.From, req.To))
+		return d.finish(ctx, DrillFailed, fmt.Sprintf("recovery hook %s: %s: %s is still faulted and traffic is on %s",
+			req.Recover, failureMessage(err), req.From, req.To))
 	}
 	if req.SkipFailback {
 		return d.finish(ctx, d.verdict(), "")
@@ -197,10 +240,30 @@ func (d *drill) start(ctx workflow.Context) error {
 		ToKey.ValueSet(d.req.To), DrillKey.ValueSet(true), StepKey.ValueSet(StepStart))
 }
 
-// hook runs a fault or recovery hook.
-func (d *drill) hook(ctx workflow.Context, what string, h activities.FaultHook) error {
+// hook runs a fault or recovery hook (name says which) and records how it ended. A command hook runs as long as
+// the worker's hooks file lets it, so it gets options of its own; an HTTP hook is one quick request.
+func (d *drill) hook(ctx workflow.Context, name, what string, h activities.FaultHook) error {
 	d.progress(ctx, what+": "+h.String())
-	return workflow.ExecuteActivity(quick(ctx, what+": "+h.String()), a.RunFaultHook, h).Get(ctx, nil)
+	actx := quick(ctx, what+": "+h.String())
+	if h.Command != "" {
+		actx = commandHooking(ctx, what+": "+h.String())
+	}
+	run := DrillHook{Name: name, Hook: h.String()}
+	err := workflow.ExecuteActivity(actx, a.RunFaultHook, h).Get(ctx, &run.FaultHookResult)
+	if err != nil {
+		run.Error = failureMessage(err)
+	}
+	d.res.Hooks = append(d.res.Hooks, run)
+	return err
+}
+
+// failureMessage is what an activity's failure says, without the SDK's wrapping (activity type, event IDs).
+func failureMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
 }
 
 // recover ends the injected outage once (also when the drill fails, so a drill never leaves a region broken).
@@ -209,7 +272,7 @@ func (d *drill) recover(ctx workflow.Context) error {
 		return nil
 	}
 	d.recovered = true
-	return d.hook(ctx, "end the fault", *d.req.Recover)
+	return d.hook(ctx, "recover", "end the fault", *d.req.Recover)
 }
 
 // phase runs the failover or failback as a child workflow failover-<service>; refused says why it could not start.
@@ -217,7 +280,8 @@ func (d *drill) phase(ctx workflow.Context, kind, from, to string) (DrillPhase, 
 	p := DrillPhase{Name: kind, WorkflowID: WorkflowID(d.req.Plan.Service)}
 	d.progress(ctx, fmt.Sprintf("%s %s → %s (%s)", kind, from, to, p.WorkflowID))
 	req := Request{Plan: d.req.Plan, PlanHash: d.req.PlanHash, From: from, To: to, Kind: kind,
-		Force: kind == KindFailover && d.req.Fault == nil, Trigger: Trigger{Source: TriggerDrill, By: d.req.By}}
+		Force:   kind == KindFailover && d.req.Fault == nil,
+		Trigger: Trigger{Source: TriggerDrill, By: d.req.By, Drill: workflow.GetInfo(ctx).WorkflowExecution.ID}}
 	if kind == KindFailover {
 		req.Trigger.FaultAt = d.res.FaultAt
 	}
@@ -248,8 +312,11 @@ func (d *drill) phase(ctx workflow.Context, kind, from, to string) (DrillPhase, 
 	} else {
 		p.Outcome, p.Reason, p.RTOSeconds, p.RPOSeconds, p.SLA = res.Outcome, res.Reason, res.RTOSeconds, res.RPOSeconds, res.SLA
 		for _, ap := range res.Approvals {
-			if ap.Via != "plan" {
+			switch {
+			case ap.Via != "plan":
 				p.Humans = append(p.Humans, fmt.Sprintf("%s by %s via %s", ap.Decision, ap.By, ap.Via))
+			case ap.Decision == DecisionDrillFailbackPolicy:
+				p.Policy = DrillFailbackApproved
 			}
 		}
 		if res.Outcome == FailedNeedsHuman {
@@ -329,9 +396,29 @@ func (r DrillResult) Lines() []string {
 		if len(p.Humans) > 0 {
 			line += fmt.Sprintf("; needed a human: %v", p.Humans)
 		}
+		if p.Policy != "" {
+			line += "; " + p.Policy
+		}
 		out = append(out, line)
 	}
+	for _, h := range r.Hooks {
+		out = append(out, h.Line())
+	}
 	return out
+}
+
+// Line renders how a hook ended, without its output (the report's JSON and the Web UI have it).
+func (h DrillHook) Line() string {
+	line := fmt.Sprintf("%s hook %s: ", h.Name, h.Hook)
+	switch {
+	case h.Error != "":
+		line += "failed: " + h.Error
+	case h.ExitCode != nil:
+		line += fmt.Sprintf("exit %d in %.1fs", *h.ExitCode, h.Seconds)
+	default:
+		line += fmt.Sprintf("HTTP %d", h.Status)
+	}
+	return line
 }
 
 func joinLines(lines []string) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/failover/failover/activities"
@@ -155,5 +156,126 @@ func TestDrillRequestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want %q", err, want)
 		}
+	}
+}
+
+// TestDrillFailbackPolicyApprovesItsFailback: with drill.failback auto, the failback a drill starts as its child is
+// approved by the plan (after its hold-down), recorded as the drill failback policy in the audit log, and shown in
+// the report; nobody is asked.
+func TestDrillFailbackPolicyApprovesItsFailback(t *testing.T) {
+	env, f, _ := drillEnv(t, false)
+	p := lagPlan()
+	p.Failback.HoldDown, p.Failback.ProbeInterval = 2*time.Second, time.Second
+	p.Drill = &plan.Drill{Failback: plan.DrillFailbackAuto}
+	res := runDrill(t, env, drillRequest(p))
+	if res.Verdict != DrillPassed || len(res.Phases) != 2 {
+		t.Fatalf("verdict %s (%s), phases %+v", res.Verdict, res.Reason, res.Phases)
+	}
+	fb := res.Phases[1]
+	if fb.Outcome != Succeeded || fb.Policy != DrillFailbackApproved || len(fb.Humans) != 0 || len(res.NeededHuman()) != 0 {
+		t.Fatalf("failback phase %+v: want succeeded, approved by the drill failback policy, no human", fb)
+	}
+	if !slices.ContainsFunc(res.Lines(), func(l string) bool { return strings.HasSuffix(l, "; "+DrillFailbackApproved) }) {
+		t.Fatalf("report lines %v: want the policy shown", res.Lines())
+	}
+	var policy []activities.Event
+	var holdDownBefore bool
+	for _, e := range f.events {
+		if e.Step == StepHoldDown && e.Kind == KindFailback {
+			holdDownBefore = len(policy) == 0
+		}
+		if e.Type == activities.EventDecision && e.Decision == DecisionDrillFailbackPolicy {
+			policy = append(policy, e)
+		}
+	}
+	if len(policy) != 1 || policy[0].Actor != "policy" || policy[0].Via != "plan" ||
+		!strings.HasPrefix(policy[0].Detail, "auto-approved: drill failback policy (plan drill.failback auto, drill ") {
+		t.Fatalf("policy decisions in the audit log %+v", policy)
+	}
+	if !holdDownBefore {
+		t.Fatal("the failback was approved before its hold-down")
+	}
+}
+
+// TestForgedDrillFailbackClaimIsIgnored: a failback whose request claims a drill with drill.failback auto, started
+// by a client (no parent workflow), still waits for a person; so does a drill's failover, and a drill's failback
+// without the policy.
+func TestForgedDrillFailbackClaimIsIgnored(t *testing.T) {
+	p := testPlan()
+	p.Drill = &plan.Drill{Failback: plan.DrillFailbackAuto}
+	req := request(p)
+	req.Kind = KindFailback
+	req.Trigger = Trigger{Source: TriggerDrill, By: "mallory", Drill: DrillID(p.Service)}
+	env, _ := newEnv(t)
+	res := run(t, env, req)
+	wantOutcome(t, res, TimedOut)
+	for _, ap := range res.Approvals {
+		if ap.Decision == DecisionDrillFailbackPolicy {
+			t.Fatalf("approvals %+v: a forged claim must not approve", res.Approvals)
+		}
+	}
+}
+
+// TestDrillWithUnknownCommandHookDoesNothing: a drill naming a command hook its worker does not declare ends failed
+// with the worker's reason before any hook or phase runs.
+func TestDrillWithUnknownCommandHookDoesNothing(t *testing.T) {
+	env, _, hooks := drillEnv(t, false)
+	var checked []string
+	env.OnActivity(a.CheckFaultHooks, mock.Anything, mock.Anything).Return(func(_ context.Context, names []string) error {
+		checked = names
+		return temporal.NewNonRetryableApplicationError(`command hook "us-east-up" is not declared in the worker's hooks file /etc/hooks.yaml`,
+			activities.ErrHookUnknown, nil)
+	})
+	req := drillRequest(lagPlan())
+	req.Fault, req.Recover = &activities.FaultHook{Command: "us-east-down"}, &activities.FaultHook{Command: "us-east-up"}
+	res := runDrill(t, env, req)
+	want := `command hook "us-east-up" is not declared in the worker's hooks file /etc/hooks.yaml: nothing was done`
+	if res.Verdict != DrillFailed || res.Reason != want {
+		t.Fatalf("verdict %s: %q\nwant reason %q", res.Verdict, res.Reason, want)
+	}
+	if !slices.Equal(checked, []string{"us-east-down", "us-east-up"}) || len(*hooks) != 0 || len(res.Phases) != 0 {
+		t.Fatalf("checked %v, hooks %v, phases %v: both hooks are checked, nothing runs", checked, *hooks, res.Phases)
+	}
+}
+
+// TestDrillFailedFaultHookStartsNothing: a fault hook that fails ends the drill, named, with no failover and no
+// recovery hook.
+func TestDrillFailedFaultHookStartsNothing(t *testing.T) {
+	env, _ := newEnv(t)
+	env.RegisterWorkflow(Failover)
+	env.OnActivity(a.FailoverInFlight, mock.Anything, mock.Anything).Return(false, nil)
+	env.OnActivity(a.CheckFaultHooks, mock.Anything, mock.Anything).Return(nil)
+	var ran []string
+	env.OnActivity(a.RunFaultHook, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, h activities.FaultHook) (activities.FaultHookResult, error) {
+			ran = append(ran, h.Command)
+			return activities.FaultHookResult{}, temporal.NewNonRetryableApplicationError("command hook us-east-down timed out after 1s and was killed",
+				activities.ErrHookTimedOut, nil)
+		})
+	req := drillRequest(lagPlan())
+	req.Fault, req.Recover = &activities.FaultHook{Command: "us-east-down"}, &activities.FaultHook{Command: "us-east-up"}
+	res := runDrill(t, env, req)
+	want := "fault hook command us-east-down: command hook us-east-down timed out after 1s and was killed: nothing else was started"
+	if res.Verdict != DrillFailed || res.Reason != want {
+		t.Fatalf("verdict %s: %q\nwant reason %q", res.Verdict, res.Reason, want)
+	}
+	if !slices.Equal(ran, []string{"us-east-down"}) || len(res.Phases) != 0 || len(res.Hooks) != 1 || res.Hooks[0].Error == "" {
+		t.Fatalf("ran %v, phases %v, hooks %+v: only the fault hook ran, recorded as failed", ran, res.Phases, res.Hooks)
+	}
+}
+
+func TestDrillRequestValidatesCommandHooks(t *testing.T) {
+	req := drillRequest(lagPlan())
+	req.Fault = &activities.FaultHook{Command: "Bad Name"}
+	req.Recover = &activities.FaultHook{Command: "up", Method: "DELETE", URL: "http://us-east/fault"}
+	err := req.Validate()
+	for _, want := range []string{`fault: command hook "Bad Name" is no hook name`, "recover: give an HTTP hook (--recover-url) or a command hook (--recover-hook), not both"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+	}
+	req.Fault, req.Recover = &activities.FaultHook{Command: "us-east-down"}, &activities.FaultHook{Command: "us-east-up"}
+	if err := req.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -306,7 +306,7 @@ func (f *failover) readyWeights(ctx workflow.Context, weights workflow.Future) [
 }
 
 // approve waits for the plan's approvers (Temporal Update approve/reject from the CLI, Slack or the Web UI)
-// unless the plan auto-approves. A failback always needs people.
+// unless the plan auto-approves. A failback always needs people, except a drill's under drill.failback auto.
 func (f *failover) approve(ctx workflow.Context) *stop {
 	f.begin(ctx, StepApprove)
 	ap := f.plan.Approval
@@ -315,6 +315,11 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 	}
 	if why, ok := f.approvedByEvacuation(ctx); ok {
 		f.recordPolicy(ctx, DecideFailover, "evacuation-approved", why)
+		f.end(ctx, ResultOK, why)
+		return nil
+	}
+	if why, ok := f.approvedByDrillPolicy(ctx); ok {
+		f.recordPolicy(ctx, DecideFailover, DecisionDrillFailbackPolicy, why)
 		f.end(ctx, ResultOK, why)
 		return nil
 	}

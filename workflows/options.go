@@ -105,6 +105,14 @@ func notifying(ctx workflow.Context, summary string) workflow.Context {
 	})
 }
 
+// commandHooking is for a drill's command hook (RunFaultHook naming a hook of the worker's hooks file): the hook's
+// own timeout (at most activities.MaxHookTimeout) ends a run, so an attempt is capped just above the longest; it
+// heartbeats, so a dead worker is noticed after heartbeatTimeout. Up to 3 attempts: a hook sets a state (fault on
+// or off), so running it again converges.
+func commandHooking(ctx workflow.Context, summary string) workflow.Context {
+	return withOptions(ctx, summary, activities.MaxHookTimeout+time.Minute, heartbeatTimeout, 3)
+}
+
 // withOptions sets one activity's timeouts and retries. Use the named presets above.
 func withOptions(ctx workflow.Context, summary string, startToClose, heartbeat time.Duration, attempts int32) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

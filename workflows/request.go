@@ -72,6 +72,9 @@ type Trigger struct {
 	// Evacuation, on a failover an evacuation started, carries the evacuation's approval (evacuation_services.go).
 	// The failover honours it only when that evacuation is its parent workflow.
 	Evacuation *EvacuationGrant `json:"evacuation,omitempty"`
+	// Drill, on a drill's failover and failback, is the drill's workflow ID. The plan's drill.failback auto approves
+	// the failback only when that drill is its parent workflow (drill_failback.go).
+	Drill string `json:"drill,omitempty"`
 }
 
 // Validate checks a request before it starts: the plan, its hash and what the workflow itself checks.

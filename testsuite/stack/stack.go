@@ -77,8 +77,10 @@ type Options struct {
 	// Publishers receive the in-process worker's failover events (e.g. Slack).
 	Publishers []activities.Publisher
 	// Trust is what the in-process worker trusts beyond the plan: the Slack front door's public keys.
-	Trust  workflows.Trust
-	Logger *slog.Logger
+	Trust workflows.Trust
+	// DrillHooks are the command hooks the in-process worker's drills may run (worker --drill-hooks).
+	DrillHooks *activities.CommandHooks
+	Logger     *slog.Logger
 }
 
 // Stack is the running local stack. Stop it when done.
@@ -361,7 +363,7 @@ func (s *Stack) seedActiveKey(ctx context.Context) error {
 
 func (s *Stack) startWorker(opts Options) error {
 	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second}, Logger: opts.Logger,
-		Publishers: opts.Publishers, Temporal: s.TemporalClient}
+		Publishers: opts.Publishers, Temporal: s.TemporalClient, DrillHooks: opts.DrillHooks}
 	s.worker = worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
 	workflows.Register(s.worker, acts, opts.Trust)
 	if err := s.worker.Start(); err != nil {
