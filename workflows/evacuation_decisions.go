@@ -22,6 +22,10 @@ func (e *evacuation) validateDecision(ctx workflow.Context, decision string, req
 	switch decision {
 	case ApproveUpdate, RejectUpdate:
 		kind = DecideEvacuation
+		if e.step == StepHoldDown {
+			return refuse(RefusedNothingPending, "nothing to %s yet: failback %s is %s; it asks for its decision once the "+
+				"hold-down passed", decision, e.id, e.carry.Hold.Line(workflow.Now(ctx)))
+		}
 		if e.pending == nil || e.pending.Outcome != "" {
 			return refuse(RefusedNothingPending, "nothing to %s: evacuation %s is at step %s and waits for no decision", decision, e.id, e.step)
 		}
