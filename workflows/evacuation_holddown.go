@@ -117,6 +117,11 @@ func (e *evacuation) holdDown(ctx workflow.Context) (s *stop, runFull bool) {
 	}
 }
 
+// holdingDown: a failback's hold-down runs and has not passed yet.
+func (e *evacuation) holdingDown() bool {
+	return e.carry.Hold != nil && e.carry.Hold.PassedAt == nil
+}
+
 // holdDownStopped is the outcome of an abort or cancel during the hold-down: nothing had started.
 func (e *evacuation) holdDownStopped(ctx workflow.Context) *stop {
 	line := e.carry.Hold.Line(workflow.Now(ctx))

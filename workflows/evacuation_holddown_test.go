@@ -96,9 +96,15 @@ func TestFailbackAbortDuringHoldDownChangesNothing(t *testing.T) {
 	w := &evacWorld{down: func(int) []string { return []string{"s0"} }}
 	req := failbackRequest(&plan.EvacuationFailback{HoldDown: time.Minute, ProbeInterval: 10 * time.Second}, names("s", 3)...)
 	var refusals []string
+	var paused EvacuationStatus
 	res, _ := runEvacuation(t, w, req, func(env *testsuite.TestWorkflowEnvironment) {
+		decideAt(env, time.Minute, PauseUpdate, "alice", req.Hash, &refusals)
+		statusAt(t, env, 2*time.Minute, &paused)
 		decideAt(env, 5*time.Minute, AbortUpdate, "alice", req.Hash, &refusals)
 	})
+	if !paused.Paused || paused.Step != StepHoldDown || !strings.HasPrefix(paused.HoldDownLine, "holding down: us-east not healthy") {
+		t.Fatalf("paused during the hold-down: paused %v, step %s, %q; want the hold-down to go on", paused.Paused, paused.Step, paused.HoldDownLine)
+	}
 	if res.Outcome != Aborted || !strings.Contains(res.Reason, "aborted by alice during the hold-down") ||
 		!strings.Contains(res.Reason, "no failover was started, nothing changed") || !strings.Contains(res.Reason, "s0 down") {
 		t.Fatalf("result %s: %s, want aborted during the hold-down, nothing changed", res.Outcome, res.Reason)
