@@ -106,6 +106,8 @@ func TestFailbackEvacuationHoldsDownUntilTheRegionHolds(t *testing.T) {
 		h.HealthySince.Before(h.Resets[len(h.Resets)-1].At) {
 		t.Fatalf("hold-down %+v, want a full 3s of healthy rounds after the last reset", h)
 	}
+	t.Logf("hold-down: %d rounds, %d reset(s) (the first run %d failed rounds), passed %s after the last healthy streak began",
+		h.Rounds, h.ResetCount, h.Resets[0].Rounds, h.PassedAt.Sub(*h.HealthySince))
 	if st, err := control.Decide(ctx, s.TemporalClient, vote); err != nil || st.Outcome != workflows.ApproveUpdate {
 		t.Fatalf("approval: %+v %v", st, err)
 	}
