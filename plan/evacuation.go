@@ -38,6 +38,9 @@ type Evacuation struct {
 	Approval EvacuationApproval `yaml:"approval" json:"approval"`
 	// Force skips each failover's outage confirmation (the region is known down).
 	Force bool `yaml:"force" json:"force,omitempty"`
+	// Failback is the hold-down of a failback (--failback) as a whole (evacuation_failback.go); a pointer, so
+	// evacuations without one hash as before.
+	Failback *EvacuationFailback `yaml:"failback" json:"failback,omitempty"`
 }
 
 // Wave is one ordered block of an evacuation: its services fail over concurrently, up to Concurrency at once.
@@ -159,6 +162,7 @@ func (e Evacuation) Validate() error {
 		v.add("blastRadius.maxFailedPercent", "is %g: use a percentage from 0 (no limit) to 100", pct)
 	}
 	e.validateWaves(&v)
+	e.validateFailback(&v)
 	a := e.Approval
 	Plan{Approval: a.Approval}.validateApproval(&v)
 	if a.OnTimeout == OnTimeoutEscalate {

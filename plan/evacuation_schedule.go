@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // PlanFile is one plan loaded from a plan directory.
@@ -60,6 +61,8 @@ type Scheduled struct {
 	PlanHash string `json:"plan_hash"`
 	From     string `json:"from"`
 	To       string `json:"to"`
+	// HoldDown is the plan's failback.holdDown (the default of the evacuation's failback hold-down).
+	HoldDown time.Duration `json:"hold_down,omitempty"`
 }
 
 // ScheduledWave is one wave of services, in the order the evacuation runs the waves.
@@ -162,7 +165,7 @@ func (e Evacuation) scheduled(v *problems, pf PlanFile) (Scheduled, bool) {
 			p.Service, to, p.RegionNames())
 		return Scheduled{}, false
 	}
-	return Scheduled{Service: p.Service, File: pf.File, PlanHash: pf.Hash, From: e.From, To: to}, true
+	return Scheduled{Service: p.Service, File: pf.File, PlanHash: pf.Hash, From: e.From, To: to, HoldDown: p.Failback.HoldDown}, true
 }
 
 // Resolve loads the evacuation's plan directory and schedules it (LoadDir, then Schedule).

@@ -30,7 +30,7 @@ func (c *cli) evacuateCmd() *cobra.Command {
 		Short: "Evacuate a region: fail over every service of a plan directory, in waves, with one decision",
 		Example: "  starter evacuate --region us-east --evacuation deploy/evacuation/example.yaml --dry-run\n" +
 			"  starter evacuate --region us-east --to eu-west --plans deploy/evacuation/plans\n" +
-			"  starter evacuate --region us-east --evacuation E.yaml --failback   # back into us-east, each after its hold-down",
+			"  starter evacuate --region us-east --evacuation E.yaml --failback   # back into us-east once it held down",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req, err := o.request()
@@ -74,7 +74,8 @@ func (c *cli) evacuateCmd() *cobra.Command {
 	f.StringVar(&o.plans, "plans", "", "directory of per-service plans (default: the evacuation file's plans); the worker reads it too")
 	f.StringVar(&o.as, "as", os.Getenv("USER"), "who starts it (recorded; without --evacuation the one who may abort it)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the waves and every etcd and Kong change from the live state; start nothing")
-	f.BoolVar(&o.failback, "failback", false, "move every service back into --region (each after its plan's hold-down)")
+	f.BoolVar(&o.failback, "failback", false, "move every service back into --region once the region held down as a whole "+
+		"(the evacuation file's failback:), each after its plan's hold-down")
 	f.BoolVar(&o.force, "force", false, "skip each failover's outage confirmation")
 	f.BoolVar(&o.wait, "wait", false, "wait for the outcome and print it as JSON")
 	return cmd
@@ -141,6 +142,10 @@ func (c *cli) previewEvacuation(ctx context.Context, w io.Writer, req workflows.
 		req.Kind, req.Region, len(req.Services), len(req.Waves), req.Hash)
 	fmt.Fprintf(w, "approval: %s (perService %s); blast radius: maxFailed %d, maxFailedPercent %g\n",
 		req.Approval.Mode, req.Approval.PerService, req.BlastRadius.MaxFailed, req.BlastRadius.MaxFailedPercent)
+	if req.Failback != nil {
+		fmt.Fprintf(w, "hold-down: before its decision is asked for and before any service moves back, %s must be %s\n",
+			req.Region, req.Failback)
+	}
 	for i, wave := range req.Waves {
 		fmt.Fprintf(w, "\nwave %d %s (concurrency %d):\n", i+1, wave.Name, wave.Concurrency)
 		for _, s := range req.Services {
@@ -186,6 +191,9 @@ func printEvacuation(w io.Writer, st workflows.EvacuationStatus, all bool) {
 	if rtos := rtosOf(st.Services); len(rtos) > 0 {
 		fmt.Fprintf(w, "RTO of %d succeeded: p50 %.2fs  p90 %.2fs  p99 %.2fs  max %.2fs\n", len(rtos),
 			percentile(rtos, 50), percentile(rtos, 90), percentile(rtos, 99), rtos[len(rtos)-1])
+	}
+	if st.HoldDownLine != "" {
+		fmt.Fprintln(w, st.HoldDownLine)
 	}
 	if st.Held != "" {
 		fmt.Fprintf(w, "HELD: %s\n", st.Held)
@@ -286,6 +294,9 @@ func watchEvacuation(ctx context.Context, tc client.Client, w io.Writer, id stri
 			return err
 		}
 		line := fmt.Sprintf("%s step %s", workflows.CountsLine(st.Counts), st.Step)
+		if st.Step == workflows.StepHoldDown {
+			line += " — " + st.HoldDownLine
+		}
 		if st.Held != "" {
 			line += " — HELD: " + st.Held
 		}

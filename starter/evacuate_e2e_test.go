@@ -106,4 +106,15 @@ func TestCLIEvacuatesARegion(t *testing.T) {
 	if err != nil || !strings.Contains(out, "RTO distribution:") {
 		t.Fatalf("report: %v\n%s", err, out)
 	}
+	// The failback's dry run states its hold-down (defaulted from the plans' failback.holdDown 3s) and starts nothing.
+	out, err = starter(t, s, "evacuate", "--evacuation", good, "--failback", "--dry-run")
+	for _, want := range []string{"failback of us-east: 3 services", "hold-down: before its decision is asked for and before any " +
+		"service moves back, us-east must be healthy for 3s without a failed round (a round every 1s probes each service's own health check"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("failback dry run lacks %q: %v\n%s", want, err, out)
+		}
+	}
+	if d, _ := control.Latest(ctx, s.TemporalClient, "failback-us-east"); d != nil {
+		t.Fatal("the dry run started a failback")
+	}
 }

@@ -13,7 +13,7 @@ import (
 
 // Evacuation moves every service of its schedule out of a region (or, kind failback, back into it), wave by wave:
 //
-//	approve (one decision for the whole evacuation) → wave 1 → wave 2 → … → outcome
+//	[hold-down, a failback only] → approve (one decision for the whole evacuation) → wave 1 → wave 2 → … → outcome
 //
 // Each service fails over with its own Failover workflow, run as this workflow's child under the service's usual
 // ID failover-<service>, so a service already failing over is joined (AwaitFailover), never doubled. A wave runs up
@@ -25,6 +25,12 @@ func Evacuation(ctx workflow.Context, req EvacuationRequest) (EvacuationResult, 
 	e := newEvacuation(ctx, req)
 	if err := e.start(ctx); err != nil {
 		return EvacuationResult{}, err
+	}
+	if s, runFull := e.holdDown(ctx); s != nil || runFull { // a failback: the region proves itself first
+		if runFull {
+			return EvacuationResult{}, e.continueAsNew(ctx)
+		}
+		return e.finish(ctx, s)
 	}
 	if s := e.approve(ctx); s != nil {
 		return e.finish(ctx, s)
@@ -49,6 +55,8 @@ type EvacuationResult struct {
 	// NotSucceeded lists the services that did not end succeeded or not-needed (at most MaxListedServices).
 	NotSucceeded   []ServiceState `json:"not_succeeded,omitempty"`
 	ElapsedSeconds float64        `json:"elapsed_seconds"`
+	// HoldDown is a failback's hold-down: its rule, its resets, when it passed.
+	HoldDown *HoldDownState `json:"hold_down,omitempty"`
 }
 
 // Evacuation outcomes besides Succeeded, Rejected, TimedOut, Aborted and Cancelled: every service has its own
@@ -274,7 +282,7 @@ func (e *evacuation) finish(ctx workflow.Context, s *stop) (EvacuationResult, er
 			e.svc[i].State, e.svc[i].Outcome, e.svc[i].Reason = ServiceDone, NotStarted, why
 		}
 	}
-	res := EvacuationResult{Counts: e.counts(), ElapsedSeconds: workflow.Now(ctx).Sub(e.carry.StartedAt).Seconds()}
+	res := EvacuationResult{Counts: e.counts(), ElapsedSeconds: workflow.Now(ctx).Sub(e.carry.StartedAt).Seconds(), HoldDown: e.carry.Hold}
 	for _, sv := range e.svc {
 		if sv.Outcome != Succeeded && sv.Outcome != NotNeeded && len(res.NotSucceeded) < MaxListedServices {
 			res.NotSucceeded = append(res.NotSucceeded, sv)

@@ -22,6 +22,10 @@ func (e *evacuation) validateDecision(ctx workflow.Context, decision string, req
 	switch decision {
 	case ApproveUpdate, RejectUpdate:
 		kind = DecideEvacuation
+		if e.holdingDown() {
+			return refuse(RefusedNothingPending, "nothing to %s yet: failback %s is %s; it asks for its decision once the "+
+				"hold-down passed", decision, e.id, e.carry.Hold.Line(workflow.Now(ctx)))
+		}
 		if e.pending == nil || e.pending.Outcome != "" {
 			return refuse(RefusedNothingPending, "nothing to %s: evacuation %s is at step %s and waits for no decision", decision, e.id, e.step)
 		}
@@ -100,7 +104,9 @@ func (e *evacuation) decide(ctx workflow.Context, decision string, req ApprovalR
 		e.abortedBy = a.By
 	case PauseUpdate:
 		e.carry.Paused, e.carry.PausedBy = true, a.By
-		e.setStep(ctx, StepHeld)
+		if !e.holdingDown() { // a failback's hold-down goes on; nothing starts after it until resumed
+			e.setStep(ctx, StepHeld)
+		}
 	case ResumeUpdate:
 		e.carry.Paused, e.carry.PausedBy, e.carry.Held = false, "", ""
 		e.carry.Rearmed = e.failed

@@ -47,6 +47,9 @@ type EvacuationRequest struct {
 	ServicesPerRun int `json:"services_per_run,omitempty"`
 	// Carry is the progress a previous run handed over with continue-as-new; nil for the first run.
 	Carry *EvacuationCarry `json:"carry,omitempty"`
+	// Failback is a failback's hold-down rule, defaults filled in (plan.Evacuation.FailbackRule); nil for a
+	// failover, and a failback without one holds down with plan.EvacuationFailback's defaults.
+	Failback *plan.EvacuationFailback `json:"failback,omitempty"`
 }
 
 // WaveSpec is one wave: its name and how many of its failovers run at once.
@@ -74,6 +77,8 @@ type EvacuationCarry struct {
 	// failures since then.
 	Rearmed     int   `json:"rearmed,omitempty"`
 	RearmedWave []int `json:"rearmed_wave,omitempty"`
+	// Hold is a failback's hold-down so far (evacuation_holddown.go).
+	Hold *HoldDownState `json:"hold,omitempty"`
 }
 
 // Service states in an evacuation.
@@ -173,6 +178,10 @@ func NewEvacuationRequest(e plan.Evacuation, kind string, waves []plan.Scheduled
 			req.Services = append(req.Services, ServiceState{Service: s.Service, File: s.File, PlanHash: s.PlanHash,
 				From: from, To: to, Wave: i, State: ServiceWaiting})
 		}
+	}
+	if kind == KindFailback {
+		rule := e.FailbackRule(waves)
+		req.Failback = &rule
 	}
 	req.Hash = scheduleHash(e.Hash(), kind, req.Services)
 	return req

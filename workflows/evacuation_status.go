@@ -42,6 +42,10 @@ type EvacuationStatus struct {
 	StartedAt time.Time     `json:"started_at"`
 	Elapsed   float64       `json:"elapsed_seconds"`
 	Blast     BlastState    `json:"blast_radius"`
+	// HoldDown is a failback's hold-down, and HoldDownLine says where it stands ("holding down: us-east healthy
+	// for 2m10s of 10m0s (reset 1× at 10:02:03: svc-a down)").
+	HoldDown     *HoldDownState `json:"hold_down,omitempty"`
+	HoldDownLine string         `json:"hold_down_line,omitempty"`
 }
 
 // WaveStatus counts one wave's services.
@@ -67,7 +71,8 @@ func (e *evacuation) status(now time.Time) EvacuationStatus {
 		Paused: e.carry.Paused, PausedBy: e.carry.PausedBy, Held: e.carry.Held, AbortedBy: e.abortedBy,
 		Outcome: e.outcome, Reason: e.reason, StartedAt: e.carry.StartedAt, Elapsed: now.Sub(e.carry.StartedAt).Seconds(),
 		Blast: BlastState{Failed: e.failed - e.carry.Rearmed, MaxFailed: e.req.BlastRadius.MaxFailed,
-			MaxFailedPercent: e.req.BlastRadius.MaxFailedPercent}}
+			MaxFailedPercent: e.req.BlastRadius.MaxFailedPercent},
+		HoldDown: e.carry.Hold, HoldDownLine: e.carry.Hold.Line(now)}
 	if e.carry.Wave < len(e.req.Waves) && e.step == StepWaves {
 		st.Wave = e.req.Waves[e.carry.Wave].Name
 	}
@@ -131,6 +136,9 @@ func (s EvacuationStatus) progressLine() string {
 	fmt.Fprintf(&b, ", %.0fs\n\n%s\n\n", s.Elapsed, CountsLine(s.Counts))
 	for _, w := range s.Waves {
 		fmt.Fprintf(&b, "- wave %s: %d/%d done, %d running, %d failed\n", w.Name, w.Done, w.Total, w.Running, w.Failed)
+	}
+	if s.HoldDownLine != "" {
+		fmt.Fprintf(&b, "\n**Hold-down:** %s\n", s.HoldDownLine)
 	}
 	if s.Held != "" {
 		fmt.Fprintf(&b, "\n**Held:** %s\n", s.Held)

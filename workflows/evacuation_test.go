@@ -32,7 +32,13 @@ type evacWorld struct {
 	running, maxRunning int
 	started, ended      []string
 	requests            []Request
+	startedAt           []time.Time
 	loads               int
+	// down says which services' origin probes fail in a failback's hold-down round (1, 2, …); nil: none.
+	down   func(round int) []string
+	rounds int
+	// evacuation is what LatestEvacuation finds of the evacuation out of the region (default: none).
+	evacuation activities.EvacuationRun
 }
 
 // evacRequest schedules services (name per wave) with the given concurrency; plan approval mode auto.
@@ -77,9 +83,25 @@ func newEvacEnv(t *testing.T, w *evacWorld) *testsuite.TestWorkflowEnvironment {
 			}
 			return out, nil
 		})
+	env.OnActivity(a.ProbeOrigins, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.OriginProbe) (activities.OriginHealth, error) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.rounds++
+			res := activities.OriginHealth{Probed: len(in.Files)}
+			if w.down != nil {
+				for _, s := range w.down(w.rounds) {
+					res.Down = append(res.Down, activities.DownService{Service: s, Detail: "HTTP 503"})
+				}
+			}
+			return res, nil
+		})
+	env.OnActivity(a.LatestEvacuation, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) (activities.EvacuationRun, error) { return w.evacuation, nil })
 	env.OnWorkflow(Failover, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, req Request) (Result, error) {
 		svc := req.Plan.Service
 		w.mu.Lock()
+		w.startedAt = append(w.startedAt, workflow.Now(ctx))
 		w.running++
 		w.maxRunning = max(w.maxRunning, w.running)
 		w.started = append(w.started, svc)
@@ -107,6 +129,9 @@ func runEvacuation(t *testing.T, w *evacWorld, req EvacuationRequest, setup func
 	t.Helper()
 	for runs := 1; runs <= 50; runs++ {
 		env := newEvacEnv(t, w)
+		if req.Carry != nil && req.Carry.Hold != nil {
+			env.SetStartTime(req.Carry.Hold.LastRound) // a run continued during a hold-down goes on from its last round
+		}
 		if setup != nil {
 			setup(env)
 		}
@@ -348,7 +373,8 @@ func TestEvacuationApprovesItsChildren(t *testing.T) {
 }
 
 // TestFailbackEvacuationMovesBackWithHoldDown: a failback evacuation runs every service's failover back into the
-// region, as kind failback (each one's hold-down applies), under its own workflow ID.
+// region, as kind failback (each one's hold-down applies), under its own workflow ID, after its own hold-down
+// (here the default 10m: the schedule names no plan hold-down).
 func TestFailbackEvacuationMovesBackWithHoldDown(t *testing.T) {
 	e := plan.Evacuation{From: "us-east", Plans: "/plans",
 		Approval: plan.EvacuationApproval{Approval: plan.Approval{Mode: plan.ApprovalManual, Approvers: []string{"alice"}}}}
@@ -368,7 +394,7 @@ func TestFailbackEvacuationMovesBackWithHoldDown(t *testing.T) {
 			env.UpdateWorkflow(ApproveUpdate, "", &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(err error) {
 				t.Errorf("approve refused: %v", err)
 			}, OnComplete: func(any, error) {}}, ApprovalRequest{By: "alice", PlanHash: req.Hash})
-		}, time.Minute)
+		}, 11*time.Minute)
 	})
 	if res.Outcome != Succeeded || len(w.requests) != 1 || w.requests[0].Kind != KindFailback || w.requests[0].To != "us-east" {
 		t.Fatalf("result %+v, requests %+v; want one failback into us-east", res, w.requests)

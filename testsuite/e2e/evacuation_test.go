@@ -42,6 +42,12 @@ func tiers(name string) map[string]string {
 // evacuationOf resolves an evacuation YAML against the plans in dir and builds its request.
 func evacuationOf(t testing.TB, dir, yaml string) workflows.EvacuationRequest {
 	t.Helper()
+	return evacuationKindOf(t, dir, yaml, workflows.KindFailover)
+}
+
+// evacuationKindOf is evacuationOf for an evacuation (kind failover) or a failback.
+func evacuationKindOf(t testing.TB, dir, yaml, kind string) workflows.EvacuationRequest {
+	t.Helper()
 	e, err := plan.DecodeEvacuation(strings.NewReader("plans: " + dir + "\n" + yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +56,7 @@ func evacuationOf(t testing.TB, dir, yaml string) workflows.EvacuationRequest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := workflows.NewEvacuationRequest(e, workflows.KindFailover, waves, workflows.Trigger{Source: "test", By: "e2e"})
+	req := workflows.NewEvacuationRequest(e, kind, waves, workflows.Trigger{Source: "test", By: "e2e"})
 	if err := req.Validate(); err != nil {
 		t.Fatal(err)
 	}
