@@ -70,6 +70,8 @@ type EvacuationCarry struct {
 	// failures since then.
 	Rearmed     int   `json:"rearmed,omitempty"`
 	RearmedWave []int `json:"rearmed_wave,omitempty"`
+	// Slack is the evacuation's card, which every run updates (evacuation_slack.go).
+	Slack EvacuationSlack `json:"slack"`
 }
 
 // Service states in an evacuation.

@@ -27,6 +27,7 @@ type evacWorld struct {
 	// outcome decides each service's failover outcome (default succeeded); hold makes it take that long.
 	outcome func(service string) Outcome
 	hold    time.Duration
+	holdOf  func(service string) time.Duration // overrides hold
 	// changed makes LoadPlans return another hash for these services' plans.
 	changed             map[string]bool
 	running, maxRunning int
@@ -85,7 +86,11 @@ func newEvacEnv(t *testing.T, w *evacWorld) *testsuite.TestWorkflowEnvironment {
 		w.started = append(w.started, svc)
 		w.requests = append(w.requests, req)
 		w.mu.Unlock()
-		if err := workflow.Sleep(ctx, max(w.hold, time.Second)); err != nil {
+		d := max(w.hold, time.Second)
+		if w.holdOf != nil {
+			d = w.holdOf(svc)
+		}
+		if err := workflow.Sleep(ctx, d); err != nil {
 			return Result{Outcome: Cancelled, Service: svc}, nil
 		}
 		w.mu.Lock()

@@ -69,6 +69,9 @@ type Trigger struct {
 	// Evacuation, on a failover an evacuation started, carries the evacuation's approval (evacuation_services.go).
 	// The failover honours it only when that evacuation is its parent workflow.
 	Evacuation *EvacuationGrant `json:"evacuation,omitempty"`
+	// ReportToEvacuation, on a failover an evacuation started, sends its failures and decisions to the
+	// evacuation's Slack thread instead of a card of its own; honoured only when that evacuation is its parent.
+	ReportToEvacuation bool `json:"report_to_evacuation,omitempty"`
 }
 
 // Validate checks a request before it starts: the plan, its hash and what the workflow itself checks.
