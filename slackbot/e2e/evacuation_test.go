@@ -67,7 +67,9 @@ approval:
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.stack.TemporalClient.TerminateWorkflow(context.Background(), run.GetID(), "", "test over") })
+	t.Cleanup(func() {
+		_ = env.stack.TemporalClient.TerminateWorkflow(context.Background(), run.GetID(), "", "test over")
+	})
 	started := time.Now()
 	// An edit after the start: the evacuation refuses that service at its turn.
 	edited := filepath.Join(dir, names[5]+".yaml")
