@@ -14,7 +14,6 @@ import (
 	"github.com/failover/failover/control"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/slackbot"
-	"github.com/failover/failover/slackbot/internal/slackfake"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/workflows"
 )
