@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 	"gopkg.in/yaml.v3"
 
 	"github.com/failover/failover/control"
@@ -139,6 +142,33 @@ approval:
 	}
 	t.Logf("%d services in %s: 1 card, %d updates (bound %d), %d thread reply", len(names), elapsed.Round(time.Second),
 		final.Updates, bound, len(thread))
+	recordHistory(t, run.GetID(), "evacuation-slack-card")                     // the card, a signed click, a thread reply
+	recordHistory(t, workflows.WorkflowID(names[0]), "evacuation-slack-child") // a child reporting to the thread
+}
+
+// recordHistory writes the workflow's latest run as testsuite/histories/NAME.json with RECORD_HISTORIES=1, for
+// the replay test.
+func recordHistory(t *testing.T, id, name string) {
+	t.Helper()
+	if os.Getenv("RECORD_HISTORIES") != "1" {
+		return
+	}
+	it := env.stack.TemporalClient.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "..", "testsuite", "histories", name+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func writePlan(t *testing.T, path string, p plan.Plan) {
