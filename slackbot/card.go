@@ -116,13 +116,18 @@ func (c *card) putAbort(e activities.Event) {
 		return
 	}
 	// The card names the service; the dialog says what an abort does, whole, within maxConfirmText.
-	const text = "Before the cutover, nothing is changed and the failover ends aborted; after it, everything " +
-		"changed so far is rolled back. You abort as yourself."
+	c.put(slack.NewActionBlock(blockAbort, abortButton(value, "Abort the failover?",
+		"Before the cutover, nothing is changed and the failover ends aborted; after it, everything "+
+			"changed so far is rolled back. You abort as yourself.")))
+}
+
+// abortButton is the red Abort button carrying value, behind a confirm dialog (title, text) saying what it does.
+func abortButton(value, title, text string) *slack.ButtonBlockElement {
 	abort := slack.NewButtonBlockElement(ActionAbort, value, plain("Abort", maxButtonText)).WithStyle(slack.StyleDanger)
-	abort.WithConfirm(slack.NewConfirmationBlockObject(plain("Abort the failover?", maxConfirmTitle),
+	abort.WithConfirm(slack.NewConfirmationBlockObject(plain(title, maxConfirmTitle),
 		mrkdwn(clip(text, maxConfirmText, "")), plain("Abort", maxConfirmButton), plain("Keep going", maxConfirmButton)).
 		WithStyle(slack.StyleDanger))
-	c.put(slack.NewActionBlock(blockAbort, abort))
+	return abort
 }
 
 // applyControl shows an operator's abort, pause or resume on the card: a paused failover says so and by whom

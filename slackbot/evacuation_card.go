@@ -2,8 +2,6 @@ package slackbot
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -94,12 +92,7 @@ func evacuationStatus(ev *activities.EvacuationCard) string {
 
 // countsLine renders the counts largest first: "succeeded 12 · running 3 · waiting 85".
 func countsLine(counts map[string]int) string {
-	keys := slices.SortedFunc(maps.Keys(counts), func(a, b string) int {
-		if counts[a] != counts[b] {
-			return counts[b] - counts[a]
-		}
-		return strings.Compare(a, b)
-	})
+	keys := workflows.LargestFirst(counts)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s %s *%d*", outcomeOrStateMark(k), esc(k), counts[k])
@@ -188,13 +181,9 @@ func (c *card) putEvacuationAbort(e activities.Event) {
 	if len(value) > maxButtonValue {
 		return
 	}
-	const text = "Nothing new starts; the failovers it started are cancelled (before their cutover nothing changes, " +
-		"after it they roll back) and services still waiting end not-started. You abort as yourself."
-	abort := slack.NewButtonBlockElement(ActionAbort, value, plain("Abort", maxButtonText)).WithStyle(slack.StyleDanger)
-	abort.WithConfirm(slack.NewConfirmationBlockObject(plain("Abort the whole evacuation?", maxConfirmTitle),
-		mrkdwn(clip(text, maxConfirmText, "")), plain("Abort", maxConfirmButton), plain("Keep going", maxConfirmButton)).
-		WithStyle(slack.StyleDanger))
-	c.put(slack.NewActionBlock(blockAbort, abort))
+	c.put(slack.NewActionBlock(blockAbort, abortButton(value, "Abort the whole evacuation?",
+		"Nothing new starts; the failovers it started are cancelled (before their cutover nothing changes, "+
+			"after it they roll back) and services still waiting end not-started. You abort as yourself.")))
 }
 
 func decisionsText(ds []activities.CardDecision) string {
