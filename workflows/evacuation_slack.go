@@ -35,6 +35,8 @@ const (
 	cardInterval = 5 * time.Second
 	// cardDrain is how long the run waits at its end for Slack to take the last card state.
 	cardDrain = 2 * time.Minute
+	// cardBackoff caps the wait before a card state Slack gave up on is tried again.
+	cardBackoff = 2 * time.Minute
 	// maxFailureReplies bounds the failure replies of one evacuation; past it the card counts them alone.
 	maxFailureReplies = 50
 	// Card contents: the latest decisions, the first waves and the first services that did not succeed.
@@ -57,9 +59,11 @@ type evacuationCard struct {
 	dirty   bool    // the card changed since the last state handed to Slack
 	sentKey cardKey // the key of that state
 	last    time.Time
-	replies []activities.Event
-	closing bool
-	closed  bool
+	// failures counts the card states Slack gave up on in a row: each doubles the wait before the next try.
+	failures int
+	replies  []activities.Event
+	closing  bool
+	closed   bool
 }
 
 // startCard starts the card's publisher when the evacuation names a channel (and the run is new enough to).
@@ -121,21 +125,20 @@ func (e *evacuation) publishCard(ctx workflow.Context) {
 		if !c.dirty && len(c.replies) == 0 {
 			return // closing with nothing left
 		}
-		if len(c.replies) == 0 && !c.closing && !e.cardUrgent() && e.carry.Slack.Ref != "" {
-			if wait := c.last.Add(cardInterval).Sub(workflow.Now(ctx)); wait > 0 {
-				_, _ = awaitWithTimeout(ctx, wait, "card update in "+wait.String(), func() bool {
-					return c.closing || len(c.replies) > 0 || e.cardUrgent()
-				})
-			}
+		// At once: a reply, or an urgent change (unless Slack is failing); else the card waits for its slot.
+		now := func() bool {
+			return len(c.replies) > 0 || (c.failures == 0 && (c.closing || e.cardUrgent()))
 		}
-		now := workflow.Now(ctx)
+		if wait := c.last.Add(c.interval()).Sub(workflow.Now(ctx)); !now() && wait > 0 {
+			_, _ = awaitWithTimeout(ctx, wait, "card update in "+wait.String(), now)
+		}
 		var batch []activities.Event
 		cardSeq := 0
-		if c.dirty && (c.closing || e.cardUrgent() || e.carry.Slack.Ref == "" || !now.Before(c.last.Add(cardInterval))) {
+		if c.dirty && ((c.failures == 0 && (c.closing || e.cardUrgent())) || !workflow.Now(ctx).Before(c.last.Add(c.interval()))) {
 			ev := e.cardEvent(ctx)
 			cardSeq = ev.Seq
 			batch = append(batch, ev)
-			c.dirty, c.sentKey, c.last = false, e.cardKey(), now
+			c.dirty, c.sentKey, c.last = false, e.cardKey(), workflow.Now(ctx)
 		}
 		n := min(len(c.replies), eventBatch-len(batch))
 		batch = append(batch, c.replies[:n]...)
@@ -151,11 +154,24 @@ func (e *evacuation) publishCard(ctx workflow.Context) {
 		if e.carry.Slack.Ref == "" {
 			e.carry.Slack.Ref = res.Ref
 		}
-		// The card carries the whole state: one Slack gave up on is sent again, so the last state always lands.
-		if cardSeq > 0 && (err != nil || slices.Contains(res.Dropped, cardSeq)) {
-			c.dirty, c.sentKey = true, cardKey{step: "resend"}
+		// The card carries the whole state: one Slack gave up on is sent again (after a growing wait, so a Slack
+		// that is down costs few activities), and the last state lands once Slack takes it.
+		switch {
+		case cardSeq > 0 && (err != nil || slices.Contains(res.Dropped, cardSeq)):
+			c.dirty = true
+			c.failures++
+		case cardSeq > 0:
+			c.failures = 0
 		}
 	}
+}
+
+// interval is the least wait between two card states: cardInterval, doubled for each one Slack gave up on.
+func (c *evacuationCard) interval() time.Duration {
+	if c.failures == 0 {
+		return cardInterval
+	}
+	return min(cardInterval<<min(c.failures, 10), cardBackoff)
 }
 
 // closeCard waits (bounded) until Slack has the card's last state and every reply: at the run's end, or before
