@@ -158,19 +158,7 @@ func TestEvacuationWithoutChannelPostsNothing(t *testing.T) {
 // failure is one more reply. No child posts a card or any other event; the audit log still has all of them.
 func TestChildrenReportToTheEvacuationThread(t *testing.T) {
 	env, f := newEnv(t)
-	env.RegisterWorkflow(Evacuation)
-	env.RegisterWorkflow(Failover)
-	env.OnActivity(a.LoadPlans, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PlanBatch) ([]activities.LoadedPlan, error) {
-			var out []activities.LoadedPlan
-			for _, file := range in.Files {
-				p := testPlan() // approval.mode manual, its own channel
-				p.Service = strings.TrimSuffix(file, ".yaml")
-				p.Approval.SlackChannel = "CPLAN"
-				out = append(out, activities.LoadedPlan{File: file, Plan: p, Hash: "hash-" + p.Service})
-			}
-			return out, nil
-		})
+	withRealChildren(env, func(p *plan.Plan) { p.Approval.SlackChannel = "CPLAN" }) // approval.mode manual, its own channel
 	req := evacRequest(1, names("s", 2))
 	req.Approval.SlackChannel, req.Approval.PerService = "CEVAC", "keep"
 	env.ExecuteWorkflow(Evacuation, req)

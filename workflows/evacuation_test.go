@@ -328,18 +328,7 @@ func TestForgedEvacuationGrantIsIgnored(t *testing.T) {
 // plans want manual approval, the evacuation was approved, and the children succeed without a vote of their own.
 func TestEvacuationApprovesItsChildren(t *testing.T) {
 	env, _ := newEnv(t)
-	env.RegisterWorkflow(Evacuation)
-	env.RegisterWorkflow(Failover)
-	env.OnActivity(a.LoadPlans, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PlanBatch) ([]activities.LoadedPlan, error) {
-			var out []activities.LoadedPlan
-			for _, f := range in.Files {
-				p := testPlan() // approval.mode manual
-				p.Service = strings.TrimSuffix(f, ".yaml")
-				out = append(out, activities.LoadedPlan{File: f, Plan: p, Hash: "hash-" + p.Service})
-			}
-			return out, nil
-		})
+	withRealChildren(env, nil)           // approval.mode manual
 	req := evacRequest(1, names("s", 2)) // one at a time: the failover fakes are not safe for concurrent use
 	env.ExecuteWorkflow(Evacuation, req)
 	var res EvacuationResult
@@ -378,4 +367,24 @@ func TestFailbackEvacuationMovesBackWithHoldDown(t *testing.T) {
 	if res.Outcome != Succeeded || len(w.requests) != 1 || w.requests[0].Kind != KindFailback || w.requests[0].To != "us-east" {
 		t.Fatalf("result %+v, requests %+v; want one failback into us-east", res, w.requests)
 	}
+}
+
+// withRealChildren registers the Evacuation with the real Failover as its child; the plans it loads are
+// testPlan for each service, changed by edit (may be nil).
+func withRealChildren(env *testsuite.TestWorkflowEnvironment, edit func(*plan.Plan)) {
+	env.RegisterWorkflow(Evacuation)
+	env.RegisterWorkflow(Failover)
+	env.OnActivity(a.LoadPlans, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PlanBatch) ([]activities.LoadedPlan, error) {
+			var out []activities.LoadedPlan
+			for _, f := range in.Files {
+				p := testPlan()
+				p.Service = strings.TrimSuffix(f, ".yaml")
+				if edit != nil {
+					edit(&p)
+				}
+				out = append(out, activities.LoadedPlan{File: f, Plan: p, Hash: "hash-" + p.Service})
+			}
+			return out, nil
+		})
 }
