@@ -74,6 +74,12 @@ type Event struct {
 	// ThreadRef is what the first publisher returned for this failover (e.g. a Slack message), so later events
 	// can update or reply to it.
 	ThreadRef string `json:"thread_ref,omitempty"`
+
+	// Evacuation, on an evacuation's event, is the whole state its card shows (evacuation.go); the event replaces
+	// the card. InEvacuation, on an event about one service of an evacuation (its failure, a decision it needs),
+	// names the evacuation: the event is a reply in the evacuation card's thread (ThreadRef), never a card.
+	Evacuation   *EvacuationCard `json:"evacuation,omitempty"`
+	InEvacuation string          `json:"in_evacuation,omitempty"`
 }
 
 // Event types.
@@ -97,9 +103,11 @@ type Publisher interface {
 	Publish(ctx context.Context, e Event) (ref string, err error)
 }
 
-// PublishResult carries the first publisher's reference.
+// PublishResult carries the first publisher's reference, and the Seq of each event it gave up on (counted and
+// audited as dropped), so a workflow can send a card's state again.
 type PublishResult struct {
-	Ref string
+	Ref     string
+	Dropped []int `json:",omitempty"`
 }
 
 // NotifyInput is a batch of events for the publishers, in order, with the thread reference known so far.
@@ -119,7 +127,7 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult,
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p) // unreadable details just mean starting over
 	}
-	res := PublishResult{Ref: in.ThreadRef}
+	res := PublishResult{Ref: in.ThreadRef, Dropped: p.Dropped}
 	if res.Ref == "" {
 		res.Ref = p.Ref
 	}
@@ -134,11 +142,15 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult,
 		if e.ThreadRef == "" {
 			e.ThreadRef = res.Ref
 		}
-		if ref := a.notifyOne(ctx, e); res.Ref == "" {
+		ref, dropped := a.notifyOne(ctx, e)
+		if res.Ref == "" {
 			res.Ref = ref
 		}
+		if dropped {
+			res.Dropped = append(res.Dropped, e.Seq)
+		}
 		mu.Lock()
-		p = NotifyProgress{Done: i + 1, Ref: res.Ref}
+		p = NotifyProgress{Done: i + 1, Ref: res.Ref, Dropped: res.Dropped}
 		mu.Unlock()
 	}
 	return res, nil
@@ -146,22 +158,25 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult,
 
 // NotifyProgress is heartbeated by Notify: the events of the batch handed to every publisher, and the thread.
 type NotifyProgress struct {
-	Done int
-	Ref  string
+	Done    int
+	Ref     string
+	Dropped []int `json:",omitempty"`
 }
 
-func (a *Activities) notifyOne(ctx context.Context, e Event) (first string) {
+// notifyOne hands e to every publisher; dropped reports that one of them gave up on it.
+func (a *Activities) notifyOne(ctx context.Context, e Event) (first string, dropped bool) {
 	for _, p := range a.Publishers {
 		ref, err := publishWithRetry(ctx, p, e)
 		if err != nil {
 			a.recordDrop(ctx, p, e, err)
+			dropped = true
 			continue
 		}
 		if first == "" {
 			first = ref
 		}
 	}
-	return first
+	return first, dropped
 }
 
 // Publish is the first release's combined activity (audit record, then publishers, one event at a time). Runs
@@ -170,7 +185,8 @@ func (a *Activities) Publish(ctx context.Context, e Event) (PublishResult, error
 	if err := a.RecordAudit(ctx, []Event{e}); err != nil {
 		return PublishResult{}, err
 	}
-	return PublishResult{Ref: a.notifyOne(ctx, e)}, nil
+	ref, _ := a.notifyOne(ctx, e)
+	return PublishResult{Ref: ref}, nil
 }
 
 func publishWithRetry(ctx context.Context, p Publisher, e Event) (string, error) {

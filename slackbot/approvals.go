@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/slack-go/slack"
@@ -28,6 +29,9 @@ type Workflows interface {
 	// Decide sends the approve, reject or abort Update to that run and waits for its result; updateID makes a repeat of
 	// the same click a no-op on the server.
 	Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error)
+	// EvacuationStatus returns the status of the evacuation whose first run is firstRunID, from its current run
+	// (an evacuation continues as new), and that run's ID; ErrRunClosed when it has ended.
+	EvacuationStatus(ctx context.Context, workflowID, firstRunID string) (workflows.EvacuationStatus, string, error)
 }
 
 // ErrRunClosed means the failover run a message belongs to has ended (control.ErrRunClosed).
@@ -41,6 +45,22 @@ type Temporal struct {
 // Status asks the run for its status; a closed run is refused by the server without asking a worker.
 func (t Temporal) Status(ctx context.Context, workflowID, runID string) (workflows.Status, error) {
 	return control.OpenStatus(ctx, t.Client, workflowID, runID)
+}
+
+// EvacuationStatus finds the evacuation's current run, which must belong to the evacuation that posted the card
+// (its first run is firstRunID: a later evacuation of the same region is another one) and still run, and asks it.
+func (t Temporal) EvacuationStatus(ctx context.Context, workflowID, firstRunID string) (workflows.EvacuationStatus, string, error) {
+	desc, err := t.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return workflows.EvacuationStatus{}, "", fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetFirstRunId() != firstRunID || info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return workflows.EvacuationStatus{}, "", fmt.Errorf("evacuation %s (first run %s): %w", workflowID, firstRunID, ErrRunClosed)
+	}
+	runID := info.GetExecution().GetRunId()
+	st, err := control.EvacuationStatus(ctx, t.Client, workflowID, runID)
+	return st, runID, err
 }
 
 // Decide sends the Update to that very run, so an earlier run's message cannot decide a later run.
@@ -225,7 +245,7 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 				Detail: fmt.Sprintf("You are not allowed to decide failovers, so nothing changed. Ask an approver of %s.", v.WorkflowID)})
 		}
 	}
-	st, err := a.workflows.Status(ctx, v.WorkflowID, v.RunID)
+	st, runID, err := a.status(ctx, v)
 	if err != nil {
 		detail := "This message belongs to a failover that has ended (or no longer exists): nothing changed."
 		if !errors.Is(err, ErrRunClosed) && !control.IsNotFound(err) {
@@ -248,7 +268,7 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	if update != workflows.AbortUpdate {
 		kind = st.Pending.Kind
 	}
-	vote := control.Vote{WorkflowID: v.WorkflowID, RunID: v.RunID, Update: update, UpdateID: "slack:" + key,
+	vote := control.Vote{WorkflowID: v.WorkflowID, RunID: runID, Update: update, UpdateID: "slack:" + key,
 		Request: workflows.ApprovalRequest{By: user, PlanHash: v.PlanHash, Via: proof.ViaSlack, Click: key, SlackGroups: groups}}
 	if st.Approval.HasPeople() {
 		var refused *ClickResult
@@ -282,6 +302,22 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 			"changes; after it, it rolls back). `starter status %s` shows where it is.", v.WorkflowID, v.WorkflowID)
 	}
 	return a.answer(ctx, cb, ClickResult{Result: ClickRecorded, Detail: detail, State: state})
+}
+
+// status is what a button decides on, and the run that takes the decision: the failover run the button names, or,
+// for an evacuation's card (control.IsEvacuation), its current run, with its hash, pending decision, approval
+// policy and recorded decisions in a failover's shape (the button names its first run).
+func (a *Approvals) status(ctx context.Context, v ButtonValue) (workflows.Status, string, error) {
+	if !control.IsEvacuation(v.WorkflowID) {
+		st, err := a.workflows.Status(ctx, v.WorkflowID, v.RunID)
+		return st, v.RunID, err
+	}
+	ev, runID, err := a.workflows.EvacuationStatus(ctx, v.WorkflowID, v.RunID)
+	if err != nil {
+		return workflows.Status{}, "", err
+	}
+	return workflows.Status{Kind: ev.Kind, PlanHash: ev.Hash, Approval: ev.Policy, Step: ev.Step, Approvals: ev.Approvals,
+		Pending: ev.Pending, Paused: ev.Paused, PausedBy: ev.PausedBy, Outcome: ev.Outcome}, runID, nil
 }
 
 // updateOf is the Update a button sends.

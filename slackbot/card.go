@@ -116,13 +116,18 @@ func (c *card) putAbort(e activities.Event) {
 		return
 	}
 	// The card names the service; the dialog says what an abort does, whole, within maxConfirmText.
-	const text = "Before the cutover, nothing is changed and the failover ends aborted; after it, everything " +
-		"changed so far is rolled back. You abort as yourself."
+	c.put(slack.NewActionBlock(blockAbort, abortButton(value, "Abort the failover?",
+		"Before the cutover, nothing is changed and the failover ends aborted; after it, everything "+
+			"changed so far is rolled back. You abort as yourself.")))
+}
+
+// abortButton is the red Abort button carrying value, behind a confirm dialog (title, text) saying what it does.
+func abortButton(value, title, text string) *slack.ButtonBlockElement {
 	abort := slack.NewButtonBlockElement(ActionAbort, value, plain("Abort", maxButtonText)).WithStyle(slack.StyleDanger)
-	abort.WithConfirm(slack.NewConfirmationBlockObject(plain("Abort the failover?", maxConfirmTitle),
+	abort.WithConfirm(slack.NewConfirmationBlockObject(plain(title, maxConfirmTitle),
 		mrkdwn(clip(text, maxConfirmText, "")), plain("Abort", maxConfirmButton), plain("Keep going", maxConfirmButton)).
 		WithStyle(slack.StyleDanger))
-	c.put(slack.NewActionBlock(blockAbort, abort))
+	return abort
 }
 
 // applyControl shows an operator's abort, pause or resume on the card: a paused failover says so and by whom
@@ -205,13 +210,7 @@ func (c *card) applyDecisionNeeded(e activities.Event) {
 		c.put(section(blockQuestion, head+elide(esc(e.Question), questionText-len(head)-len(noButtons), noteStatus)+noButtons))
 	} else {
 		c.put(section(blockQuestion, head+elide(esc(e.Question), questionText-len(head), noteStatus)))
-		confirm := fmt.Sprintf(" — you are approving as yourself (%d needed).", max(e.Needed, 1))
-		approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve", maxButtonText)).WithStyle(slack.StylePrimary)
-		approve.WithConfirm(slack.NewConfirmationBlockObject(plain("Approve?", maxConfirmTitle),
-			mrkdwn(elide(esc(e.Question), maxConfirmText-len(confirm), "")+confirm),
-			plain("Approve", maxConfirmButton), plain("Cancel", maxConfirmButton)))
-		reject := slack.NewButtonBlockElement(ActionReject, value, plain("Reject", maxButtonText)).WithStyle(slack.StyleDanger)
-		c.put(slack.NewActionBlock(blockActions, approve, reject))
+		c.put(slack.NewActionBlock(blockActions, decisionButtons(value, e.Question, e.Needed)...))
 	}
 	c.setStatus(fmt.Sprintf("⏳ Waiting for a decision since %s: %d of %d approvals", when(e.Time), e.Have, max(e.Needed, 1)))
 }
@@ -434,6 +433,8 @@ func rankOf(id string) int {
 type reply struct {
 	text      string
 	broadcast bool // also shown in the channel: only for escalations, which must reach people
+	// actions are blocks after the text: the buttons of a decision asked in an evacuation's thread.
+	actions []slack.Block
 }
 
 // replyFor renders the thread reply of an event, if it gets one: one per step, the decision asked, the
@@ -485,7 +486,7 @@ func replyFor(e activities.Event) (reply, bool) {
 
 // replyBlocks renders a reply; the block ID marks which event it was, so a retry can find it.
 func replyBlocks(seq int, r reply) []slack.Block {
-	return []slack.Block{section(blockEvent+":"+strconv.Itoa(seq), r.text)}
+	return append([]slack.Block{section(blockEvent+":"+strconv.Itoa(seq), r.text)}, r.actions...)
 }
 
 // section is a block of mrkdwn text, cut to Slack's limit as a last guard (callers cut to their own budgets).

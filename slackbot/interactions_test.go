@@ -53,6 +53,10 @@ func (f *fakeWorkflows) Status(_ context.Context, workflowID, runID string) (wor
 	return st, nil
 }
 
+func (f *fakeWorkflows) EvacuationStatus(context.Context, string, string) (workflows.EvacuationStatus, string, error) {
+	return workflows.EvacuationStatus{}, "", ErrRunClosed
+}
+
 func (f *fakeWorkflows) Decide(_ context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

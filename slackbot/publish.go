@@ -101,6 +101,9 @@ func (p *Publisher) publish(ctx context.Context, e activities.Event) (string, er
 	if e.Channel == "" {
 		return "", nil
 	}
+	if e.Evacuation != nil || e.InEvacuation != "" {
+		return p.publishEvacuation(ctx, e)
+	}
 	ref, ok := parseRef(e.ThreadRef)
 	if !ok {
 		ref, ok = p.knownCard(ctx, e)

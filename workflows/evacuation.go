@@ -103,6 +103,8 @@ type evacuation struct {
 	plans          map[string]activities.LoadedPlan
 	children       workflow.Context
 	cancelChildren workflow.CancelFunc
+	// card is the evacuation's Slack card (evacuation_slack.go).
+	card evacuationCard
 }
 
 func newEvacuation(ctx workflow.Context, req EvacuationRequest) *evacuation {
@@ -139,6 +141,7 @@ func (e *evacuation) start(ctx workflow.Context) error {
 	if err := e.registerDecisions(ctx); err != nil {
 		return err
 	}
+	e.startCard(ctx)
 	if err := e.req.Validate(); err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad evacuation request: %v", err), "BadRequest", nil)
 	}
@@ -264,6 +267,7 @@ func (e *evacuation) stop(ctx workflow.Context) *stop {
 // continueAsNew hands the progress to a new run of this evacuation.
 func (e *evacuation) continueAsNew(ctx workflow.Context) error {
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	e.closeCard(ctx)
 	next := e.req
 	carry := e.carry
 	carry.Runs++
@@ -300,6 +304,7 @@ func (e *evacuation) finish(ctx workflow.Context, s *stop) (EvacuationResult, er
 	e.outcome, e.reason = res.Outcome, res.Reason
 	e.step = StepDone
 	e.publish(ctx)
+	e.closeCard(ctx)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(StepDone), OutcomeKey.ValueSet(res.Outcome)); err != nil {
 		return res, fmt.Errorf("search attributes: %w", err)
 	}
@@ -338,6 +343,7 @@ func (e *evacuation) setStep(ctx workflow.Context, step Step) {
 func (e *evacuation) publish(ctx workflow.Context) {
 	st := e.status(workflow.Now(ctx))
 	workflow.SetCurrentDetails(ctx, st.progressLine())
+	e.cardChanged()
 }
 
 // recordPolicy records a decision the evacuation plan made, not a person.

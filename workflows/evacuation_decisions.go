@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 )
@@ -41,6 +42,10 @@ func (e *evacuation) validateDecision(ctx workflow.Context, decision string, req
 		if e.outcome != "" || (!e.carry.Paused && e.carry.Held == "") {
 			return refuse(RefusedControl, "nothing to resume: evacuation %s is neither paused nor held", e.id)
 		}
+	}
+	if a, ok := RecordedClick(e.carry.Approvals, voterOf(req).Click); ok {
+		return refuse(RefusedRecorded, "this Slack click is recorded already: %s's %s via %s at %s; nothing changed",
+			a.By, a.Decision, a.Via, a.At.UTC().Format(time.RFC3339))
 	}
 	if req.PlanHash != e.req.Hash {
 		return refuse(RefusedStalePlan, "stale %s: it names %q but evacuation %s runs %q", decision, req.PlanHash, e.id, e.req.Hash)
@@ -85,10 +90,11 @@ func (e *evacuation) decide(ctx workflow.Context, decision string, req ApprovalR
 		kind = DecideEvacuation
 	}
 	a := Approval{By: req.By, Via: req.Via, Decision: decision, For: kind, Comment: req.Comment, At: workflow.Now(ctx)}
+	v := voterOf(req)
 	if e.req.Approval.HasPeople() {
-		v := voterOf(req)
 		a.By, a.Person, a.Via, a.Key, a.SlackUser, a.ProofID = v.Person, v.Person, v.Via, v.Key, v.SlackUser, v.ProofID
 	}
+	a.SlackClick, a.SlackGroups = v.Click, v.SlackGroups // a click seen again, by any front door, is answered from this
 	e.carry.Approvals = append(e.carry.Approvals, a)
 	state := DecisionState{Kind: kind, Outcome: decision}
 	switch decision {

@@ -79,6 +79,8 @@ type EvacuationCarry struct {
 	RearmedWave []int `json:"rearmed_wave,omitempty"`
 	// Hold is a failback's hold-down so far (evacuation_holddown.go).
 	Hold *HoldDownState `json:"hold,omitempty"`
+	// Slack is the evacuation's card, which every run updates (evacuation_slack.go).
+	Slack EvacuationSlack `json:"slack"`
 }
 
 // Service states in an evacuation.

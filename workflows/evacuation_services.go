@@ -40,7 +40,8 @@ func (e *evacuation) launch(ctx workflow.Context, i int) {
 		return
 	}
 	req := Request{Plan: lp.Plan, PlanHash: s.PlanHash, From: s.From, To: s.To, Kind: e.req.Kind, Force: e.req.Force,
-		Trigger: Trigger{Source: TriggerEvacuation, By: e.id, FaultAt: e.req.Trigger.FaultAt, Evacuation: e.grant()}}
+		Trigger: Trigger{Source: TriggerEvacuation, By: e.id, FaultAt: e.req.Trigger.FaultAt, Evacuation: e.grant(),
+			ReportToEvacuation: e.card.channel != ""}}
 	s.State = ServiceRunning
 	e.inflight++
 	workflow.Go(ctx, func(ctx workflow.Context) { e.runChild(ctx, i, req) })
@@ -167,6 +168,7 @@ func (e *evacuation) done(ctx workflow.Context, i int, outcome Outcome, step Ste
 	if s.Failed() {
 		e.failed++
 		e.waveFailed[s.Wave]++
+		e.replyFailed(ctx, i)
 		e.checkBlastRadius(ctx, s.Wave)
 	}
 	e.publish(ctx)

@@ -113,17 +113,22 @@ func (e *evacuation) counts() map[string]int {
 
 // CountsLine renders counts as "succeeded 12, running 3, waiting 85", largest first.
 func CountsLine(counts map[string]int) string {
-	keys := slices.SortedFunc(maps.Keys(counts), func(a, b string) int {
-		if counts[a] != counts[b] {
-			return counts[b] - counts[a]
-		}
-		return strings.Compare(a, b)
-	})
+	keys := LargestFirst(counts)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// LargestFirst orders the states or outcomes of counts by their count, largest first (then by name).
+func LargestFirst(counts map[string]int) []string {
+	return slices.SortedFunc(maps.Keys(counts), func(a, b string) int {
+		if counts[a] != counts[b] {
+			return counts[b] - counts[a]
+		}
+		return strings.Compare(a, b)
+	})
 }
 
 // progressLine renders the status as the Web UI's current details: counts, waves and what holds it.

@@ -27,6 +27,7 @@ type evacWorld struct {
 	// outcome decides each service's failover outcome (default succeeded); hold makes it take that long.
 	outcome func(service string) Outcome
 	hold    time.Duration
+	holdOf  func(service string) time.Duration // overrides hold
 	// changed makes LoadPlans return another hash for these services' plans.
 	changed             map[string]bool
 	running, maxRunning int
@@ -107,7 +108,11 @@ func newEvacEnv(t *testing.T, w *evacWorld) *testsuite.TestWorkflowEnvironment {
 		w.started = append(w.started, svc)
 		w.requests = append(w.requests, req)
 		w.mu.Unlock()
-		if err := workflow.Sleep(ctx, max(w.hold, time.Second)); err != nil {
+		d := max(w.hold, time.Second)
+		if w.holdOf != nil {
+			d = w.holdOf(svc)
+		}
+		if err := workflow.Sleep(ctx, d); err != nil {
 			return Result{Outcome: Cancelled, Service: svc}, nil
 		}
 		w.mu.Lock()
@@ -348,18 +353,7 @@ func TestForgedEvacuationGrantIsIgnored(t *testing.T) {
 // plans want manual approval, the evacuation was approved, and the children succeed without a vote of their own.
 func TestEvacuationApprovesItsChildren(t *testing.T) {
 	env, _ := newEnv(t)
-	env.RegisterWorkflow(Evacuation)
-	env.RegisterWorkflow(Failover)
-	env.OnActivity(a.LoadPlans, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PlanBatch) ([]activities.LoadedPlan, error) {
-			var out []activities.LoadedPlan
-			for _, f := range in.Files {
-				p := testPlan() // approval.mode manual
-				p.Service = strings.TrimSuffix(f, ".yaml")
-				out = append(out, activities.LoadedPlan{File: f, Plan: p, Hash: "hash-" + p.Service})
-			}
-			return out, nil
-		})
+	withRealChildren(env, nil)           // approval.mode manual
 	req := evacRequest(1, names("s", 2)) // one at a time: the failover fakes are not safe for concurrent use
 	env.ExecuteWorkflow(Evacuation, req)
 	var res EvacuationResult
@@ -424,4 +418,24 @@ func TestAutomaticEvacuationHoldsOpenForRepeats(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withRealChildren registers the Evacuation with the real Failover as its child; the plans it loads are
+// testPlan for each service, changed by edit (may be nil).
+func withRealChildren(env *testsuite.TestWorkflowEnvironment, edit func(*plan.Plan)) {
+	env.RegisterWorkflow(Evacuation)
+	env.RegisterWorkflow(Failover)
+	env.OnActivity(a.LoadPlans, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PlanBatch) ([]activities.LoadedPlan, error) {
+			var out []activities.LoadedPlan
+			for _, f := range in.Files {
+				p := testPlan()
+				p.Service = strings.TrimSuffix(f, ".yaml")
+				if edit != nil {
+					edit(&p)
+				}
+				out = append(out, activities.LoadedPlan{File: f, Plan: p, Hash: "hash-" + p.Service})
+			}
+			return out, nil
+		})
 }

@@ -120,6 +120,10 @@ func (f *failover) emit(ctx workflow.Context, e activities.Event) {
 		return
 	}
 	f.toAudit = append(f.toAudit, e)
+	if f.reportTo != "" {
+		f.reportToEvacuation(ctx, e)
+		return
+	}
 	f.toNotify = append(f.toNotify, e)
 }
 

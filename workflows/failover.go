@@ -26,6 +26,7 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 	f := &failover{req: req, plan: req.Plan, info: workflow.GetInfo(ctx)}
 	f.legacy = workflow.GetVersion(ctx, truthfulOutcomes, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 	f.cheap = !f.legacy && workflow.GetVersion(ctx, costPerFailover, workflow.DefaultVersion, 1) == 1
+	f.reportTo = f.evacuationThread(ctx)
 	if err := f.start(ctx); err != nil {
 		return Result{}, err
 	}
@@ -105,8 +106,10 @@ type failover struct {
 	closing           bool
 	audited, notified bool
 	threadRef         string
-	events            workflow.Channel
-	legacyAlerts      []Alert
+	// reportTo is the evacuation whose Slack thread gets this run's decisions, instead of a card (evacuation_thread.go).
+	reportTo     string
+	events       workflow.Channel
+	legacyAlerts []Alert
 
 	// kong is what readiness learned about Kong: how the reroute changes it, and its config hash (DB-less).
 	kong activities.KongPreflightResult

@@ -75,6 +75,9 @@ type Trigger struct {
 	// Drill, on a drill's failover and failback, is the drill's workflow ID. The plan's drill.failback auto approves
 	// the failback only when that drill is its parent workflow (drill_failback.go).
 	Drill string `json:"drill,omitempty"`
+	// ReportToEvacuation, on a failover an evacuation started, sends its failures and decisions to the
+	// evacuation's Slack thread instead of a card of its own; honoured only when that evacuation is its parent.
+	ReportToEvacuation bool `json:"report_to_evacuation,omitempty"`
 }
 
 // Validate checks a request before it starts: the plan, its hash and what the workflow itself checks.
