@@ -213,6 +213,15 @@ func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router
 	// A region-wide failure starts the evacuation the routes file's region-wide route for that region names (the
 	// same one its RegionDown alert starts); a region without one is logged, and each service fails over alone.
 	evacuator := regionwatcher.StartEvacuator{Starter: hook, Logger: logger}
+	for _, region := range watchedRegions(plans) {
+		if t, ok := router.Evacuation(region); ok {
+			logger.Info("starter serve: every watched service of the region down starts its evacuation", "region", region,
+				"evacuation", t.Evacuation.Path)
+		} else {
+			logger.Info("starter serve: no evacuation is configured for the region (no route with evacuation: for it): "+
+				"if every watched service of it is down, each fails over alone", "region", region)
+		}
+	}
 	w, err := regionwatcher.New(regionwatcher.Options{Observer: id, Plans: plans, Firer: hook, Board: board, Standby: router,
 		Evacuator: evacuator, Metrics: regionwatcher.NewMetrics(reg), Logger: logger})
 	if err != nil {
@@ -220,6 +229,18 @@ func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router
 	}
 	go w.Run(ctx)
 	return w, nil
+}
+
+// watchedRegions are the regions of the plans with a watch section, sorted.
+func watchedRegions(plans []plan.Plan) []string {
+	var out []string
+	for _, p := range plans {
+		if p.Watch != nil {
+			out = append(out, p.RegionNames()...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // temporalHealth is the front door's Health: nil when Temporal answers.
