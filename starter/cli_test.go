@@ -20,6 +20,13 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{[]string{"approve", "failover-payments", "--as", ""}, "--as"},
 		{[]string{"demo"}, `unknown command "demo"`}, // the demo and the local stack are testsuite/devstack's
 		{[]string{"start", "--plan", "../deploy/plans/demo.yaml", "--to", "eu-west", "--temporal-address", "nowhere"}, "--temporal-address"},
+		// Command hooks: names are checked here; whether the worker declares them, by the drill before its fault.
+		{[]string{"drill", "--plan", "../deploy/plans/demo.yaml", "--to", "eu-west", "--fault-hook", "Down Now", "--recover-hook", "up"},
+			`fault: command hook "Down Now" is no hook name`},
+		{[]string{"drill", "--plan", "../deploy/plans/demo.yaml", "--to", "eu-west", "--fault-hook", "down"},
+			"recover: a fault without a recovery hook leaves the source down"},
+		{[]string{"drill", "--plan", "../deploy/plans/demo.yaml", "--to", "eu-west", "--fault-hook", "down", "--fault-url", "http://x/fault"},
+			"--fault-url and --fault-hook: give one fault hook"},
 	} {
 		root := newRoot()
 		root.SetArgs(tc.args)

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -277,5 +278,33 @@ func TestDrillRequestValidatesCommandHooks(t *testing.T) {
 	req.Fault, req.Recover = &activities.FaultHook{Command: "us-east-down"}, &activities.FaultHook{Command: "us-east-up"}
 	if err := req.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDrillFailedRecoveryHookIsReported: a recovery command that fails after the soak ends the drill failed, named,
+// with no failback (the source is still faulted), and the report keeps both hooks.
+func TestDrillFailedRecoveryHookIsReported(t *testing.T) {
+	env, f := newEnv(t)
+	env.RegisterWorkflow(Failover)
+	env.OnActivity(a.FailoverInFlight, mock.Anything, mock.Anything).Return(false, nil)
+	env.OnActivity(a.CheckFaultHooks, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.RunFaultHook, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, h activities.FaultHook) (activities.FaultHookResult, error) {
+			if h.Command == "us-east-up" {
+				return activities.FaultHookResult{}, errors.New(`command hook us-east-up exited 1 (success is [0]); output: "proxy not found\n"`)
+			}
+			f.sourceUp = false
+			zero := 0
+			return activities.FaultHookResult{ExitCode: &zero, Output: "fault on\n"}, nil
+		})
+	req := drillRequest(lagPlan())
+	req.Fault, req.Recover = &activities.FaultHook{Command: "us-east-down"}, &activities.FaultHook{Command: "us-east-up"}
+	res := runDrill(t, env, req)
+	if res.Verdict != DrillFailed || !strings.HasPrefix(res.Reason, `recovery hook command us-east-up: command hook us-east-up exited 1`) ||
+		!strings.HasSuffix(res.Reason, "us-east is still faulted and traffic is on eu-west") {
+		t.Fatalf("verdict %s: %q", res.Verdict, res.Reason)
+	}
+	if len(res.Phases) != 1 || len(res.Hooks) != 2 || res.Hooks[0].Output != "fault on\n" || res.Hooks[1].Error == "" {
+		t.Fatalf("phases %+v hooks %+v: want the failover only, and both hooks reported", res.Phases, res.Hooks)
 	}
 }
