@@ -97,9 +97,18 @@ type Publisher interface {
 	Publish(ctx context.Context, e Event) (ref string, err error)
 }
 
+// Selective is a Publisher that takes only some runs' events: Slack those of a plan with a channel. A publisher
+// that does not implement it takes every event.
+type Selective interface {
+	Wants(e Event) bool
+}
+
 // PublishResult carries the first publisher's reference.
 type PublishResult struct {
 	Ref string
+	// Unheard: no publisher wants any event of the batch (none configured, or each Selective declined), so none
+	// will want the run's later events either: the workflow stops calling Notify (workflows/scale.go).
+	Unheard bool `json:",omitempty"`
 }
 
 // NotifyInput is a batch of events for the publishers, in order, with the thread reference known so far.
@@ -119,7 +128,7 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult,
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p) // unreadable details just mean starting over
 	}
-	res := PublishResult{Ref: in.ThreadRef}
+	res := PublishResult{Ref: in.ThreadRef, Unheard: !a.wantsAny(in.Events)}
 	if res.Ref == "" {
 		res.Ref = p.Ref
 	}
@@ -148,6 +157,22 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult,
 type NotifyProgress struct {
 	Done int
 	Ref  string
+}
+
+// wantsAny reports whether some publisher wants some of the events.
+func (a *Activities) wantsAny(events []Event) bool {
+	for _, p := range a.Publishers {
+		s, ok := p.(Selective)
+		if !ok {
+			return true
+		}
+		for _, e := range events {
+			if s.Wants(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *Activities) notifyOne(ctx context.Context, e Event) (first string) {

@@ -55,12 +55,12 @@ func TestSearchAttributes(t *testing.T) {
 	})
 
 	t.Run("registering again keeps them", func(t *testing.T) {
-		if err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(), attrs, slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(), attrs, slog.New(slog.DiscardHandler)); err != nil {
 			t.Errorf("second registration: %v", err)
 		}
 	})
 	t.Run("another type is an error naming the attribute", func(t *testing.T) {
-		err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(),
+		_, err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(),
 			map[string]enumspb.IndexedValueType{"FailoverStep": enumspb.INDEXED_VALUE_TYPE_KEYWORD}, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), "FailoverStep") {
 			t.Errorf("FailoverStep as Keyword: got %v, want an error naming FailoverStep", err)
