@@ -125,11 +125,12 @@ func startAuditedWorker(t testing.TB, s *stack.Stack, unheard bool) (*lockedBuff
 // for how events fall into batches and workflow tasks on a busy machine. Before the change cost-per-failover the
 // same paths cost 191-209 events and 34-38 activities: going back to an audit activity per batch fails here.
 var costBound = map[string]failoverCost{
-	"approved":      {Events: 180, Activities: 23}, // measured 160-168 and 20; before 197 and 36
-	"auto-approved": {Events: 170, Activities: 22}, // measured 146-153 and 19; before 191 and 34
-	"rolled-back":   {Events: 185, Activities: 25}, // measured 155-172 and 22; before 209 and 38
+	// Since scale-per-failover a run heard by Slack has 2 events more (the change's marker and its upsert).
+	"approved":      {Events: 185, Activities: 23}, // measured 165-180 and 21; before 197 and 36
+	"auto-approved": {Events: 175, Activities: 22}, // measured 157-163 and 20; before 191 and 34
+	"rolled-back":   {Events: 190, Activities: 25}, // measured 169-172 and 23; before 209 and 38
 	// A worker without publishers (or Slack and a plan without a channel): one Notify, then none (scale-per-failover).
-	"unheard": {Events: 135, Activities: 14}, // measured 123 and 12; the same run heard: 157 and 20
+	"unheard": {Events: 135, Activities: 14}, // measured 120-123 and 12; the same run heard: 157-163 and 20
 }
 
 // TestFailoverCost runs the main paths of a failover on the real stack (with an audit log and a publisher, as in
