@@ -103,11 +103,20 @@ type Publisher interface {
 	Publish(ctx context.Context, e Event) (ref string, err error)
 }
 
+// Selective is a Publisher that takes only some runs' events: Slack those of a plan with a channel. A publisher
+// that does not implement it takes every event.
+type Selective interface {
+	Wants(e Event) bool
+}
+
 // PublishResult carries the first publisher's reference, and the Seq of each event it gave up on (counted and
 // audited as dropped), so a workflow can send a card's state again.
 type PublishResult struct {
 	Ref     string
 	Dropped []int `json:",omitempty"`
+	// Unheard: no publisher wants any event of the batch (none configured, or each Selective declined), so none
+	// will want the run's later events either: the workflow stops calling Notify (workflows/scale.go).
+	Unheard bool `json:",omitempty"`
 }
 
 // NotifyInput is a batch of events for the publishers, in order, with the thread reference known so far.
@@ -127,7 +136,7 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (PublishResult,
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p) // unreadable details just mean starting over
 	}
-	res := PublishResult{Ref: in.ThreadRef, Dropped: p.Dropped}
+	res := PublishResult{Ref: in.ThreadRef, Dropped: p.Dropped, Unheard: !a.wantsAny(in.Events)}
 	if res.Ref == "" {
 		res.Ref = p.Ref
 	}
@@ -161,6 +170,22 @@ type NotifyProgress struct {
 	Done    int
 	Ref     string
 	Dropped []int `json:",omitempty"`
+}
+
+// wantsAny reports whether some publisher wants some of the events.
+func (a *Activities) wantsAny(events []Event) bool {
+	for _, p := range a.Publishers {
+		s, ok := p.(Selective)
+		if !ok {
+			return true
+		}
+		for _, e := range events {
+			if s.Wants(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // notifyOne hands e to every publisher; dropped reports that one of them gave up on it.

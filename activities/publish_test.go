@@ -93,3 +93,33 @@ func TestAuditRecordsAreWrittenOncePerSequenceNumber(t *testing.T) {
 		t.Fatalf("%d audit lines, want 3 (seq 1 and 2 once, then the other run's seq 1):\n%s", lines, b)
 	}
 }
+
+// channelPublisher takes only events with a channel, as Slack does.
+type channelPublisher struct{ flakyPublisher }
+
+func (p *channelPublisher) Wants(e Event) bool { return e.Channel != "" }
+
+// TestNotifySaysWhenNobodyListens: Notify reports Unheard when no publisher wants any event of the batch, so the
+// workflow stops calling it; one publisher that wants them keeps it heard.
+func TestNotifySaysWhenNobodyListens(t *testing.T) {
+	quiet, loud := Event{Seq: 1, Type: EventStep}, Event{Seq: 1, Type: EventStep, Channel: "#ops"}
+	for _, tc := range []struct {
+		name       string
+		publishers []Publisher
+		event      Event
+		unheard    bool
+	}{
+		{"no publisher", nil, loud, true},
+		{"Slack, plan without a channel", []Publisher{&channelPublisher{}}, quiet, true},
+		{"Slack, plan with a channel", []Publisher{&channelPublisher{}}, loud, false},
+		{"a publisher that takes everything", []Publisher{&channelPublisher{}, &flakyPublisher{}}, quiet, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &Activities{Publishers: tc.publishers}
+			res, err := a.Notify(context.Background(), NotifyInput{Events: []Event{tc.event}})
+			if err != nil || res.Unheard != tc.unheard {
+				t.Errorf("Notify = %+v, %v; want Unheard %v", res, err, tc.unheard)
+			}
+		})
+	}
+}

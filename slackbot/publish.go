@@ -61,7 +61,13 @@ func NewPublisher(api *slack.Client, logger *slog.Logger) *Publisher {
 		cards: newCardMemory(1000)}
 }
 
-var _ activities.Publisher = (*Publisher)(nil)
+var (
+	_ activities.Publisher = (*Publisher)(nil)
+	_ activities.Selective = (*Publisher)(nil)
+)
+
+// Wants: only a plan with a Slack channel (approval.slackChannel) gets Slack messages.
+func (p *Publisher) Wants(e activities.Event) bool { return e.Channel != "" }
 
 // messageRef is a Slack message, "CHANNEL:TS" as a ThreadRef.
 type messageRef struct {

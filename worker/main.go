@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -45,6 +46,9 @@ func run(args []string, logger *slog.Logger) error {
 	buildID := fs.String("build-id", endpoints.EnvOr("FAILOVER_BUILD_ID", ""), "this build's ID in the Worker Deployment "+
 		workflows.DeploymentName+" (the image tag; images set it); empty turns Worker Versioning off (env FAILOVER_BUILD_ID)")
 	metricsAddr := metricsFlag(fs)
+	stickyCache := fs.Int("sticky-cache", 0, "workflows kept in memory between their "+
+		"workflow tasks (sticky execution); 0 (the default) replays each task's history instead, so a killed worker costs "+
+		"its running failovers no extra second; a large evacuation wants e.g. 10000 (env FAILOVER_STICKY_CACHE)")
 	frontDoorKeys := fs.String("trusted-front-door-keys", endpoints.EnvOr("TRUSTED_FRONT_DOOR_KEYS", ""), "file of the Slack front "+
 		"doors' public keys (authorized_keys form, one per line; list old and new while rotating): Slack decisions on plans "+
 		"with approval.people must be signed by one of them; empty refuses them (env TRUSTED_FRONT_DOOR_KEYS)")
@@ -60,6 +64,9 @@ func run(args []string, logger *slog.Logger) error {
 		return err
 	}
 	if err := cfg.Load(); err != nil {
+		return err
+	}
+	if err := loadStickyCache(fs, stickyCache); err != nil {
 		return err
 	}
 	trust, err := loadTrust(*frontDoorKeys)
@@ -116,7 +123,11 @@ func run(args []string, logger *slog.Logger) error {
 		// First publisher: its message reference threads every later event of the failover.
 		acts.Publishers = append(acts.Publishers, slackbot.NewPublisher(slackCfg.BotClient(), logger))
 	}
-	workflows.DisableStickyExecution() // before the worker starts: see its comment
+	if *stickyCache > 0 { // before the worker starts: see their comments
+		workflows.KeepWorkflowsCached(*stickyCache)
+	} else {
+		workflows.DisableStickyExecution()
+	}
 	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions(*buildID))
 	workflows.Register(w, acts, trust)
 	if err := w.Start(); err != nil {
@@ -129,6 +140,21 @@ func run(args []string, logger *slog.Logger) error {
 		return err
 	}
 	<-ctx.Done()
+	return nil
+}
+
+// loadStickyCache takes FAILOVER_STICKY_CACHE when --sticky-cache is not given, and refuses a negative size.
+func loadStickyCache(fs *pflag.FlagSet, n *int) error {
+	if v := os.Getenv("FAILOVER_STICKY_CACHE"); v != "" && !fs.Changed("sticky-cache") {
+		parsed, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("FAILOVER_STICKY_CACHE=%q: want a number of workflows (0 turns sticky execution off)", v)
+		}
+		*n = parsed
+	}
+	if *n < 0 {
+		return fmt.Errorf("--sticky-cache %d: want a number of workflows, 0 turns sticky execution off", *n)
+	}
 	return nil
 }
 

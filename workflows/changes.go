@@ -150,7 +150,7 @@ func (f *failover) setWeights(ctx workflow.Context, summary string, want []activ
 func (f *failover) warmup(ctx workflow.Context) *stop {
 	w := f.plan.Warmup
 	if len(w.Keys) == 0 {
-		f.begin(ctx, StepWarmup)
+		f.beginQuietly(ctx, StepWarmup)
 		f.end(ctx, ResultSkipped, "the plan lists no warmup keys")
 		return nil
 	}

@@ -81,6 +81,10 @@ func (f *failover) startPublishers(ctx workflow.Context) {
 			if f.threadRef == "" {
 				f.threadRef = res.Ref
 			}
+			if f.lean && res.Unheard { // nobody listens: no more Notify (scale.go); what queued meanwhile goes too
+				f.unheard = true
+				f.toNotify = nil
+			}
 		}
 	})
 }
@@ -124,7 +128,9 @@ func (f *failover) emit(ctx workflow.Context, e activities.Event) {
 		f.reportToEvacuation(ctx, e)
 		return
 	}
-	f.toNotify = append(f.toNotify, e)
+	if !f.unheard {
+		f.toNotify = append(f.toNotify, e)
+	}
 }
 
 // drainEvents closes the queues and waits until every audit record is written, and Slack (bounded) has the rest.

@@ -27,6 +27,7 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 	f.legacy = workflow.GetVersion(ctx, truthfulOutcomes, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 	f.cheap = !f.legacy && workflow.GetVersion(ctx, costPerFailover, workflow.DefaultVersion, 1) == 1
 	f.reportTo = f.evacuationThread(ctx)
+	f.lean = f.cheap && workflow.GetVersion(ctx, scalePerFailover, workflow.DefaultVersion, 1) == 1
 	if err := f.start(ctx); err != nil {
 		return Result{}, err
 	}
@@ -84,8 +85,12 @@ type failover struct {
 	// legacy is set for runs the first release started: they replay its commands (legacy.go).
 	legacy bool
 	// cheap is set for runs that publish events and read etcd and Kong with fewer round trips (cost.go).
-	cheap  bool
-	status Status
+	cheap bool
+	// lean is set for runs that skip Notify nobody hears and search-attribute writes nobody sees (scale.go).
+	lean bool
+	// unheard is set once Notify found no publisher that wants this run's events (lean runs): no more Notify.
+	unheard bool
+	status  Status
 	// undo holds the compensations for what was changed, in order of change.
 	undo []undoStep
 	// pastNoReturn is set once the plan's point-of-no-return step has started.
@@ -152,6 +157,9 @@ func (f *failover) start(ctx workflow.Context) error {
 	}
 	f.emit(ctx, activities.Event{Type: activities.EventStarted, Actor: f.req.Trigger.By, Via: f.req.Trigger.Source,
 		Detail: fmt.Sprintf("%s of %s from %s to %s (plan %s)", f.req.Kind, f.plan.Service, f.req.From, f.req.To, f.req.PlanHash)})
+	if f.lean && f.startAttributesSet(ctx) {
+		return nil
+	}
 	return workflow.UpsertTypedSearchAttributes(ctx,
 		ServiceKey.ValueSet(f.plan.Service), FromKey.ValueSet(f.req.From), ToKey.ValueSet(f.req.To), StepKey.ValueSet(StepStart))
 }
@@ -311,7 +319,7 @@ func (f *failover) readyWeights(ctx workflow.Context, weights workflow.Future) [
 // approve waits for the plan's approvers (Temporal Update approve/reject from the CLI, Slack or the Web UI)
 // unless the plan auto-approves. A failback always needs people, except a drill's under drill.failback auto.
 func (f *failover) approve(ctx workflow.Context) *stop {
-	f.begin(ctx, StepApprove)
+	f.beginQuietly(ctx, StepApprove)
 	ap := f.plan.Approval
 	if f.req.Trigger.RequireApproval {
 		f.recordPolicy(ctx, DecideFailover, "require-approval", f.req.Trigger.RequireReason)
@@ -338,6 +346,7 @@ func (f *failover) approve(ctx workflow.Context) *stop {
 			return nil
 		}
 	}
+	f.show(ctx) // it waits for people: FailoverStep=approve lists it
 	question := fmt.Sprintf("%s %s from %s to %s?", f.req.Kind, f.plan.Service, f.req.From, f.req.To) + f.gitopsReminder()
 	decision := f.decide(ctx, DecideFailover, question, ap.Quorum, ap.Timeout)
 	if f.cancelRequested(ctx) {

@@ -58,6 +58,7 @@ type fakes struct {
 	acksErr    error
 	restoreErr error
 	notifyErr  error // every Notify fails with it (Slack unreachable past the activity's retries)
+	unheard    bool  // every Notify answers that no publisher wants the run's events
 	// kongFault, when set, runs before each SetWeights write and may fail it (after applying some targets).
 	kongFault func(in activities.SetWeightsInput) error
 	cutovers  []activities.CutoverInput
@@ -175,7 +176,7 @@ func newEnvOn(t *testing.T, s *testsuite.WorkflowTestSuite) (*testsuite.TestWork
 	f.notifyCall = env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.NotifyInput) (activities.PublishResult, error) {
 			f.notified = append(f.notified, in.Events)
-			return activities.PublishResult{Ref: "thread-1"}, f.notifyErr
+			return activities.PublishResult{Ref: "thread-1", Unheard: f.unheard}, f.notifyErr
 		})
 	return env, f
 }

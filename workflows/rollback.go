@@ -85,14 +85,22 @@ func (f *failover) finishChanged(ctx workflow.Context, reason string) (Result, e
 	return f.finish(ctx, &stop{FailedNeedsHuman, reason + "; " + leftoverSummary(f.status.StillChanged)})
 }
 
-// begin starts a step: recorded in the status, the search attributes and the Web UI's current details.
+// begin starts a step: recorded in the status, the search attributes (see upsertsStep) and the Web UI's current
+// details.
 func (f *failover) begin(ctx workflow.Context, name Step) {
+	f.beginStep(ctx, name, f.upsertsStep(ctx, name))
+}
+
+// beginStep starts a step, upserting FailoverStep when upsert is set (see beginQuietly).
+func (f *failover) beginStep(ctx workflow.Context, name Step, upsert bool) {
 	if name == f.plan.Rollback.PointOfNoReturn {
 		f.pastNoReturn = true
 	}
 	f.status.Step = name
 	f.status.Steps = append(f.status.Steps, StepRecord{Name: name, Started: workflow.Now(ctx)})
-	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(name))
+	if upsert {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(name))
+	}
 	f.publish(ctx)
 }
 

@@ -23,6 +23,16 @@ func DisableStickyExecution() {
 	worker.SetStickyWorkflowCacheSize(0)
 }
 
+// KeepWorkflowsCached turns sticky execution on with room for n workflows in this process's memory (n > 0), for
+// the workers it starts from now on; like DisableStickyExecution, call it before the first worker starts. A
+// workflow task then carries only the new events and runs on the cached workflow instead of replaying the whole
+// history: what an evacuation's long history needs (README, "What an evacuation costs"). The price is
+// StickyScheduleToStartTimeout (1 s) added to each running failover's next workflow task when this worker is
+// killed.
+func KeepWorkflowsCached(n int) {
+	worker.SetStickyWorkflowCacheSize(n)
+}
+
 // WorkerOptions are the settings of every worker that runs failovers (the worker binary, the dev stack, the tests).
 // They bound what a worker crash costs a running failover, next to the activity timeouts in options.go. With a
 // buildID the worker joins the Worker Deployment (see deployment.go) and pins each failover it starts to its build;

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,11 +17,12 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/control"
 	"github.com/failover/failover/testsuite/stack"
+	"github.com/failover/failover/testsuite/temporaldev"
 	"github.com/failover/failover/workflows"
 )
 
@@ -31,11 +33,21 @@ import (
 // reports the wall time, the per-service RTO p50/p99, the CPU seconds and peak RSS of the worker and of the
 // server process, and, in the same run, the floor: the same etcd and Kong writes made directly, without Temporal,
 // at the same concurrency (services moved back), and the ratio of the two. Run it once: `make bench`.
+//
+// Where the time goes: it also reports what one failover costs Temporal (history events, activities, workflow tasks),
+// what the evacuation itself adds, and the server's persistence calls per service by operation (SQLite reads and
+// writes, visibility writes). EVAC_PROFILE=DIR writes CPU profiles of the evacuation: DIR/server.pprof (this process)
+// and, when perf is installed, DIR/worker.perf.data. EVAC_WORKER_BIN runs a prebuilt worker (compare two builds on
+// the same stack); the worker reads FAILOVER_STICKY_CACHE from the environment like the release binary.
 func BenchmarkEvacuation(b *testing.B) {
 	n := envInt(b, "EVAC_SERVICES", 1000)
 	concurrency := envInt(b, "EVAC_CONCURRENCY", 200)
-	bin := buildWorker(b)
-	s := startStack(b)
+	bin := os.Getenv("EVAC_WORKER_BIN") // a prebuilt worker, to compare two builds on the same stack code
+	if bin == "" {
+		bin = buildWorker(b)
+	}
+	ops := temporaldev.NewOpCounter()
+	s := startCountedStack(b, ops)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	dir := b.TempDir()
@@ -51,7 +63,8 @@ func BenchmarkEvacuation(b *testing.B) {
 
 	b.ResetTimer()
 	for range b.N {
-		serverBefore, workerBefore := selfCPU(), procCPU(b, worker.Process.Pid)
+		serverBefore, workerBefore, opsBefore := selfCPU(), procCPU(b, worker.Process.Pid), ops.Counts()
+		stopProfiles := startProfiles(b, worker.Process.Pid)
 		begin := time.Now()
 		run, err := control.StartEvacuation(ctx, s.TemporalClient, req)
 		if err != nil {
@@ -63,6 +76,11 @@ func BenchmarkEvacuation(b *testing.B) {
 		}
 		wall := time.Since(begin)
 		serverCPU, workerCPU := selfCPU()-serverBefore, procCPU(b, worker.Process.Pid)-workerBefore
+		stopProfiles()
+		b.Logf("%d services in %s: server %.1f s CPU (%.0f ms a service), worker %.1f s CPU (%.0f ms a service), load average %s",
+			n, wall.Round(time.Millisecond), serverCPU.Seconds(), serverCPU.Seconds()*1000/float64(n), workerCPU.Seconds(),
+			workerCPU.Seconds()*1000/float64(n), loadAverage())
+		persisted, visibility := logOps(b, opsBefore, ops.Counts(), n)
 		// Under overload a verification can fail and that service roll back: an honest outcome, reported, not fatal.
 		if res.Outcome != workflows.Succeeded && res.Outcome != workflows.Incomplete {
 			b.Fatalf("result %s (%s): %v", res.Outcome, res.Reason, res.Counts)
@@ -90,7 +108,12 @@ func BenchmarkEvacuation(b *testing.B) {
 			}
 			b.Logf("%s: started %s after the evacuation, steps %s", names[len(names)-1], one.StartedAt.Sub(begin).Round(time.Millisecond), strings.Join(steps, ", "))
 		}
-		events, acts := historyOf(b, s, workflows.WorkflowID(names[0]))
+		one := costOfRun(b, s, workflows.WorkflowID(names[0]), "")
+		parent := evacuationCost(b, s, run.GetID())
+		b.Logf("one failover: %d events, %d activities (%d publishing), %d local activities, %d workflow tasks, %d upserts, %d timers",
+			one.Events, one.Activities, one.Publishing, one.Local, one.WorkflowTasks, one.Upserts, one.Timers)
+		b.Logf("the evacuation, all runs: %d events, %d workflow tasks, %d activities, %d upserts (%.1f events and %.2f workflow tasks per service)",
+			parent.Events, parent.WorkflowTasks, parent.Activities, parent.Upserts, float64(parent.Events)/float64(n), float64(parent.WorkflowTasks)/float64(n))
 		floor := directEvacuation(b, s, moved, concurrency)
 		b.ReportMetric(float64(res.Counts[workflows.Succeeded]), "succeeded")
 		b.ReportMetric(wall.Seconds(), "wall-s")
@@ -104,9 +127,13 @@ func BenchmarkEvacuation(b *testing.B) {
 		b.ReportMetric(floor.Seconds(), "direct-s")
 		b.ReportMetric(wall.Seconds()/floor.Seconds(), "ratio")
 		// Where the time goes: what one failover costs the server.
-		b.ReportMetric(float64(events), "events/failover")
-		b.ReportMetric(float64(acts), "activities/failover")
+		b.ReportMetric(float64(one.Events), "events/failover")
+		b.ReportMetric(float64(one.Activities), "activities/failover")
+		b.ReportMetric(float64(one.WorkflowTasks), "wft/failover")
+		b.ReportMetric(persisted, "persistence-calls/service")
+		b.ReportMetric(visibility, "visibility-writes/service")
 		b.ReportMetric(serverCPU.Seconds()*1000/float64(n), "server-cpu-ms/service")
+		b.ReportMetric(workerCPU.Seconds()*1000/float64(n), "worker-cpu-ms/service")
 		b.Logf("%d services: wall %s, %d evacuation runs, direct writes %s", n, wall.Round(time.Millisecond), st.Run+1, floor.Round(time.Millisecond))
 		if b.N > 1 {
 			b.Fatal("run it once (-benchtime 1x): the services are on eu-west now")
@@ -117,7 +144,8 @@ func BenchmarkEvacuation(b *testing.B) {
 // directEvacuation moves every service back to us-east with the same etcd and Kong writes an evacuation makes
 // (read the key and the weights, fenced cutover, weights 100/0), straight from Go at the given concurrency.
 func directEvacuation(b *testing.B, s *stack.Stack, names []string, concurrency int) time.Duration {
-	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	// The worker's HTTP timeout: on a loaded machine the Kong stand-in holding 1,000 upstreams can take seconds.
+	acts := &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	east, west := s.Regions["us-east"].Addr(), s.Regions["eu-west"].Addr()
 	ctx := context.Background()
 	work := make(chan string)
@@ -192,6 +220,15 @@ func envInt(b *testing.B, name string, def int) int {
 	return n
 }
 
+// loadAverage is the machine's 1, 5 and 15 minute load average (the machine may be shared).
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(raw))[:3], " ")
+}
+
 // selfCPU is this process's user+system CPU time.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
@@ -235,18 +272,112 @@ func procPeakRSS(b *testing.B, pid int) int64 {
 	return 0
 }
 
-// historyOf counts the events and the activities scheduled in a workflow's history.
-func historyOf(b *testing.B, s *stack.Stack, id string) (events, acts int) {
-	it := s.TemporalClient.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
+// costOfRun reads one run's history (runID "" = the latest) and what it cost Temporal.
+func costOfRun(b *testing.B, s *stack.Stack, id, runID string) failoverCost {
+	h, err := history(s.TemporalClient, id, runID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return costOf(h)
+}
+
+// evacuationCost sums the histories of every run of an evacuation (it continues as new every MaxServicesPerRun
+// failovers).
+func evacuationCost(b *testing.B, s *stack.Stack, id string) failoverCost {
+	var sum failoverCost
+	var token []byte
+	for {
+		resp, err := s.TemporalClient.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = %q", id), NextPageToken: token})
 		if err != nil {
 			b.Fatal(err)
 		}
-		events++
-		if e.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
-			acts++
+		for _, ex := range resp.Executions {
+			c := costOfRun(b, s, id, ex.GetExecution().GetRunId())
+			sum.Events += c.Events
+			sum.Activities += c.Activities
+			sum.WorkflowTasks += c.WorkflowTasks
+			sum.Upserts += c.Upserts
+			sum.Local += c.Local
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return sum
 		}
 	}
-	return events, acts
+}
+
+// startCountedStack is startStack with the Temporal server's persistence calls counted.
+func startCountedStack(b *testing.B, ops *temporaldev.OpCounter) *stack.Stack {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{NoUI: true, NoWorker: true, TemporalOps: ops})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Stop)
+	return s
+}
+
+// logOps logs the server's persistence calls during the evacuation per service, the most frequent first, and
+// returns the calls to the main store and the visibility writes per service.
+func logOps(b *testing.B, before, after map[string]int64, n int) (persisted, visibility float64) {
+	type op struct {
+		name string
+		n    int64
+	}
+	var all []op
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			all = append(all, op{k, d})
+		}
+	}
+	slices.SortFunc(all, func(x, y op) int { return cmp.Compare(y.n, x.n) })
+	var lines []string
+	for _, o := range all {
+		per := float64(o.n) / float64(n)
+		lines = append(lines, fmt.Sprintf("%s %.1f", o.name, per))
+		switch {
+		case strings.HasPrefix(o.name, "persistence/"):
+			persisted += per
+		case strings.HasPrefix(o.name, "visibility/") && !strings.Contains(o.name, "List") && !strings.Contains(o.name, "Count") &&
+			!strings.Contains(o.name, "Get"):
+			visibility += per
+		}
+	}
+	b.Logf("server persistence calls per service: %s", strings.Join(lines, ", "))
+	return persisted, visibility
+}
+
+// startProfiles profiles the evacuation when EVAC_PROFILE names a directory: this process (the server side) with
+// runtime/pprof into server.pprof, and the worker process with perf (when on PATH) into worker.perf.data. The
+// returned func stops both.
+func startProfiles(b *testing.B, workerPID int) func() {
+	dir := os.Getenv("EVAC_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, "server.pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	var perf *exec.Cmd
+	if path, err := exec.LookPath("perf"); err == nil {
+		perf = exec.Command(path, "record", "-F", "199", "-g", "-p", strconv.Itoa(workerPID), "-o", filepath.Join(dir, "worker.perf.data"))
+		if err := perf.Start(); err != nil {
+			b.Logf("perf: %v (no worker profile)", err)
+			perf = nil
+		}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if perf != nil {
+			_ = perf.Process.Signal(os.Interrupt)
+			_ = perf.Wait()
+		}
+		b.Logf("profiles in %s: go tool pprof -top %s; perf report -i %s", dir, f.Name(), filepath.Join(dir, "worker.perf.data"))
+	}
 }

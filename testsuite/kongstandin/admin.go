@@ -545,6 +545,6 @@ func (s *Server) status(q *adminRequest) response {
 			"connections_waiting":  idle,
 			"total_requests":       s.totalRequests.Load(),
 		},
-		"configuration_hash": s.store.current().hash,
+		"configuration_hash": s.store.current().configHash(),
 	})
 }

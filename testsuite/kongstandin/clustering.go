@@ -38,7 +38,7 @@ func (s *Server) dataPlanesList(q *adminRequest) response {
 	for _, dp := range dps {
 		data = append(data, map[string]any{
 			"id": dp.id, "hostname": dp.Hostname, "ip": "127.0.0.1", "version": kongVersion,
-			"sync_status": "normal", "config_hash": s.store.viewAt(q.now, dp.Lag).hash,
+			"sync_status": "normal", "config_hash": s.store.viewAt(q.now, dp.Lag).configHash(),
 			"last_seen": q.now.Unix(), "updated_at": q.now.Unix(), "ttl": 1209600, "labels": map[string]any{},
 		})
 	}

@@ -99,7 +99,7 @@ func (s *Server) postConfig(q *adminRequest) response {
 	}
 	hash := declarativeHash(table)
 	res := s.store.load(q.now, func() (*config, response, bool) {
-		if checkHash && s.store.cur.hash == hash {
+		if checkHash && s.store.cur.configHash() == hash {
 			return nil, response{status: http.StatusNotModified}, false
 		}
 		next, apiErr := loadDeclarative(table, q.now)

@@ -15,8 +15,12 @@ import (
 // config is one immutable version of everything the Admin API has written. Writes copy it, change the copy and
 // publish the copy, so the proxy can keep using an older version while the Admin API moves on.
 type config struct {
-	version   uint64
+	version uint64
+	// hash is Kong's configuration_hash of this version: set by a declarative load, else computed when first read
+	// (configHash). Computing it encodes the whole config, which for an evacuation's 1,000 upstreams cost more than
+	// the write itself, and most versions are never asked for theirs.
 	hash      string
+	hashOnce  sync.Once
 	services  map[string]*service
 	routes    map[string]*route
 	upstreams map[string]*upstream
@@ -40,12 +44,21 @@ func emptyConfig() *config {
 func (c *config) clone() *config {
 	return &config{
 		version:   c.version,
-		hash:      c.hash,
 		services:  maps.Clone(c.services),
 		routes:    maps.Clone(c.routes),
 		upstreams: maps.Clone(c.upstreams),
 		targets:   maps.Clone(c.targets),
 	}
+}
+
+// configHash is the version's configuration hash (see hash).
+func (c *config) configHash() string {
+	c.hashOnce.Do(func() {
+		if c.hash == "" {
+			c.hash = c.computeHash()
+		}
+	})
+	return c.hash
 }
 
 // computeHash fingerprints the config like Kong's configuration_hash (an md5 hex digest). The version is part of
@@ -133,8 +146,7 @@ func (s *store) write(now time.Time, fn func(c *config) (response, bool)) respon
 	if !changed {
 		return res
 	}
-	next.version++
-	next.hash = next.computeHash()
+	next.version++ // and its hash is computed when first read (configHash)
 	s.cur = next
 	s.history = append(s.history, snapshot{at: now, cfg: next})
 	s.pruneLocked(now)

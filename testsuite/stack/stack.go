@@ -81,6 +81,8 @@ type Options struct {
 	// DrillHooks are the command hooks the in-process worker's drills may run (worker --drill-hooks).
 	DrillHooks *activities.CommandHooks
 	Logger     *slog.Logger
+	// TemporalOps, when set, counts the Temporal server's persistence calls (benchmarks).
+	TemporalOps *temporaldev.OpCounter
 }
 
 // Stack is the running local stack. Stop it when done.
@@ -180,7 +182,7 @@ func (s *Stack) startTemporal(ctx context.Context, opts Options) error {
 	defer s.timed("temporal", time.Now())
 	srv, err := temporaldev.Start(ctx, temporaldev.Options{DBFile: filepath.Join(s.dir, "temporal.db"),
 		GRPCPort: opts.Ports.TemporalGRPC, UIPort: opts.Ports.TemporalUI, NoUI: opts.NoUI, UICodecEndpoint: opts.UICodecEndpoint,
-		SearchAttributes: workflows.SearchAttributes(), Logger: opts.Logger})
+		SearchAttributes: workflows.SearchAttributes(), Logger: opts.Logger, Ops: opts.TemporalOps})
 	if err != nil {
 		return err
 	}

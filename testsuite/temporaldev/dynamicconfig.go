@@ -4,9 +4,18 @@ import (
 	"go.temporal.io/server/common/dynamicconfig"
 )
 
-// devDynamicConfig trades the production defaults, tuned for many shards and hosts sharing a
+// devDynamicConfig is devSettings in a client that can change a setting while the server runs.
+func devDynamicConfig() *dynamicconfig.MemoryClient {
+	c := dynamicconfig.NewMemoryClient()
+	for key, value := range devSettings() {
+		c.OverrideValue(key, value)
+	}
+	return c
+}
+
+// devSettings trade the production defaults, tuned for many shards and hosts sharing a
 // database, for the latency of a single-process server that one developer or test drives.
-func devDynamicConfig() dynamicconfig.StaticClient {
+func devSettings() dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
 		// With one history shard every task goes through one queue per category, and the
 		// default 20 polls/s made a 3-activity workflow take ~200 ms instead of ~25 ms.
@@ -17,10 +26,15 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.TimerProcessorMaxPollRPS.Key():          1000, // timers and activity timeouts
 		dynamicconfig.TimerProcessorMaxPollHostRPS.Key():      1000,
 
-		// Search attributes and Nexus endpoints are usable the moment they are created instead
-		// of after a cache refresh. Bypassing the cache costs extra reads, hence the higher
-		// persistence limits (the same ratio as the defaults, as the temporal CLI does).
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// Nexus endpoints are usable the moment they are created instead of after a cache refresh.
+		// Bypassing the cache costs extra reads, hence the higher persistence limits (the same ratio
+		// as the defaults, as the temporal CLI does). Search attributes are registered with the
+		// namespace before the server starts (prepareSQLite), so their caches are right from the
+		// start: forcing a refresh on every read of them (the temporal CLI's choice) read the
+		// namespace and the cluster metadata from SQLite each time history was served or a search
+		// attribute written, 213 reads per failover under an evacuation. Only when Start has to add
+		// one to a running server (an older DBFile) does it force refreshes (Server.registerSearchAttributes).
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): false,
 		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key():         true,
 		dynamicconfig.FrontendPersistenceMaxQPS.Key():               10000,
 		dynamicconfig.HistoryPersistenceMaxQPS.Key():                45000,
@@ -52,6 +66,11 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 
 		// A dev box needs a fraction of the default 128k cached workflows.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
+		// The events cache (start events, scheduled activities and children, read again when they complete) is per
+		// shard, 512 KB by default: a production cluster has hundreds of shards, this server one. Under an
+		// evacuation's hundreds of running failovers, each carrying its plan in its start event, 512 KB held a
+		// fraction of them and every miss read the history from SQLite again.
+		dynamicconfig.EventsCacheMaxSizeBytes.Key(): 64 << 20,
 
 		// The scanners (task queue and history garbage collection, for clusters that run for
 		// months) and the parent-close-policy workers are SDK workers the server never stops:

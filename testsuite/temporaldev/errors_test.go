@@ -110,13 +110,13 @@ func TestInternalPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	sql, err := prepareSQLite("", "default")
+	sql, err := prepareSQLite("", "default", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	level := new(slog.LevelVar)
 	level.Set(minLevel)
-	srv, err := startTemporal(serverConfig(sql, p), p, testLogger(t), level)
+	srv, err := startTemporal(serverConfig(sql, p), p, devDynamicConfig(), testLogger(t), level)
 	if err == nil {
 		stopTemporal(srv)
 		t.Fatalf("start with history port %d taken succeeded", p.history)

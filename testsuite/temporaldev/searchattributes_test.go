@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,15 +56,47 @@ func TestSearchAttributes(t *testing.T) {
 	})
 
 	t.Run("registering again keeps them", func(t *testing.T) {
-		if err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(), attrs, slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(), attrs, slog.New(slog.DiscardHandler)); err != nil {
 			t.Errorf("second registration: %v", err)
 		}
 	})
 	t.Run("another type is an error naming the attribute", func(t *testing.T) {
-		err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(),
+		_, err := registerSearchAttributes(t.Context(), s.Address(), s.Namespace(),
 			map[string]enumspb.IndexedValueType{"FailoverStep": enumspb.INDEXED_VALUE_TYPE_KEYWORD}, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), "FailoverStep") {
 			t.Errorf("FailoverStep as Keyword: got %v, want an error naming FailoverStep", err)
 		}
+	})
+}
+
+// TestSearchAttributeAddedOnRestart: a DBFile created before an attribute existed gets it at the next Start, through
+// the operator service of the running server, and a workflow can use it at once (Start then forces the search
+// attribute caches to read SQLite: they would learn of it only at their next refresh).
+func TestSearchAttributeAddedOnRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "temporal.db")
+	service := map[string]enumspb.IndexedValueType{"FailoverService": enumspb.INDEXED_VALUE_TYPE_KEYWORD}
+	first := startServer(t, Options{DBFile: db, NoUI: true, SearchAttributes: service})
+	if err := first.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	both := map[string]enumspb.IndexedValueType{"FailoverService": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		"FailoverRegion": enumspb.INDEXED_VALUE_TYPE_KEYWORD}
+	s := startServer(t, Options{DBFile: db, NoUI: true, SearchAttributes: both})
+	c := dial(t, s)
+	region := temporal.NewSearchAttributeKeyKeyword("FailoverRegion")
+	if _, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{ID: "failover-region", TaskQueue: "nobody",
+		TypedSearchAttributes: temporal.NewSearchAttributes(region.ValueSet("us-east"))}, approvalWorkflow); err != nil {
+		t.Fatalf("start with the attribute added on restart: %v", err)
+	}
+	eventually(t, 10*time.Second, "ListWorkflow by FailoverRegion", func(ctx context.Context) error {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace(),
+			Query: `FailoverRegion = "us-east"`})
+		if err != nil {
+			return err
+		}
+		if len(resp.GetExecutions()) != 1 {
+			return fmt.Errorf("found %d executions, want 1", len(resp.GetExecutions()))
+		}
+		return nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 )
 
@@ -36,6 +37,8 @@ type Options struct {
 	Auth *Auth
 	// Logger receives the server's own logs at warn level and above; nil discards them.
 	Logger *slog.Logger
+	// Ops, when set, counts the server's persistence calls by operation (benchmarks); nil reports no metrics.
+	Ops *OpCounter
 }
 
 // Server is a running dev server. Stop it when done.
@@ -45,6 +48,7 @@ type Server struct {
 	address   string
 	namespace string
 	logLevel  *slog.LevelVar // threshold of the server's logs; silent once Stop begins
+	dc        *dynamicconfig.MemoryClient
 
 	stopOnce sync.Once
 	stopErr  error
@@ -70,7 +74,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlConfig, err := prepareSQLite(opts.DBFile, opts.Namespace)
+	sqlConfig, err := prepareSQLite(opts.DBFile, opts.Namespace, opts.SearchAttributes)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +83,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		address:   hostPort(p.frontend),
 		namespace: opts.Namespace,
 		logLevel:  new(slog.LevelVar),
+		dc:        devDynamicConfig(),
 	}
 	s.logLevel.Set(minLevel)
 	cfg := serverConfig(sqlConfig, p)
 	applyTLS(cfg, opts.TLS)
-	s.temporal, err = startTemporal(cfg, p, opts.Logger, s.logLevel, authOptions(opts.Auth)...)
+	extra := authOptions(opts.Auth)
+	if opts.Ops != nil {
+		extra = append(extra, temporal.WithCustomMetricsHandler(opts.Ops.handler()))
+	}
+	s.temporal, err = startTemporal(cfg, p, s.dc, opts.Logger, s.logLevel, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +116,13 @@ func (s *Server) finishStart(ctx context.Context, opts Options, p ports) error {
 		}
 		s.ui = ui
 	}
-	return registerSearchAttributes(ctx, s.address, s.namespace, opts.SearchAttributes, opts.Logger)
+	added, err := registerSearchAttributes(ctx, s.address, s.namespace, opts.SearchAttributes, opts.Logger)
+	if added {
+		// The namespace predates them (an older DBFile): the caches of the running services learn of them only
+		// at their next refresh, so from now on every read of the search attributes goes to SQLite instead.
+		s.dc.OverrideValue(dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(), true)
+	}
+	return err
 }
 
 // Address is the host:port of the frontend gRPC service, for client.Options.HostPort.

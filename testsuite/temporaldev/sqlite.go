@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/server/common/config"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
@@ -19,9 +20,10 @@ import (
 const clusterName = "active"
 
 // prepareSQLite returns the SQL store config for dbFile ("" = in memory) after making sure the
-// schema and the namespace exist. On a file that already holds a schema it only adds a missing
-// namespace, so a restart keeps every workflow.
-func prepareSQLite(dbFile, namespace string) (*config.SQL, error) {
+// schema and the namespace exist, the namespace created with searchAttributes registered. On a
+// file that already holds a schema it only adds a missing namespace, so a restart keeps every
+// workflow.
+func prepareSQLite(dbFile, namespace string, searchAttributes map[string]enumspb.IndexedValueType) (*config.SQL, error) {
 	cfg := &config.SQL{
 		PluginName: sqliteplugin.PluginName,
 		// One connection: SQLite serialises writers anyway and more connections turn contention
@@ -58,7 +60,7 @@ func prepareSQLite(dbFile, namespace string) (*config.SQL, error) {
 		}
 	}
 
-	ns, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, nil)
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, searchAttributes)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", namespace, err)
 	}

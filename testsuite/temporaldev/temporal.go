@@ -7,20 +7,21 @@ import (
 	"strings"
 
 	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 )
 
 // startTemporal builds and starts the four Temporal services in this process, with extra options such
 // as an authorizer (none by default: loopback only). Their logs go to logger from level on. A server that fails
 // half-way is stopped before the error returns.
-func startTemporal(cfg *config.Config, p ports, logger *slog.Logger, level slog.Leveler, extra ...temporal.ServerOption) (srv temporal.Server, err error) {
+func startTemporal(cfg *config.Config, p ports, dc *dynamicconfig.MemoryClient, logger *slog.Logger, level slog.Leveler, extra ...temporal.ServerOption) (srv temporal.Server, err error) {
 	sl := serverLogger{l: slog.New(atLeast{Handler: logger.Handler(), min: level})}
 	err = recoverFatal(func() error {
 		srv, err = temporal.NewServer(append([]temporal.ServerOption{
 			temporal.WithConfig(cfg),
 			temporal.ForServices(temporal.DefaultServices),
 			temporal.WithStaticHosts(staticHosts(p)),
-			temporal.WithDynamicConfigClient(devDynamicConfig()),
+			temporal.WithDynamicConfigClient(dc),
 			temporal.WithLogger(sl),
 		}, extra...)...)
 		return err
