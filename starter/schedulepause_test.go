@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"gopkg.in/yaml.v3"
 
 	"github.com/failover/failover/activities"
 	"github.com/failover/failover/control"
@@ -50,14 +47,7 @@ func TestRealFailoverPausesDrillSchedules(t *testing.T) {
 	s, p, file := manualStack(ctx, t, nil)
 	pa := p
 	pa.Service = "payments-a" // shares the prefix: drill-payments-a-weekly starts with drill-payments-
-	b, err := yaml.Marshal(pa)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fileA := filepath.Join(t.TempDir(), "payments-a.yaml")
-	if err := os.WriteFile(fileA, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	fileA := writeStackPlan(t, pa)
 	never := []string{"--cron", "0 10 1 1 *", "--to", "eu-west", "--no-failback", "--soak", "0s"} // Jan 1st: no firing here
 	for _, c := range [][]string{{"weekly", file}, {"frozen", file}, {"weekly", fileA}} {
 		if out, err := starter(t, s, append([]string{"drill", "schedule", "create", c[0], "--plan", c[1]}, never...)...); err != nil {
