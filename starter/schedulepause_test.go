@@ -113,6 +113,7 @@ func TestRealFailoverPausesDrillSchedules(t *testing.T) {
 	if err := s.TemporalClient.GetWorkflow(ctx, "failover-payments", first.RunID).Get(ctx, &res); err != nil || res.Outcome != workflows.Rejected {
 		t.Fatalf("first failover: %+v %v", res, err)
 	}
+	recordDrillHistory(t, s, "failover-payments", first.RunID, "drill-schedules-paused")
 	if st := schedState(ctx, t, s, weekly); st.Paused || !strings.Contains(st.Note, "resumed automatically: real failover failover-payments (run "+first.RunID+") ended") {
 		t.Fatalf("%s after the failover ended: %+v, want resumed with a note", weekly, st)
 	}
