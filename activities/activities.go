@@ -30,7 +30,8 @@ type Activities struct {
 	// Publishers receive every failover event (Slack, ...).
 	Publishers []Publisher
 	// Temporal, when set, lets AwaitFailover wait for a failover an evacuation joined and tells a drill whether a
-	// real failover of its service is in flight (FailoverInFlight); client.Client is one.
+	// real failover of its service is in flight (FailoverInFlight); a real failover pauses its service's drill
+	// schedules with it while it runs (PauseDrillSchedules). client.Client is one.
 	Temporal TemporalClient
 	// DrillHooks are the command hooks drills may run on this worker (worker --drill-hooks); nil declares none.
 	DrillHooks *CommandHooks

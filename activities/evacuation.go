@@ -105,4 +105,6 @@ func (a *Activities) AwaitFailover(ctx context.Context, workflowID string) (Join
 type TemporalClient interface {
 	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	// ScheduleClient pauses and resumes drill schedules during a real failover (drillschedules.go).
+	ScheduleClient() client.ScheduleClient
 }

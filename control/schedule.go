@@ -47,8 +47,9 @@ func (s DrillSchedule) Validate() error {
 func DrillScheduleID(service, name string) string { return workflows.DrillID(service) + "-" + name }
 
 // CreateDrillSchedule creates a Temporal Schedule that starts the drill at the schedule's times. A firing while the
-// previous drill still runs is skipped (overlap skip); a drill that fires during a real failover refuses by itself
-// and injects nothing. The Web UI's Schedules page shows it.
+// previous drill still runs is skipped (overlap skip). A real failover of the service pauses the schedule while it
+// runs and resumes it when it ends (workflows/drillpause.go); a drill that fires anyway (the failover could not
+// pause it) refuses by itself and injects nothing. The Web UI's Schedules page shows it.
 func CreateDrillSchedule(ctx context.Context, tc client.Client, s DrillSchedule, req workflows.DrillRequest, paused bool) (string, error) {
 	if err := s.Validate(); err != nil {
 		return "", err
@@ -110,6 +111,10 @@ func ListDrillSchedules(ctx context.Context, tc client.Client) ([]DrillScheduleE
 			continue
 		}
 		d := DrillScheduleEntry{ID: e.ID, Paused: e.Paused, Note: e.Note, Next: e.NextActionTimes, Spec: specString(e.Spec)}
+		// The list (Temporal's visibility) lags a pause by a moment; the schedule itself does not.
+		if desc, err := tc.ScheduleClient().GetHandle(ctx, e.ID).Describe(ctx); err == nil && desc.Schedule.State != nil {
+			d.Paused, d.Note = desc.Schedule.State.Paused, desc.Schedule.State.Note
+		}
 		for _, a := range e.RecentActions {
 			if a.StartWorkflowResult != nil {
 				d.LastRuns = append(d.LastRuns, a.StartWorkflowResult.WorkflowID)

@@ -464,6 +464,12 @@ func replyFor(e activities.Event) (reply, bool) {
 		return reply{text: text, broadcast: true}, true
 	case activities.EventDrill:
 		return drillReply(e), true
+	case activities.EventDrillSchedules:
+		mark := map[string]string{activities.DrillSchedulesPaused: "⏸️", activities.DrillSchedulesResumed: "▶️"}[e.Result]
+		if mark == "" {
+			mark = "⚠️"
+		}
+		return reply{text: fill(mark+" *Drill schedules*: ", esc(e.Detail), "", maxSectionText, noteAudit)}, true
 	case activities.EventOutcome:
 		rto := ""
 		if e.RTOSeconds > 0 {

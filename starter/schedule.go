@@ -71,7 +71,7 @@ func (c *cli) scheduleListCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List drill schedules: spec, paused, next firings, latest drills",
+		Short: "List drill schedules: spec, paused (and why: the note), next firings, latest drills",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tc, err := c.temporal()
@@ -90,7 +90,7 @@ func (c *cli) scheduleListCmd() *cobra.Command {
 				return enc.Encode(entries)
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCHEDULE\tWHEN\tSTATE\tNEXT\tLATEST DRILLS")
+			fmt.Fprintln(tw, "SCHEDULE\tWHEN\tSTATE\tNEXT\tLATEST DRILLS\tNOTE")
 			for _, e := range entries {
 				state, next := "active", "-"
 				if e.Paused {
@@ -99,7 +99,11 @@ func (c *cli) scheduleListCmd() *cobra.Command {
 				if len(e.Next) > 0 {
 					next = e.Next[0].UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Spec, state, next, strings.Join(e.LastRuns, " "))
+				latest := strings.Join(e.LastRuns, " ")
+				if latest == "" {
+					latest = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Spec, state, next, latest, e.Note)
 			}
 			return tw.Flush()
 		},

@@ -31,6 +31,7 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 	if err := f.start(ctx); err != nil {
 		return Result{}, err
 	}
+	f.holdDrillSchedules(ctx) // paused while this run is open, resumed by finish (drillpause.go)
 
 	if s := f.detect(ctx); s != nil {
 		return f.finish(ctx, f.orCancelled(ctx, s))
@@ -115,6 +116,9 @@ type failover struct {
 	reportTo     string
 	events       workflow.Channel
 	legacyAlerts []Alert
+
+	// drills is this run's hold on its service's drill schedules (drillpause.go).
+	drills drillHold
 
 	// kong is what readiness learned about Kong: how the reroute changes it, and its config hash (DB-less).
 	kong activities.KongPreflightResult

@@ -132,6 +132,7 @@ func (f *failover) finish(ctx workflow.Context, s *stop) (Result, error) {
 		f.status.RTOSeconds = 0
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(StepDone), OutcomeKey.ValueSet(s.Outcome))
+	f.releaseDrillSchedules(ctx)
 	f.judgeSLA(ctx, s.Outcome)
 	f.publish(ctx)
 	f.countOutcome(ctx, s.Outcome)
