@@ -24,13 +24,18 @@ import (
 // hookToken is a value the hooks get from the worker's environment: it must never show in a drill's report.
 const hookToken = "drill-hook-token-7f3a"
 
-// TestHookHelperProcess is not a test: it is the program the command hooks of TestCommandHookDrills run (this test
-// binary, told so by HOOK_HELPER_PROCESS), a curl-free HTTP client that sets the demo region's fault.
-// Arguments after "--": METHOD [BODY]; the region's URL comes from DRILL_REGION_URL.
-func TestHookHelperProcess(t *testing.T) {
-	if os.Getenv("HOOK_HELPER_PROCESS") != "1" {
-		t.Skip("the command hooks' helper program, run by TestCommandHookDrills")
+// TestMain runs this test binary as the program the command hooks of TestCommandHookDrills run, when told so by
+// HOOK_HELPER_PROCESS: a curl-free HTTP client that sets the demo region's fault. Otherwise it runs the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("HOOK_HELPER_PROCESS") == "1" {
+		hookHelperProcess()
 	}
+	os.Exit(m.Run())
+}
+
+// hookHelperProcess is the hook program. Arguments after "--": METHOD [BODY]; the region's URL comes from
+// DRILL_REGION_URL.
+func hookHelperProcess() {
 	args := os.Args
 	for len(args) > 0 && args[0] != "--" {
 		args = args[1:]
@@ -73,7 +78,7 @@ func hookStack(ctx context.Context, t *testing.T) (s *stack.Stack, planFile, hoo
 	t.Setenv("HOOK_HELPER_PROCESS", "1")
 	t.Setenv("FAULT_TOKEN", hookToken)
 	t.Setenv("DRILL_REGION_URL", "set once the stack runs") // the worker reads it when a hook runs
-	helper := fmt.Sprintf("[%s, -test.run=^TestHookHelperProcess$, --", self)
+	helper := fmt.Sprintf("[%s, --", self)
 	file := filepath.Join(t.TempDir(), "hooks.yaml")
 	drillWriteFile(t, file, `hooks:
   us-east-down:

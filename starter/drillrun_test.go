@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 	"gopkg.in/yaml.v3"
 
 	"github.com/failover/failover/activities"
@@ -180,16 +177,7 @@ func recordDrillHistory(t *testing.T, s *stack.Stack, id, runID, name string) {
 	if os.Getenv("RECORD_HISTORIES") != "1" {
 		return
 	}
-	it := s.TemporalClient.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var h historypb.History
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&h)
+	b, err := s.ExportHistory(context.Background(), id, runID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 	"gopkg.in/yaml.v3"
 
 	"github.com/failover/failover/control"
@@ -153,16 +150,7 @@ func recordHistory(t *testing.T, id, name string) {
 	if os.Getenv("RECORD_HISTORIES") != "1" {
 		return
 	}
-	it := env.stack.TemporalClient.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var h historypb.History
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&h)
+	b, err := env.stack.ExportHistory(context.Background(), id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
