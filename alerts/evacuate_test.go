@@ -291,3 +291,48 @@ func TestEditedEvacuationFileIsRefused(t *testing.T) {
 		t.Fatalf("%d runs started from an edited file", len(runs))
 	}
 }
+
+// While the evacuation of us-east runs, payments' own alert is covered by it: answered 200 with action covered and
+// the evacuation's ID, nothing started beside it, while payments waits for its wave or runs in it. Once the
+// evacuation is done with payments, or when payments is outside its scope, the alert starts payments' failover as
+// without an evacuation.
+func TestPerServiceAlertCoveredByTheRunningEvacuation(t *testing.T) {
+	fx := newEvacuationFixture(t)
+	const id = "evacuation-us-east"
+	startsAt := fx.now.Add(-time.Minute)
+	if _, resp := fx.post(t, regionDown(t, "firing.json", "us-east", startsAt), nil); resp.Alerts[0].Action != ActionStarted {
+		t.Fatalf("RegionDown: %+v", resp.Alerts[0])
+	}
+	own := payload(t, "firing.json", startsAt, nil) // BackendDown, service payments, region us-east
+	for _, state := range []string{workflows.ServiceWaiting, workflows.ServiceRunning, workflows.ServiceJoined} {
+		fx.fake.setState(id, "payments", state)
+		fx.now = fx.now.Add(coverCacheTTL) // past the cache: the state is read again
+		rec, resp := fx.post(t, own, nil)
+		a := resp.Alerts[0]
+		if rec.Code != 200 || a.Action != ActionCovered || a.WorkflowID != id || a.RunID != "run-1" ||
+			!strings.Contains(a.Reason, "covered by evacuation evacuation-us-east (run run-1): payments is "+state) {
+			t.Fatalf("payments %s in the evacuation: HTTP %d %+v, want covered by %s", state, rec.Code, a, id)
+		}
+	}
+	if runs := fx.fake.snapshot("failover-payments"); len(runs) != 0 {
+		t.Fatalf("%d failover-payments runs beside the evacuation, want 0", len(runs))
+	}
+	if got := fx.alerts(ActionCovered); got != 3 {
+		t.Fatalf("failover_webhook_alerts_total{action=covered} = %v, want 3", got)
+	}
+
+	fx.fake.setState(id, "payments", workflows.ServiceDone)
+	fx.now = fx.now.Add(coverCacheTTL)
+	if _, resp := fx.post(t, own, nil); resp.Alerts[0].Action != ActionStarted || resp.Alerts[0].WorkflowID != "failover-payments" {
+		t.Fatalf("payments done in the evacuation: %+v, want its own failover as without the evacuation", resp.Alerts[0])
+	}
+	fx.fake.finish("failover-payments", workflows.Succeeded, fx.now)
+	fx.fake.mu.Lock()
+	fx.fake.latest(id).evac.Services = nil // payments outside the evacuation's selectors
+	fx.fake.mu.Unlock()
+	fx.now = fx.now.Add(time.Hour) // past the cache and the cooldown
+	if _, resp := fx.post(t, payload(t, "firing.json", fx.now, nil), nil); resp.Alerts[0].Action != ActionStarted ||
+		resp.Alerts[0].RunID != "run-2" {
+		t.Fatalf("payments outside the evacuation: %+v, want its own failover run-2", resp.Alerts[0])
+	}
+}

@@ -22,6 +22,7 @@ type Temporal interface {
 	control.Starter
 	control.Signaler
 	control.Joiner
+	control.Querier
 }
 
 // Options configure the webhook handler.
@@ -58,6 +59,8 @@ type Handler struct {
 	// whether it started the run, and concurrent duplicates all see "no failover yet" before they send.
 	mu      sync.Mutex
 	started map[string]string
+	// scopes remembers, per evacuation ID, what its running evacuation still has to move (covered.go).
+	scopes map[string]*evacuationScope
 }
 
 // NewHandler checks the options and fills the defaults.
@@ -85,7 +88,7 @@ func NewHandler(o Options) (*Handler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{o: o, started: map[string]string{}}, nil
+	return &Handler{o: o, started: map[string]string{}, scopes: map[string]*evacuationScope{}}, nil
 }
 
 // Response is the body of a 200 answer.
@@ -98,7 +101,7 @@ type Result struct {
 	Alertname   string `json:"alertname"`
 	Fingerprint string `json:"fingerprint"`
 	Status      string `json:"status"`
-	// Action is started, attached, ignored, unmatched or rejected.
+	// Action is started, attached, ignored, unmatched, rejected or covered.
 	Action     string `json:"action"`
 	WorkflowID string `json:"workflow_id,omitempty"`
 	RunID      string `json:"run_id,omitempty"`
@@ -215,12 +218,16 @@ func (h *Handler) fail(w http.ResponseWriter, outcome string, code int, msg stri
 	http.Error(w, msg, code)
 }
 
-// fire delivers a firing alert: it joins the running failover (as evidence only when that failover moves away from
+// fire delivers a firing alert: a service the running evacuation of the alert's region still has to move is
+// covered by it and nothing starts (covered.go); otherwise it joins the running failover (as evidence only when that failover moves away from
 // another region), or starts one unless the latest run, a failover away from this alert's region, already handled
 // it; inside the plan's cooldown after a successful failover it asks for a human. Read and start are two calls;
 // a deadline on the start and the hold of alert-started runs make the pair start at most one run per outage
 // (workflows/outage.go explains why, and why Temporal's request-ID dedup does not).
 func (h *Handler) fire(ctx context.Context, res *Result, t Target, sig workflows.Alert, trigger workflows.Trigger) error {
+	if ok, err := h.covered(ctx, res, t); ok || err != nil {
+		return err
+	}
 	id := res.WorkflowID
 	for attempt := 1; ; attempt++ {
 		// The start decided on from this read must reach Temporal within workflows.AlertJoinWindow of the read:

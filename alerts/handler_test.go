@@ -46,6 +46,7 @@ type fakeRun struct {
 	evac    workflows.EvacuationRequest
 	opts    client.StartWorkflowOptions
 	signals []workflows.Alert
+	states  map[string]string // an evacuation's services' states (QueryWorkflowWithOptions)
 }
 
 func newFake() *fakeTemporal { return &fakeTemporal{runs: map[string][]*fakeRun{}} }
@@ -135,6 +136,56 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 	}
 	f.runs[opts.ID] = append(f.runs[opts.ID], r)
 	return fakeWorkflowRun{id: opts.ID, runID: r.runID}, nil
+}
+
+// QueryWorkflowWithOptions answers an evacuation's status query: its request's services, in the states set with
+// setState (default waiting).
+func (f *fakeTemporal) QueryWorkflowWithOptions(_ context.Context, req *client.QueryWorkflowWithOptionsRequest) (*client.QueryWorkflowWithOptionsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	for _, r := range f.runs[req.WorkflowID] {
+		if r.runID != req.RunID || req.QueryType != workflows.EvacuationStatusQuery {
+			continue
+		}
+		st := workflows.EvacuationStatus{ID: req.WorkflowID, Region: r.evac.Region}
+		for _, s := range r.evac.Services {
+			s.State = workflows.ServiceWaiting
+			if state, ok := r.states[s.Service]; ok {
+				s.State = state
+			}
+			st.Services = append(st.Services, s)
+		}
+		return &client.QueryWorkflowWithOptionsResponse{QueryResult: jsonValue{st}}, nil
+	}
+	return nil, serviceerror.NewNotFound("no such run or query")
+}
+
+// jsonValue is a query result as the SDK hands it over.
+type jsonValue struct{ v any }
+
+func (j jsonValue) HasValue() bool { return true }
+
+func (j jsonValue) Get(ptr any) error {
+	b, err := json.Marshal(j.v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, ptr)
+}
+
+// setState sets a service's state in the latest run of an evacuation.
+func (f *fakeTemporal) setState(id, service, state string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.latest(id)
+	if r.states == nil {
+		r.states = map[string]string{}
+	}
+	r.states[service] = state
 }
 
 // finish closes the latest run as the workflow would.

@@ -29,6 +29,9 @@ const (
 	// ActionRejected: the orchestrator cannot act on the alert as sent (a required label or field is missing or
 	// malformed); the result's reason names it and the fix. The other alerts of its notification are processed.
 	ActionRejected = "rejected"
+	// ActionCovered: a per-service alert (or the watcher's start) for a service the running evacuation of its region
+	// still has to move: the evacuation owns it (its waves and blast-radius limits apply), nothing started beside it.
+	ActionCovered = "covered"
 )
 
 // Metrics counts webhook requests and what became of each alert.
@@ -55,7 +58,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{OutcomeOK, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeBadMethod, OutcomeUnavailable, OutcomeUnreadable} {
 		m.Requests.WithLabelValues(o)
 	}
-	for _, a := range []string{ActionStarted, ActionAttached, ActionIgnored, ActionUnmatched, ActionRejected} {
+	for _, a := range []string{ActionStarted, ActionAttached, ActionIgnored, ActionUnmatched, ActionRejected, ActionCovered} {
 		m.Alerts.WithLabelValues(a)
 	}
 	return m
