@@ -45,6 +45,8 @@ type serveConfig struct {
 	// Watch runs the region watcher on the routed plans that have a watch section; WatcherID names this replica.
 	Watch     bool
 	WatcherID string
+	// WatchSettle is the watcher's settle window in regions with an evacuation (watcher.Options.Settle).
+	WatchSettle time.Duration
 }
 
 func (sc *serveConfig) bind(fs *pflag.FlagSet) {
@@ -60,6 +62,10 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 		"Without it such clicks are refused (env FRONT_DOOR_KEY_FILE)")
 	fs.BoolVar(&sc.Watch, "watch", endpoints.EnvOr("WATCH", "true") == "true", "probe the regions of the routed plans that have a "+
 		"watch section and start their failovers (env WATCH; quorum verdicts go to etcd, see --etcd-endpoints)")
+	fs.DurationVar(&sc.WatchSettle, "watch-settle", 0, "in a region the routes file evacuates, how long a service the watcher "+
+		"confirmed down waits for the rest of the region before its own failover starts; if the whole region is down by "+
+		"then, only the evacuation starts (0: half the detection time of the region's plans, failures × interval, at least "+
+		"two intervals; negative: never wait)")
 	host, _ := os.Hostname()
 	fs.StringVar(&sc.WatcherID, "watcher-id", endpoints.EnvOr("WATCHER_ID", host), "this replica's name among the watchers, "+
 		"unique per replica (env WATCHER_ID; default the hostname)")
@@ -163,7 +169,7 @@ SLACK_APPROVER_GROUPS).`,
 			logger.Info("starter serve: routes loaded", "routes", router.String(), "temporal", c.endpoints.TemporalAddress)
 			routes := frontdoor.Routes{Webhook: hook, Health: temporalHealth(tc), Registry: reg}
 			if sc.Watch {
-				w, err := c.startWatcher(ctx, sc.WatcherID, router, hook, reg, logger)
+				w, err := c.startWatcher(ctx, sc.WatcherID, sc.WatchSettle, router, hook, reg, logger)
 				switch {
 				case errors.Is(err, errWatcherEtcd):
 					// The webhook must serve whatever etcd does; /healthz says why the watcher is off.
@@ -193,7 +199,7 @@ var errWatcherEtcd = errors.New("watcher: etcd (the quorum of watchers needs it)
 
 // startWatcher runs the region watcher on the routed plans with a watch section (nil when there is none), with an
 // etcd board for the other replicas' verdicts when a plan's quorum counts observers.
-func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router, hook *alerts.Handler,
+func (c *cli) startWatcher(ctx context.Context, id string, settle time.Duration, router *alerts.Router, hook *alerts.Handler,
 	reg prometheus.Registerer, logger *slog.Logger) (*regionwatcher.Watcher, error) {
 	plans := router.Plans()
 	if !slices.ContainsFunc(plans, func(p plan.Plan) bool { return p.Watch != nil }) {
@@ -215,15 +221,15 @@ func (c *cli) startWatcher(ctx context.Context, id string, router *alerts.Router
 	evacuator := regionwatcher.StartEvacuator{Starter: hook, Logger: logger}
 	for _, region := range watchedRegions(plans) {
 		if t, ok := router.Evacuation(region); ok {
-			logger.Info("starter serve: every watched service of the region down starts its evacuation", "region", region,
-				"evacuation", t.Evacuation.Path)
+			logger.Info("starter serve: every watched service of the region down starts its evacuation, which then owns them",
+				"region", region, "evacuation", t.Evacuation.Path)
 		} else {
 			logger.Info("starter serve: no evacuation is configured for the region (no route with evacuation: for it): "+
 				"if every watched service of it is down, each fails over alone", "region", region)
 		}
 	}
 	w, err := regionwatcher.New(regionwatcher.Options{Observer: id, Plans: plans, Firer: hook, Board: board, Standby: router,
-		Evacuator: evacuator, Metrics: regionwatcher.NewMetrics(reg), Logger: logger})
+		Evacuator: evacuator, Settle: settle, Metrics: regionwatcher.NewMetrics(reg), Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,13 @@ import (
 // its quorum (a region-wide failure), until one of them is up again. It is called from the watcher's loop and must
 // not block: it hands the work off.
 type Evacuator interface {
-	Evacuate(ctx context.Context, down RegionDown)
+	// Evacuates reports whether a region-wide failure of region starts an evacuation: the watcher then holds each
+	// of the region's services' own starts for the settle window (settle.go), so that failure is the evacuation's.
+	Evacuates(region string) bool
+	// Evacuate hands the failure off; done must be called once, from any goroutine, when the start is settled
+	// (started, joined, or given up): the services' held starts go ahead then, and the front door answers those
+	// the evacuation covers.
+	Evacuate(ctx context.Context, down RegionDown, done func())
 }
 
 // RegionDown is a region-wide failure as one watcher confirmed it.
@@ -33,14 +39,20 @@ type RegionDown struct {
 // LogEvacuator only logs the region-wide failure: for front doors with no evacuation to start.
 type LogEvacuator struct{ Logger *slog.Logger }
 
+// Evacuates is false: no region is evacuated, so no start is held.
+func (LogEvacuator) Evacuates(string) bool { return false }
+
 // Evacuate logs the region-wide failure.
-func (e LogEvacuator) Evacuate(_ context.Context, d RegionDown) {
+func (e LogEvacuator) Evacuate(_ context.Context, d RegionDown, done func()) {
 	e.Logger.Warn("watcher: every watched service of the region is down: no evacuation is configured, each service's own failover proceeds",
 		"region", d.Region, "services", d.Services)
+	done()
 }
 
 // EvacuationStarter starts a region's evacuation through the front door's path; *alerts.Handler is one.
 type EvacuationStarter interface {
+	// Evacuates reports whether a region-wide route evacuates region.
+	Evacuates(region string) bool
 	Evacuate(ctx context.Context, region string, sig workflows.Alert, trigger workflows.Trigger, evidence []workflows.Alert) (alerts.Result, error)
 }
 
@@ -57,8 +69,12 @@ type StartEvacuator struct {
 	Attempts int
 }
 
-// Evacuate starts the evacuation off the caller's goroutine, retrying while Temporal does not answer.
-func (e StartEvacuator) Evacuate(ctx context.Context, d RegionDown) {
+// Evacuates reports whether the routes file has a region-wide route for region.
+func (e StartEvacuator) Evacuates(region string) bool { return e.Starter.Evacuates(region) }
+
+// Evacuate starts the evacuation off the caller's goroutine, retrying while Temporal does not answer, and calls
+// done when it started, joined or gave up.
+func (e StartEvacuator) Evacuate(ctx context.Context, d RegionDown, done func()) {
 	if e.Retry <= 0 {
 		e.Retry = 2 * time.Second
 	}
@@ -70,6 +86,7 @@ func (e StartEvacuator) Evacuate(ctx context.Context, d RegionDown) {
 		Labels: map[string]string{"alertname": AlertName, workflows.RegionLabel: d.Region, "observer": d.Observer}}
 	trigger := workflows.Trigger{Source: workflows.TriggerWatcher, By: "watcher " + d.Observer, Alert: AlertName, FaultAt: d.Since}
 	go func() {
+		defer done()
 		for attempt := 1; ; attempt++ {
 			res, err := e.Starter.Evacuate(ctx, d.Region, sig, trigger, d.Evidence)
 			switch {

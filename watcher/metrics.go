@@ -12,7 +12,8 @@ type Metrics struct {
 	Flapping *prometheus.GaugeVec
 	// Probes counts probe results (healthy, failed).
 	Probes *prometheus.CounterVec
-	// Starts counts what became of the watcher's failover requests (started, attached, ignored, error).
+	// Starts counts what became of the watcher's failover requests (started, attached, ignored, covered by the
+	// region's evacuation, error).
 	Starts *prometheus.CounterVec
 	// Disagreements counts outages this watcher saw that the quorum did not confirm ("observer disagrees").
 	Disagreements *prometheus.CounterVec
@@ -35,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "failover_watcher_probes_total",
 			Help: "Watcher probe results by region and result (healthy, failed)."}, []string{"service", "region", "result"}),
 		Starts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "failover_watcher_starts_total",
-			Help: "What became of the watcher's failover requests (started, attached, ignored, error)."},
+			Help: "What became of the watcher's failover requests (started, attached, ignored, covered, error)."},
 			[]string{"service", "region", "action"}),
 		Disagreements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "failover_watcher_disagreements_total",
 			Help: "Outages this watcher saw that the other observers did not confirm (nothing started)."},

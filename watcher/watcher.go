@@ -5,7 +5,8 @@
 // away from it through the same Signal-With-Start path as Alertmanager's alerts (alerts.Handler.Fire), so it is
 // deduplicated with the alerts and with the other front doors by Temporal itself. When every watched service of a
 // region is down and confirmed, it also hands the region-wide failure to its Evacuator (evacuate.go), which starts
-// the region's evacuation the same way. A watcher that cannot reach
+// the region's evacuation the same way; in a region with an evacuation, each service's own start is held for a
+// settle window first (settle.go), so a region-wide failure is the evacuation's alone. A watcher that cannot reach
 // etcd, or whose probes of most regions fail at once, is the one cut off: it declares itself partitioned and
 // starts nothing.
 package watcher
@@ -56,6 +57,10 @@ type Options struct {
 	// Standby names where a down region's failover goes; *alerts.Router is one (the routes' targets). Default:
 	// the plan's other region, which only two-region plans have.
 	Standby Standby
+	// Settle is how long, in a region the Evacuator evacuates, a service's confirmed down verdict waits for the
+	// rest of the region before its own failover starts (settle.go): 0 takes half the longest detection time of
+	// the region's plans (failures × interval), at least two intervals; negative holds nothing.
+	Settle time.Duration
 }
 
 // Standby names the region a failover of p's service away from the down region goes to; ok false: none does.
@@ -99,6 +104,8 @@ type watched struct {
 	// once the quorum agreed on it (quorumDetail says how), which a region-wide failure needs of every service.
 	busy, fired, disagreed, heldBack, confirmed bool
 	lastDetail, quorumDetail                    string
+	// heldSince is when a held region's service was confirmed down (settle.go); its start waits from then.
+	heldSince time.Time
 	// downSince and changed are copies of st's for the goroutines launch starts (st belongs to the loop).
 	downSince, changed time.Time
 }
@@ -111,7 +118,11 @@ type Watcher struct {
 	mu          sync.Mutex
 	partitioned string // why, or "" when not
 	snapshot    []RegionStatus
-	evacuating  map[string]bool
+	// evacuating, settle and evacSettled belong to the loop: the regions whose evacuation was requested, the
+	// settle window of each region whose starts are held (settle.go), and the evacuator's "done".
+	evacuating  map[string]*regionEvacuation
+	settle      map[string]time.Duration
+	evacSettled chan *regionEvacuation
 }
 
 // New checks the options: every watched region has at most one standby (Options.Standby), and a plan whose
@@ -141,7 +152,7 @@ func New(o Options) (*Watcher, error) {
 	if o.Standby == nil {
 		o.Standby = OtherRegion{}
 	}
-	w := &Watcher{o: o, evacuating: map[string]bool{}}
+	w := &Watcher{o: o, evacuating: map[string]*regionEvacuation{}, evacSettled: make(chan *regionEvacuation)}
 	var errs []error
 	now := time.Now()
 	for _, p := range o.Plans {
@@ -169,6 +180,11 @@ func New(o Options) (*Watcher, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	w.settle = settleWindows(w.regions, o.Evacuator, o.Settle)
+	for region, d := range w.settle {
+		o.Logger.Info("watcher: the region has an evacuation: each service's own failover waits for the rest of the region",
+			"region", region, "settle", d)
 	}
 	w.publish()
 	return w, nil
@@ -210,6 +226,8 @@ func (w *Watcher) Run(ctx context.Context) {
 			rw := w.regions[o.i]
 			rw.busy = false
 			o.done(rw)
+		case ev := <-w.evacSettled:
+			ev.settled = true
 		}
 	}
 }
@@ -256,13 +274,14 @@ func (w *Watcher) onProbe(ctx context.Context, r probeResult, outcomes chan<- ou
 	if rw.busy {
 		return
 	}
+	held := w.held(rw)
 	switch {
 	case rw.st.verdict == Up && rw.fired:
-		rw.fired, rw.disagreed, rw.heldBack, rw.confirmed = false, false, false, false
+		rw.fired, rw.disagreed, rw.heldBack, rw.confirmed, rw.heldSince = false, false, false, false, time.Time{}
 		w.launch(ctx, r.i, outcomes, w.resolve)
 	case rw.st.verdict == Up:
-		rw.disagreed, rw.heldBack, rw.confirmed = false, false, false
-	case rw.st.shouldFailOver() && !rw.fired && rw.to != "":
+		rw.disagreed, rw.heldBack, rw.confirmed, rw.heldSince = false, false, false, time.Time{}
+	case rw.st.shouldFailOver() && !rw.fired && (rw.to != "" || held && !rw.confirmed):
 		if why := w.partitionReason(); why != "" {
 			if !rw.heldBack {
 				rw.heldBack = true
@@ -271,7 +290,14 @@ func (w *Watcher) onProbe(ctx context.Context, r probeResult, outcomes chan<- ou
 			}
 			return
 		}
-		w.launch(ctx, r.i, outcomes, w.failOver)
+		switch {
+		case !held:
+			w.launch(ctx, r.i, outcomes, w.failOver)
+		case !rw.confirmed:
+			w.launch(ctx, r.i, outcomes, w.confirm)
+		case w.release(rw, r.at):
+			w.launch(ctx, r.i, outcomes, w.failOver)
+		}
 	}
 }
 
@@ -330,17 +356,7 @@ func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
 	cancel()
 	svc, region := rw.plan.Service, rw.region
 	if !ag.agree {
-		return func(rw *watched) {
-			// The other watchers reach the same verdict a few probes apart: only a disagreement that outlasts that
-			// skew (one more run of failures) is one. Until then the quorum is asked again at every probe.
-			if rw.disagreed || time.Since(rw.st.changed) < disagreeAfter(*rw.plan.Watch) {
-				return
-			}
-			rw.disagreed = true
-			w.o.Metrics.Disagreements.WithLabelValues(svc, region).Inc()
-			w.o.Logger.Warn("watcher: observer disagrees: this watcher sees the region down, the quorum does not confirm it; starting nothing",
-				"service", svc, "region", region, "observer", w.o.Observer, "evidence", ag.evidence, "probe", rw.lastDetail)
-		}
+		return w.disagreement(rw, ag)
 	}
 	now := time.Now()
 	quorum := strings.Join(ag.evidence, "; ")
@@ -358,9 +374,29 @@ func (w *Watcher) failOver(ctx context.Context, rw *watched) func(*watched) {
 		}
 		rw.fired = true
 		w.o.Metrics.Starts.WithLabelValues(svc, region, res.Action).Inc()
-		w.o.Logger.Warn("watcher: region down and confirmed: failover requested", "service", svc, "region", region, "to", rw.to,
+		msg := "watcher: region down and confirmed: failover requested"
+		if res.Action == alerts.ActionCovered {
+			msg = "watcher: region down and confirmed: covered by the region's evacuation, nothing started separately"
+		}
+		w.o.Logger.Warn(msg, "service", svc, "region", region, "to", rw.to,
 			"action", res.Action, "workflow", res.WorkflowID, "run", res.RunID, "reason", res.Reason, "evidence", evidence,
 			"down_for", now.Sub(rw.downSince).Round(time.Millisecond))
+	}
+}
+
+// disagreement is the outcome of a quorum that does not confirm rw's down verdict.
+func (w *Watcher) disagreement(rw *watched, ag agreement) func(*watched) {
+	svc, region := rw.plan.Service, rw.region
+	return func(rw *watched) {
+		// The other watchers reach the same verdict a few probes apart: only a disagreement that outlasts that
+		// skew (one more run of failures) is one. Until then the quorum is asked again at every probe.
+		if rw.disagreed || time.Since(rw.st.changed) < disagreeAfter(*rw.plan.Watch) {
+			return
+		}
+		rw.disagreed = true
+		w.o.Metrics.Disagreements.WithLabelValues(svc, region).Inc()
+		w.o.Logger.Warn("watcher: observer disagrees: this watcher sees the region down, the quorum does not confirm it; starting nothing",
+			"service", svc, "region", region, "observer", w.o.Observer, "evidence", ag.evidence, "probe", rw.lastDetail)
 	}
 }
 
@@ -441,10 +477,11 @@ func (w *Watcher) checkEvacuation(ctx context.Context) {
 		allDown := len(rws) >= 2 && !slices.ContainsFunc(rws, func(rw *watched) bool { return rw.st.verdict != Down })
 		confirmed := !slices.ContainsFunc(rws, func(rw *watched) bool { return !rw.confirmed })
 		switch {
-		case allDown && confirmed && !w.evacuating[region] && w.partitionReason() == "":
-			w.evacuating[region] = true
+		case allDown && confirmed && w.evacuating[region] == nil && w.partitionReason() == "":
+			ev := &regionEvacuation{}
+			w.evacuating[region] = ev
 			w.o.Metrics.Evacuations.WithLabelValues(region).Inc()
-			w.o.Evacuator.Evacuate(ctx, w.regionDown(region, rws))
+			w.o.Evacuator.Evacuate(ctx, w.regionDown(region, rws), w.settled(ctx, ev))
 		case !allDown:
 			delete(w.evacuating, region)
 		}

@@ -299,17 +299,29 @@ func TestWatcherWithoutEtcdIsPartitioned(t *testing.T) {
 	}
 }
 
+// evacuations records the region-wide failures; with evacuates set it evacuates every region (so the watcher holds
+// per-service starts), and records how many failovers had been requested from f when each evacuation was.
 type evacuations struct {
-	mu    sync.Mutex
-	calls []string
-	downs []RegionDown
+	evacuates bool
+	f         *firer
+	mu        sync.Mutex
+	calls     []string
+	downs     []RegionDown
+	firedThen []int
 }
 
-func (e *evacuations) Evacuate(_ context.Context, d RegionDown) {
+func (e *evacuations) Evacuates(string) bool { return e.evacuates }
+
+func (e *evacuations) Evacuate(_ context.Context, d RegionDown, done func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.calls = append(e.calls, d.Region+":"+strings.Join(d.Services, ","))
 	e.downs = append(e.downs, d)
+	if e.f != nil {
+		n, _ := e.f.counts()
+		e.firedThen = append(e.firedThen, n)
+	}
+	done()
 }
 
 func (e *evacuations) list() []string {
