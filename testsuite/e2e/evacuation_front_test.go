@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/failover/failover/alerts"
 	"github.com/failover/failover/control"
 	"github.com/failover/failover/deploy/regiond/region"
+	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/watcher"
 	"github.com/failover/failover/workflows"
@@ -169,10 +171,10 @@ func evacuationInput(t *testing.T, s *stack.Stack, id, runID string) workflows.E
 
 // TestRegionDownAlertStartsOneEvacuation: Alertmanager's RegionDown about us-east (no service label) reaches two
 // front-door replicas, repeated and at once: one evacuation-us-east starts, with the alert as its trigger and
-// evidence, and every other copy joins it. A per-service alert for a service inside it still goes to that
-// service's failover-<service>, which the evacuation joins (one run per service). Every service ends on eu-west
-// with one cutover each; after the evacuation, a repeat of the alert is already handled and a resolved one starts
-// nothing.
+// evidence, and every other copy joins it. A per-service alert for a service inside it while it runs is covered
+// by it: answered 200 "covered by evacuation", nothing started beside it, so the service moves in its wave as the
+// evacuation's own child. Every service ends on eu-west with one cutover each; after the evacuation, a repeat of
+// the alert is already handled and a resolved one starts nothing.
 func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 	s := startStack(t)
 	startEvacuationWorker(t, s)
@@ -199,10 +201,11 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 			}
 		})
 	}
-	// svc-2's own alert while the evacuation runs: it starts or joins failover-svc-2, which the evacuation joins.
+	// svc-2's own alert while the evacuation runs: covered by it, nothing started beside it.
 	own := a.post(t, alertBody(t, "firing.json", map[string]string{"alertname": "ServiceDown", "region": "us-east", "service": "svc-2"}, startsAt))
-	if own.WorkflowID != "failover-svc-2" || (own.Action != alerts.ActionStarted && own.Action != alerts.ActionAttached) {
-		t.Fatalf("svc-2's alert: %+v", own)
+	if own.Action != alerts.ActionCovered || own.WorkflowID != first.WorkflowID || own.RunID != first.RunID ||
+		!strings.Contains(own.Reason, "covered by evacuation evacuation-us-east") {
+		t.Fatalf("svc-2's alert while the evacuation runs: %+v, want covered by %s", own, first.RunID)
 	}
 	wg.Wait()
 
@@ -222,10 +225,11 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sv := range st.Services {
-		if sv.Service == "svc-2" && sv.RunID != own.RunID {
-			t.Fatalf("svc-2 in the evacuation: run %s, the alert's run %s: want one failover", sv.RunID, own.RunID)
+		if sv.Service == "svc-2" && (sv.RunID == "" || sv.Outcome != workflows.Succeeded) {
+			t.Fatalf("svc-2 in the evacuation: %+v, want its own child failover, succeeded", sv)
 		}
 	}
+	ownedByEvacuation(t, s, first.WorkflowID, names)
 	req := evacuationInput(t, s, first.WorkflowID, first.RunID)
 	if tr := req.Trigger; tr.Source != workflows.TriggerAlert || tr.Alert != "RegionDown" || !tr.FaultAt.Equal(startsAt) {
 		t.Fatalf("trigger %+v", tr)
@@ -235,7 +239,7 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 		t.Fatalf("evidence %+v", req.Evidence)
 	}
 
-	recordHistoryOf(t, s, first.WorkflowID, "evacuation-alert") // started by an alert, evidence, joined svc-2's failover
+	recordHistoryOf(t, s, first.WorkflowID, "evacuation-alert") // started by an alert, evidence
 	if r := b.post(t, regionDown); r.Action != alerts.ActionIgnored || !strings.Contains(r.Reason, "already handled") {
 		t.Fatalf("repeat after the evacuation: %+v, want already handled", r)
 	}
@@ -314,8 +318,9 @@ func watchedDoors(t *testing.T, ctx context.Context, s *stack.Stack, routes stri
 
 // TestWatcherEvacuatesARegionOnce is the watcher drill for a region-wide failure: a watcher cut off from both
 // regions is partitioned and starts nothing; then us-east fails for everyone, and the three replicas' watchers,
-// each confirming every service with the others, start one evacuation-us-east between them, which moves every
-// service (joining the services' own failovers the watchers start).
+// each confirming every service with the others, start one evacuation-us-east between them, which owns every
+// service: the watchers hold each service's own start for the settle window, and once the evacuation started the
+// front door answers those starts covered, so every service moves as the evacuation's child, in its wave.
 func TestWatcherEvacuatesARegionOnce(t *testing.T) {
 	s := startStack(t)
 	startEvacuationWorker(t, s)
@@ -361,15 +366,14 @@ func TestWatcherEvacuatesARegionOnce(t *testing.T) {
 	if err := s.TemporalClient.GetWorkflow(ctx, id, desc).Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	// The watchers also start each service's own failover as they confirm it: the evacuation joins those still
-	// running, and a service whose failover already finished is not-needed by its turn. Either way every service
-	// moved exactly once (checkMoved: one cutover).
-	if res.Outcome != workflows.Succeeded || res.Counts[workflows.Succeeded]+res.Counts[workflows.NotNeeded] != len(names) {
-		t.Fatalf("evacuation %+v, want every service succeeded or not-needed", res)
+	// No watcher started a service's own failover beside the evacuation: every service moved once, as its child.
+	if res.Outcome != workflows.Succeeded || res.Counts[workflows.Succeeded] != len(names) {
+		t.Fatalf("evacuation %+v, want every service succeeded in it", res)
 	}
 	for _, n := range names {
 		checkMoved(t, s, n)
 	}
+	ownedByEvacuation(t, s, id, names)
 	req := evacuationInput(t, s, id, desc)
 	if tr := req.Trigger; tr.Source != workflows.TriggerWatcher || !strings.HasPrefix(tr.By, "watcher door-") || tr.FaultAt.Before(faultAt) {
 		t.Fatalf("trigger %+v", tr)
@@ -382,4 +386,119 @@ func TestWatcherEvacuatesARegionOnce(t *testing.T) {
 		t.Fatalf("%d evacuation runs from three watchers, want 1", n)
 	}
 	t.Logf("fault → evacuation done in %.1fs", time.Since(faultAt).Seconds())
+}
+
+// ownedByEvacuation checks that each service's failover ran once, as the evacuation's child (its parent in
+// Temporal, which no client can set), never started beside it and joined.
+func ownedByEvacuation(t *testing.T, s *stack.Stack, evacuation string, names []string) {
+	t.Helper()
+	for _, n := range names {
+		id := workflows.WorkflowID(n)
+		eventually(t, 10*time.Second, id+" listed", func() bool { return runsOf(t, s, id) >= 1 })
+		if runs := runsOf(t, s, id); runs != 1 {
+			t.Errorf("%d runs of %s, want 1", runs, id)
+		}
+		d, err := s.TemporalClient.DescribeWorkflow(context.Background(), id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := d.ParentWorkflowExecution; p == nil || p.ID != evacuation {
+			t.Errorf("%s: parent %+v, want %s: started beside the evacuation", id, p, evacuation)
+		}
+	}
+}
+
+// healthSwitch is one service's own health endpoint in a region, which the test turns down alone (the demo
+// regions serve every service from one process).
+type healthSwitch struct {
+	srv  *httptest.Server
+	down atomic.Bool
+}
+
+func newHealthSwitch(t *testing.T) *healthSwitch {
+	h := &healthSwitch{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if h.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// ownHealth points the healthURL of name's plan in region at its own endpoint.
+func ownHealth(t *testing.T, routes, name, region string) *healthSwitch {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(routes), "plans", name+".yaml")
+	p, err := plan.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHealthSwitch(t)
+	old := "healthURL: " + p.Regions[region].HealthURL + "\n"
+	if strings.Count(string(b), old) != 1 {
+		t.Fatalf("%s: %q is not one line of the plan", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, "healthURL: "+h.srv.URL+"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = plan.Load(path); err != nil || p.Regions[region].HealthURL != h.srv.URL {
+		t.Fatalf("%s after the edit: %v %v", path, p.Regions[region], err)
+	}
+	return h
+}
+
+// TestWatcherStartsALoneServiceAfterTheSettleWindow: in a region with an evacuation, one service down alone (the
+// rest of the region serving) is no region-wide failure: once the settle window passed, the watchers start its
+// own failover as without an evacuation, and no evacuation starts.
+func TestWatcherStartsALoneServiceAfterTheSettleWindow(t *testing.T) {
+	s := startStack(t)
+	startEvacuationWorker(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	names := []string{"db-1", "svc-1", "svc-2"}
+	routes := frontDoorFiles(t, s, names)
+	svc1 := ownHealth(t, routes, "svc-1", "us-east")
+	watchedDoors(t, ctx, s, routes)
+
+	faultAt := time.Now()
+	svc1.down.Store(true)
+	id := workflows.WorkflowID("svc-1")
+	var run string
+	eventually(t, time.Minute, "the watchers start svc-1's failover", func() bool {
+		d, err := s.TemporalClient.DescribeWorkflow(ctx, id, "")
+		if err == nil {
+			run = d.WorkflowExecution.RunID
+		}
+		return err == nil
+	})
+	started := time.Since(faultAt)
+	d, err := s.TemporalClient.DescribeWorkflow(ctx, id, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ParentWorkflowExecution != nil {
+		t.Fatalf("svc-1's failover has parent %+v, want its own run", d.ParentWorkflowExecution)
+	}
+	var res workflows.Result
+	if err := s.TemporalClient.GetWorkflow(ctx, id, run).Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != workflows.Succeeded {
+		t.Fatalf("svc-1's failover: %+v, want succeeded", res)
+	}
+	checkMoved(t, s, "svc-1")
+	if _, err := s.TemporalClient.DescribeWorkflow(ctx, "evacuation-us-east", ""); !control.IsNotFound(err) {
+		t.Fatalf("one service down started evacuation-us-east (%v)", err)
+	}
+	for _, n := range []string{"db-1", "svc-2"} {
+		if runs := runsOf(t, s, workflows.WorkflowID(n)); runs != 0 {
+			t.Fatalf("%d failovers of %s, which serves", runs, n)
+		}
+	}
+	t.Logf("fault → svc-1's failover started in %.2fs (detection, quorum and the settle window)", started.Seconds())
 }
