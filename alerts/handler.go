@@ -47,7 +47,8 @@ type Options struct {
 // service's failover workflow (failover-<service>) with workflows.AlertSignal: a firing alert starts the failover
 // when none runs (Signal-With-Start, so concurrent duplicates attach to one run), a resolved alert only reaches a
 // running one. An alert that matches a region-wide route (evacuation:) starts the evacuation of its region instead
-// (evacuate.go), or joins the running one; a resolved one starts and stops nothing. Answers: 200 with what became of each alert, including those rejected one by one (a required label
+// (evacuate.go), or joins the running one, and while it runs a per-service alert for a service it still has to
+// move is answered covered (covered.go); a resolved one starts and stops nothing. Answers: 200 with what became of each alert, including those rejected one by one (a required label
 // or field missing: Alertmanager drops a notification answered 4xx, so one bad alert must not cost its group);
 // 400 (with the reason) for a notification that cannot be read as a whole (malformed JSON, another payload
 // version); 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer or the
@@ -219,9 +220,9 @@ func (h *Handler) fail(w http.ResponseWriter, outcome string, code int, msg stri
 }
 
 // fire delivers a firing alert: a service the running evacuation of the alert's region still has to move is
-// covered by it and nothing starts (covered.go); otherwise it joins the running failover (as evidence only when that failover moves away from
-// another region), or starts one unless the latest run, a failover away from this alert's region, already handled
-// it; inside the plan's cooldown after a successful failover it asks for a human. Read and start are two calls;
+// covered by it and nothing starts (covered.go); otherwise it joins the running failover (as evidence only when
+// that failover moves away from another region), or starts one unless the latest run, a failover away from this
+// alert's region, already handled it; inside the plan's cooldown after a successful failover it asks for a human. Read and start are two calls;
 // a deadline on the start and the hold of alert-started runs make the pair start at most one run per outage
 // (workflows/outage.go explains why, and why Temporal's request-ID dedup does not).
 func (h *Handler) fire(ctx context.Context, res *Result, t Target, sig workflows.Alert, trigger workflows.Trigger) error {
