@@ -22,11 +22,11 @@ import (
 )
 
 // Workflows is what the click handlers need from Temporal: a failover run's status, and its approve, reject and
-// abort Updates.
+// operator-control (abort, pause, resume) Updates.
 type Workflows interface {
 	// Status returns the run's status; ErrRunClosed when the run has ended.
 	Status(ctx context.Context, workflowID, runID string) (workflows.Status, error)
-	// Decide sends the approve, reject or abort Update to that run and waits for its result; updateID makes a repeat of
+	// Decide sends the approve, reject, abort, pause or resume Update to that run and waits for its result; updateID makes a repeat of
 	// the same click a no-op on the server.
 	Decide(ctx context.Context, workflowID, runID, update, updateID string, req workflows.ApprovalRequest) (workflows.DecisionState, error)
 	// EvacuationStatus returns the status of the evacuation whose first run is firstRunID, from its current run
@@ -68,7 +68,7 @@ func (t Temporal) Decide(ctx context.Context, workflowID, runID, update, updateI
 	return control.Decide(ctx, t.Client, control.Vote{WorkflowID: workflowID, RunID: runID, Update: update, Request: req, UpdateID: updateID})
 }
 
-// Allowlist is the Slack-side list of who may press Approve / Reject / Abort: Slack user IDs, and user groups whose members
+// Allowlist is the Slack-side list of who may press Approve / Reject / Abort / Pause / Resume: Slack user IDs, and user groups whose members
 // are read with usergroups.users.list and cached for TTL. It is checked before anything reaches Temporal.
 //
 // It narrows, it does not widen: the workflow still requires the clicking user's ID in the plan's
@@ -146,7 +146,7 @@ func (l *Allowlist) groupMembers(ctx context.Context, group string) ([]string, e
 	return users, nil
 }
 
-// Approvals turns Approve / Reject / Abort clicks into the workflow's approve / reject / abort Updates. Both
+// Approvals turns Approve / Reject / Abort / Pause / Resume clicks into the workflow's Updates of those names. Both
 // delivery modes (HTTP via Interactions, Socket Mode via RunSocketMode) hand it the callbacks they have
 // authenticated.
 //
@@ -154,7 +154,8 @@ func (l *Allowlist) groupMembers(ctx context.Context, group string) ([]string, e
 // value is a failover decision, the user is on the Allowlist (when one is set; the user groups that let them in
 // are recorded with the decision), the run it names is still open and has not recorded this click already (a
 // replay, or a redelivery another replica handled: answered "already recorded"), runs the plan it names and (for
-// Approve / Reject) waits for the decision kind it names, the user is a person in the plan (plans with
+// Approve / Reject) waits for the decision kind it names or is not paused (for Pause) or is paused or held
+// (for Resume), the user is a person in the plan (plans with
 // approval.people: the click is then signed with the FrontDoor key), and the workflow's own validator accepts the
 // user (plan approvers, proof, four eyes, one vote per person). Every refusal is answered with an ephemeral message to the user alone.
 type Approvals struct {
@@ -215,7 +216,7 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	}
 	var act *slack.BlockAction
 	for _, x := range cb.ActionCallback.BlockActions {
-		if x != nil && (x.ActionID == ActionApprove || x.ActionID == ActionReject || x.ActionID == ActionAbort) {
+		if x != nil && decisionAction(x.ActionID) {
 			act = x
 			break
 		}
@@ -245,7 +246,8 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 				Detail: fmt.Sprintf("You are not allowed to decide failovers, so nothing changed. Ask an approver of %s.", v.WorkflowID)})
 		}
 	}
-	st, runID, err := a.status(ctx, v)
+	t, err := a.status(ctx, v)
+	st, runID := t.st, t.runID
 	if err != nil {
 		detail := "This message belongs to a failover that has ended (or no longer exists): nothing changed."
 		if !errors.Is(err, ErrRunClosed) && !control.IsNotFound(err) {
@@ -258,14 +260,14 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 		return a.answer(ctx, cb, recorded(rec))
 	}
 	update, kind := updateOf(act.ActionID), workflows.ControlKind
-	why := staleControl(st, v)
-	if update != workflows.AbortUpdate {
-		why = staleReason(st, v)
+	why := staleReason(st, v)
+	if isControl(update) {
+		why = orDefault(staleControl(st, v), staleToggle(t, update))
 	}
 	if why != "" {
 		return a.answer(ctx, cb, ClickResult{Result: ClickStale, Detail: "This message is out of date: " + why + ". Nothing changed."})
 	}
-	if update != workflows.AbortUpdate {
+	if !isControl(update) {
 		kind = st.Pending.Kind
 	}
 	vote := control.Vote{WorkflowID: v.WorkflowID, RunID: runID, Update: update, UpdateID: "slack:" + key,
@@ -297,27 +299,43 @@ func (a *Approvals) click(ctx context.Context, cb slack.InteractionCallback) Cli
 	if state.Outcome != "" {
 		detail += " Decided: " + state.Outcome + "."
 	}
-	if update == workflows.AbortUpdate {
-		detail = fmt.Sprintf("Your abort of %s is recorded: it stops at its next checkpoint (before the cutover nothing "+
-			"changes; after it, it rolls back). `starter status %s` shows where it is.", v.WorkflowID, v.WorkflowID)
+	if isControl(update) {
+		detail = controlRecorded(update, v.WorkflowID, t.evacuation)
 	}
 	return a.answer(ctx, cb, ClickResult{Result: ClickRecorded, Detail: detail, State: state})
 }
 
-// status is what a button decides on, and the run that takes the decision: the failover run the button names, or,
-// for an evacuation's card (control.IsEvacuation), its current run, with its hash, pending decision, approval
-// policy and recorded decisions in a failover's shape (the button names its first run).
-func (a *Approvals) status(ctx context.Context, v ButtonValue) (workflows.Status, string, error) {
+// target is what a click decides on: the run's status, and the run that takes the decision; for an evacuation,
+// also why its blast radius holds it ("" when it does not).
+type target struct {
+	st         workflows.Status
+	runID      string
+	held       string
+	evacuation bool
+}
+
+// noun names what the click decides on, for the user's answer.
+func (t target) noun() string {
+	if t.evacuation {
+		return "evacuation"
+	}
+	return "failover"
+}
+
+// status is what a button decides on: the failover run the button names, or, for an evacuation's card
+// (control.IsEvacuation), its current run, with its hash, pending decision, approval policy, recorded decisions
+// and pause in a failover's shape (the button names its first run).
+func (a *Approvals) status(ctx context.Context, v ButtonValue) (target, error) {
 	if !control.IsEvacuation(v.WorkflowID) {
 		st, err := a.workflows.Status(ctx, v.WorkflowID, v.RunID)
-		return st, v.RunID, err
+		return target{st: st, runID: v.RunID}, err
 	}
 	ev, runID, err := a.workflows.EvacuationStatus(ctx, v.WorkflowID, v.RunID)
 	if err != nil {
-		return workflows.Status{}, "", err
+		return target{evacuation: true}, err
 	}
-	return workflows.Status{Kind: ev.Kind, PlanHash: ev.Hash, Approval: ev.Policy, Step: ev.Step, Approvals: ev.Approvals,
-		Pending: ev.Pending, Paused: ev.Paused, PausedBy: ev.PausedBy, Outcome: ev.Outcome}, runID, nil
+	return target{st: workflows.Status{Kind: ev.Kind, PlanHash: ev.Hash, Approval: ev.Policy, Step: ev.Step, Approvals: ev.Approvals,
+		Pending: ev.Pending, Paused: ev.Paused, PausedBy: ev.PausedBy, Outcome: ev.Outcome}, runID: runID, held: ev.Held, evacuation: true}, nil
 }
 
 // updateOf is the Update a button sends.
@@ -327,6 +345,10 @@ func updateOf(actionID string) string {
 		return workflows.RejectUpdate
 	case ActionAbort:
 		return workflows.AbortUpdate
+	case ActionPause:
+		return workflows.PauseUpdate
+	case ActionResume:
+		return workflows.ResumeUpdate
 	}
 	return workflows.ApproveUpdate
 }
@@ -376,7 +398,7 @@ func staleReason(st workflows.Status, v ButtonValue) string {
 	return ""
 }
 
-// staleControl says why an Abort button no longer applies to the run, or "".
+// staleControl says why a control button (Abort, Pause, Resume) no longer applies to the run, or "".
 func staleControl(st workflows.Status, v ButtonValue) string {
 	switch {
 	case v.Kind != workflows.ControlKind:

@@ -12,8 +12,9 @@ import (
 
 // An evacuation's card is rendered whole from the state its event carries (activities.EvacuationCard): a
 // summary of bounded size whatever the number of services, so it never needs reading back from Slack and a
-// repeated event writes the same card. It keeps the failover card's head, status and button blocks (same IDs,
-// same buttons), so the channel's history finds it and the click handlers take its buttons.
+// repeated event writes the same card. It keeps the failover card's head, status and decision blocks (same IDs,
+// same buttons), so the channel's history finds it and the click handlers take its buttons; its controls (Pause or
+// Resume, and Abort) are evacuation_controls.go's.
 const (
 	blockEvCounts    = "ev-counts"    // services per state and outcome
 	blockEvWaves     = "ev-waves"     // each wave's progress
@@ -26,7 +27,8 @@ const (
 const (
 	evCountsText    = 600
 	evWavesText     = 1500
-	evHoldText      = 600
+	evHoldText      = 900 // why it is held (half) and who paused (evPausedText)
+	evPausedText    = 550
 	evDecisionsText = 1200
 	evOutcomeText   = 2500
 	evLeftLineText  = 150
@@ -63,7 +65,7 @@ func evacuationCard(e activities.Event) *card {
 		c.put(section(blockEvDecisions, decisionsText(ev.Decisions)))
 	}
 	if ev.Outcome == "" && ev.AbortedBy == "" {
-		c.putEvacuationAbort(e)
+		c.putEvacuationControls(e)
 	}
 	if ev.Outcome != "" {
 		c.put(section(blockEvOutcome, outcomeSummary(ev)))
@@ -83,7 +85,7 @@ func evacuationStatus(ev *activities.EvacuationCard) string {
 	case ev.Held != "":
 		return "✋ Held by the blast radius: nothing new starts until a resume or an abort"
 	case ev.PausedBy != "":
-		return fmt.Sprintf("⏸️ Paused by %s: nothing new starts until a resume", who(ev.PausedBy))
+		return fmt.Sprintf("⏸️ Paused by %s: no new failover starts until a resume", who(ev.PausedBy))
 	case ev.Step == workflows.StepWaves:
 		return fmt.Sprintf("🚚 Wave *%s* running (%s so far)", esc(ev.Wave), elapsed)
 	}
@@ -145,7 +147,7 @@ func holdText(ev *activities.EvacuationCard) string {
 		parts = append(parts, fmt.Sprintf("*Blast radius* %d failed since the last resume (limit: %s)", ev.BlastFailed, esc(ev.BlastLimit)))
 	}
 	if ev.PausedBy != "" && ev.Outcome == "" {
-		parts = append(parts, fmt.Sprintf("⏸️ *Paused* by %s: `starter resume %s` carries on", who(ev.PausedBy), fact(ev.ID)))
+		parts = append(parts, clip(pausedText(ev), evPausedText, ""))
 	}
 	return clip(strings.Join(parts, "\n"), evHoldText, "")
 }
@@ -173,17 +175,6 @@ func decisionButtons(value, question string, needed int) []slack.BlockElement {
 		plain("Approve", maxConfirmButton), plain("Cancel", maxConfirmButton)))
 	reject := slack.NewButtonBlockElement(ActionReject, value, plain("Reject", maxButtonText)).WithStyle(slack.StyleDanger)
 	return []slack.BlockElement{approve, reject}
-}
-
-// putEvacuationAbort adds the Abort button with a confirm dialog saying what an abort of the whole evacuation does.
-func (c *card) putEvacuationAbort(e activities.Event) {
-	value := ButtonValue{WorkflowID: e.WorkflowID, RunID: e.RunID, PlanHash: e.PlanHash, Kind: workflows.ControlKind}.Encode()
-	if len(value) > maxButtonValue {
-		return
-	}
-	c.put(slack.NewActionBlock(blockAbort, abortButton(value, "Abort the whole evacuation?",
-		"Nothing new starts; the failovers it started are cancelled (before their cutover nothing changes, "+
-			"after it they roll back) and services still waiting end not-started. You abort as yourself.")))
 }
 
 func decisionsText(ds []activities.CardDecision) string {

@@ -113,7 +113,7 @@ func TestEvacuationCardStaysOneSummary(t *testing.T) {
 }
 
 func withAnyButton(m interface{ Button(string) (string, bool) }) bool {
-	for _, a := range []string{ActionApprove, ActionReject, ActionAbort} {
+	for _, a := range []string{ActionApprove, ActionReject, ActionAbort, ActionPause, ActionResume} {
 		if _, ok := m.Button(a); ok {
 			return true
 		}

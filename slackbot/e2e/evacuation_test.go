@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"gopkg.in/yaml.v3"
 
 	"github.com/failover/failover/control"
@@ -41,34 +43,7 @@ func TestEvacuationPostsOneCard(t *testing.T) {
 		p.Approval.SlackChannel = plansCh
 		writePlan(t, filepath.Join(dir, n+".yaml"), p)
 	}
-	setFault(t, "us-east", 503)
-	t.Cleanup(func() { setFault(t, "us-east", 0) })
-
-	e, err := plan.DecodeEvacuation(strings.NewReader("plans: " + dir + `
-from: us-east
-concurrency: 6
-approval:
-  mode: manual
-  people: [{name: alice, slack: [` + alice + `]}]
-  approvers: [alice]
-  slackChannel: ` + ch + `
-  perService: waive
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waves, err := e.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := workflows.NewEvacuationRequest(e, workflows.KindFailover, waves, workflows.Trigger{Source: "test", By: "slackbot-e2e"})
-	run, err := control.StartEvacuation(ctx, env.stack.TemporalClient, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = env.stack.TemporalClient.TerminateWorkflow(context.Background(), run.GetID(), "", "test over")
-	})
+	run := evacuate(ctx, t, dir, 6, ch)
 	started := time.Now()
 	// An edit after the start: the evacuation refuses that service at its turn.
 	edited := filepath.Join(dir, names[5]+".yaml")
@@ -141,6 +116,40 @@ approval:
 		final.Updates, bound, len(thread))
 	recordHistory(t, run.GetID(), "evacuation-slack-card")                     // the card, a signed click, a thread reply
 	recordHistory(t, workflows.WorkflowID(names[0]), "evacuation-slack-child") // a child reporting to the thread
+}
+
+// evacuate breaks us-east and starts its evacuation of the plans in dir, concurrency services at once, approved
+// by alice alone (her Slack ID in the plan's people), its card in channel, the services' own approvals waived.
+func evacuate(ctx context.Context, t *testing.T, dir string, concurrency int, channel string) client.WorkflowRun {
+	t.Helper()
+	setFault(t, "us-east", 503)
+	t.Cleanup(func() { setFault(t, "us-east", 0) })
+	e, err := plan.DecodeEvacuation(strings.NewReader(fmt.Sprintf(`plans: %s
+from: us-east
+concurrency: %d
+approval:
+  mode: manual
+  people: [{name: alice, slack: [%s]}]
+  approvers: [alice]
+  slackChannel: %s
+  perService: waive
+`, dir, concurrency, alice, channel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waves, err := e.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := workflows.NewEvacuationRequest(e, workflows.KindFailover, waves, workflows.Trigger{Source: "test", By: "slackbot-e2e"})
+	run, err := control.StartEvacuation(ctx, env.stack.TemporalClient, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.stack.TemporalClient.TerminateWorkflow(context.Background(), run.GetID(), "", "test over")
+	})
+	return run
 }
 
 // recordHistory writes the workflow's latest run as testsuite/histories/NAME.json with RECORD_HISTORIES=1, for
