@@ -45,8 +45,10 @@ type serveConfig struct {
 	// Watch runs the region watcher on the routed plans that have a watch section; WatcherID names this replica.
 	Watch     bool
 	WatcherID string
-	// WatchSettle is the watcher's settle window in regions with an evacuation (watcher.Options.Settle).
+	// WatchSettle is the watcher's settle window in regions with an evacuation (watcher.Options.Settle), parsed by
+	// load from watchSettle (flag or env WATCH_SETTLE).
 	WatchSettle time.Duration
+	watchSettle string
 }
 
 func (sc *serveConfig) bind(fs *pflag.FlagSet) {
@@ -62,10 +64,10 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 		"Without it such clicks are refused (env FRONT_DOOR_KEY_FILE)")
 	fs.BoolVar(&sc.Watch, "watch", endpoints.EnvOr("WATCH", "true") == "true", "probe the regions of the routed plans that have a "+
 		"watch section and start their failovers (env WATCH; quorum verdicts go to etcd, see --etcd-endpoints)")
-	fs.DurationVar(&sc.WatchSettle, "watch-settle", 0, "in a region the routes file evacuates, how long a service the watcher "+
+	fs.StringVar(&sc.watchSettle, "watch-settle", endpoints.EnvOr("WATCH_SETTLE", "0"), "in a region the routes file evacuates, how long a service the watcher "+
 		"confirmed down waits for the rest of the region before its own failover starts; if the whole region is down by "+
 		"then, only the evacuation starts (0: half the detection time of the region's plans, failures × interval, at least "+
-		"two intervals; negative: never wait)")
+		"two intervals; negative: never wait; env WATCH_SETTLE)")
 	host, _ := os.Hostname()
 	fs.StringVar(&sc.WatcherID, "watcher-id", endpoints.EnvOr("WATCHER_ID", host), "this replica's name among the watchers, "+
 		"unique per replica (env WATCHER_ID; default the hostname)")
@@ -76,6 +78,12 @@ func (sc *serveConfig) load() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(sc.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: give host:port or :port, e.g. :8080", sc.Listen))
+	}
+	if d, err := time.ParseDuration(sc.watchSettle); err != nil {
+		errs = append(errs, fmt.Errorf("--watch-settle (env WATCH_SETTLE) %q: give a duration such as 600ms, 0 for the default "+
+			"or -1s to never wait", sc.watchSettle))
+	} else {
+		sc.WatchSettle = d
 	}
 	if sc.RoutesFile == "" {
 		errs = append(errs, errors.New("--routes (env ROUTES_FILE) is required: the alert routes file, see deploy/alerts/routes.yaml"))

@@ -86,6 +86,8 @@ func TestServeFlagsNameTheProblem(t *testing.T) {
 		{[]string{"serve", "--routes", routes, "--webhook-token-file", empty}, []string{"--webhook-token-file", "is empty"}},
 		{[]string{"serve", "--routes", routes, "--webhook-basic-auth-file", noColon}, []string{"--webhook-basic-auth-file", "user:password"}},
 		{[]string{"serve", "--routes", routes, "--webhook-token-file", token, "--listen", "8080"}, []string{"--listen \"8080\""}},
+		{[]string{"serve", "--routes", routes, "--webhook-token-file", token, "--watch-settle", "600"},
+			[]string{"--watch-settle (env WATCH_SETTLE) \"600\"", "600ms"}},
 		{[]string{"serve", "--routes", filepath.Join(dir, "nope.yaml"), "--webhook-token-file", token}, []string{"--routes: read routes"}},
 		{[]string{"serve", "--routes", token, "--webhook-token-file", token}, []string{"--routes: routes", "decode"}},
 		{[]string{"serve", "--routes", both, "--webhook-token-file", token}, []string{"routes[0]: plan and evacuation are both set"}},
