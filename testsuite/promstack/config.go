@@ -29,6 +29,10 @@ type RuleParams struct {
 	// region-wide alert; default 0.75. Each service's own failover still confirms its outage before moving it, so
 	// the one healthy service among four does not move.
 	RegionDownFraction float64
+	// RegionMinTargets is how many scrape targets a region needs before RegionUnavailable speaks for it; default 2,
+	// as the region watcher's region-wide failure needs two watched services: one service down is that service's
+	// RegionDown, not a region.
+	RegionMinTargets int
 }
 
 func (p RuleParams) withDefaults() RuleParams {
@@ -43,6 +47,9 @@ func (p RuleParams) withDefaults() RuleParams {
 	}
 	if p.RegionDownFraction <= 0 || p.RegionDownFraction > 1 {
 		p.RegionDownFraction = DefaultRegionDownFraction
+	}
+	if p.RegionMinTargets <= 0 {
+		p.RegionMinTargets = 2
 	}
 	return p
 }
@@ -82,7 +89,8 @@ type rule struct {
 // Rules returns the Prometheus rule file (YAML) with the alerts the orchestrator reacts to. Per service:
 // RegionHighErrorRatio (more than half of a region's requests answer 5xx) and RegionDown (its scrape fails), both
 // with the service and region labels of the scrape target. Region-wide: RegionUnavailable (at least
-// RegionDownFraction of the region's scrape targets fail), aggregated by region, so it carries a region label and
+// RegionDownFraction of the region's scrape targets fail, in a region of at least RegionMinTargets), aggregated by
+// region, so it carries a region label and
 // no service label and Alertmanager (grouping by alertname, service, region) notifies it apart from the
 // per-service alerts. All carry severity=critical.
 func Rules(p RuleParams) string {
@@ -131,15 +139,18 @@ func Rules(p RuleParams) string {
 	return mustYAML(f)
 }
 
-// regionDownRatio is the share of a region's targets whose scrape fails. A region with none down has no series on
-// the left, so no ratio (not 0) and no alert; with every target down the ratio is 1. A target that service
-// discovery drops has no up series and counts neither way.
+// regionDownRatio is the share of a region's targets whose scrape fails, in regions with enough targets. A region
+// with none down has no series on the left, so no ratio (not 0) and no alert; with every target down the ratio is
+// 1. A target that service discovery drops has no up series and counts neither way.
 func regionDownRatio(p RuleParams) string {
-	return fmt.Sprintf("count by (region) (up{job=%q} == 0)\n"+
-		"  /\n"+
-		"count by (region) (up{job=%q})\n"+
-		"  >= %s",
-		p.Job, p.Job, strconv.FormatFloat(p.RegionDownFraction, 'f', -1, 64))
+	return fmt.Sprintf("(\n"+
+		"  count by (region) (up{job=%q} == 0)\n"+
+		"    /\n"+
+		"  count by (region) (up{job=%q})\n"+
+		") >= %s\n"+
+		"  and on (region)\n"+
+		"count by (region) (up{job=%q}) >= %d",
+		p.Job, p.Job, strconv.FormatFloat(p.RegionDownFraction, 'f', -1, 64), p.Job, p.RegionMinTargets)
 }
 
 type promConfig struct {
