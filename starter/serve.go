@@ -225,7 +225,7 @@ func (c *cli) startWatcher(ctx context.Context, id string, settle time.Duration,
 		}
 	}
 	// A region-wide failure starts the evacuation the routes file's region-wide route for that region names (the
-	// same one its RegionDown alert starts); a region without one is logged, and each service fails over alone.
+	// same one its RegionUnavailable alert starts); a region without one is logged, and each service fails over alone.
 	evacuator := regionwatcher.StartEvacuator{Starter: hook, Logger: logger}
 	for _, region := range watchedRegions(plans) {
 		if t, ok := router.Evacuation(region); ok {

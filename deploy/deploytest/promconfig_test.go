@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/failover/failover/alerts"
 	"github.com/failover/failover/plan"
 	"github.com/failover/failover/testsuite/promstack"
 )
@@ -384,5 +385,68 @@ func strictYAML(t testing.TB, rel string, v any) {
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		t.Fatalf("%s: %v", rel, err)
+	}
+}
+
+// TestRegionWideRouteMatchesARegionWideRule: the example routes file's evacuation routes match an alert that
+// region-rules.yml raises aggregated by region alone, so it carries the region label and no service label (what a
+// region-wide route requires), and Alertmanager keeps region in its grouping, so each region's alert is notified
+// on its own.
+func TestRegionWideRouteMatchesARegionWideRule(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	strictYAML(t, "deploy/prometheus/region-rules.yml", &rules)
+	var routes alerts.RoutesFile
+	strictYAML(t, "deploy/alerts/routes.yaml", &routes)
+	regionWide := 0
+	for i, r := range routes.Routes {
+		if r.Evacuation == "" {
+			continue
+		}
+		regionWide++
+		name := r.Match["alertname"]
+		var exprs []string
+		for _, g := range rules.Groups {
+			for _, rule := range g.Rules {
+				if rule.Alert == name {
+					exprs = append(exprs, rule.Expr)
+					if _, ok := rule.Labels["service"]; ok {
+						t.Errorf("routes[%d]: rule %s sets a service label; a region-wide route never matches it", i, name)
+					}
+				}
+			}
+		}
+		if len(exprs) != 1 {
+			t.Errorf("routes[%d] matches alertname %q: region-rules.yml raises it in %d rules, want 1", i, name, len(exprs))
+			continue
+		}
+		for _, agg := range regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`).FindAllStringSubmatch(exprs[0], -1) {
+			if strings.TrimSpace(agg[1]) != "region" || strings.HasPrefix(agg[0], "without") {
+				t.Errorf("routes[%d]: %s aggregates %s; want by (region) alone, so only the region label is left:\n%s",
+					i, name, agg[0], exprs[0])
+			}
+		}
+		if !strings.Contains(exprs[0], "by (region)") {
+			t.Errorf("routes[%d]: %s is not aggregated by region; every series keeps its service label:\n%s", i, name, exprs[0])
+		}
+		if r.Match["region"] == "" {
+			t.Errorf("routes[%d]: a region-wide route must name its region in match", i)
+		}
+	}
+	if regionWide == 0 {
+		t.Error("deploy/alerts/routes.yaml has no region-wide (evacuation) route: the example documents one")
+	}
+	if !slices.Contains(promstack.GroupBy, "region") || !slices.Contains(promstack.GroupBy, "alertname") {
+		t.Errorf("Alertmanager groups by %v: without alertname and region, the region-wide alert shares a notification with others", promstack.GroupBy)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/failover/failover/control"
 	"github.com/failover/failover/deploy/regiond/region"
 	"github.com/failover/failover/plan"
+	"github.com/failover/failover/testsuite/promstack"
 	"github.com/failover/failover/testsuite/stack"
 	"github.com/failover/failover/watcher"
 	"github.com/failover/failover/workflows"
@@ -32,8 +33,8 @@ import (
 const frontDoorToken = "e2e-front-door-token"
 
 // frontDoorFiles seeds the services and writes, beside their plans, the evacuation of us-east (data first, then
-// services; auto-approved) and a routes file: RegionDown without a service label starts that evacuation, each
-// service's own alerts its failover. It returns the routes file.
+// services; auto-approved) and a routes file: RegionUnavailable (the region-wide rule of testsuite/promstack, no
+// service label) starts that evacuation, each service's own alerts its failover. It returns the routes file.
 func frontDoorFiles(t *testing.T, s *stack.Stack, names []string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -60,7 +61,7 @@ waves:
   - {name: services, selector: {tier: service}}
 approval: {mode: auto, approvers: [alice]}
 `)
-	routes := "routes:\n  - match: {alertname: RegionDown, region: us-east}\n    evacuation: evacuations/us-east.yaml\n"
+	routes := "routes:\n  - match: {alertname: " + promstack.RegionWideAlert + ", region: us-east}\n    evacuation: evacuations/us-east.yaml\n"
 	for _, n := range names {
 		routes += fmt.Sprintf("  - match: {service: %s}\n    plan: plans/%s.yaml\n    to: other\n", n, n)
 	}
@@ -76,6 +77,15 @@ type frontDoor struct {
 
 func startFrontDoor(t *testing.T, s *stack.Stack, routesFile string) frontDoor {
 	t.Helper()
+	hook := frontDoorHook(t, s, routesFile)
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	return frontDoor{hook: hook, url: srv.URL}
+}
+
+// frontDoorHook is the webhook handler of one `starter serve` replica over the routes file.
+func frontDoorHook(t *testing.T, s *stack.Stack, routesFile string) *alerts.Handler {
+	t.Helper()
 	router, err := alerts.LoadRoutes(routesFile)
 	if err != nil {
 		t.Fatal(err)
@@ -85,9 +95,7 @@ func startFrontDoor(t *testing.T, s *stack.Stack, routesFile string) frontDoor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(hook)
-	t.Cleanup(srv.Close)
-	return frontDoor{hook: hook, url: srv.URL}
+	return hook
 }
 
 // alertBody is the Alertmanager 0.25 webhook captured in alerts/testdata with its alert's labels set (an empty
@@ -146,12 +154,22 @@ func (d frontDoor) post(t *testing.T, body []byte) alerts.Result {
 // runsOf counts the runs of a workflow ID that visibility lists.
 func runsOf(t *testing.T, s *stack.Stack, id string) int {
 	t.Helper()
+	return len(runIDsOf(t, s, id))
+}
+
+// runIDsOf lists the run IDs of a workflow ID that visibility lists.
+func runIDsOf(t *testing.T, s *stack.Stack, id string) []string {
+	t.Helper()
 	resp, err := s.TemporalClient.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("WorkflowId = '%s'", id)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(resp.Executions)
+	var out []string
+	for _, e := range resp.Executions {
+		out = append(out, e.GetExecution().GetRunId())
+	}
+	return out
 }
 
 // evacuationInput decodes the evacuation request a run started with.
@@ -169,7 +187,8 @@ func evacuationInput(t *testing.T, s *stack.Stack, id, runID string) workflows.E
 	return req
 }
 
-// TestRegionDownAlertStartsOneEvacuation: Alertmanager's RegionDown about us-east (no service label) reaches two
+// TestRegionDownAlertStartsOneEvacuation: Alertmanager's RegionUnavailable about us-east (no service label, as
+// captured; TestRegionUnavailableThroughPrometheusEvacuatesOnce sends it from the real binaries) reaches two
 // front-door replicas, repeated and at once: one evacuation-us-east starts, with the alert as its trigger and
 // evidence, and every other copy joins it. A per-service alert for a service inside it while it runs is covered
 // by it: answered 200 "covered by evacuation", nothing started beside it, so the service moves in its wave as the
@@ -186,10 +205,10 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 	fault(t, s, "us-east", `{"status":503}`)
 
 	startsAt := time.Now().Add(-30 * time.Second).UTC().Truncate(time.Second)
-	regionDown := alertBody(t, "firing.json", map[string]string{"alertname": "RegionDown", "region": "us-east", "service": ""}, startsAt)
+	regionDown := alertBody(t, "firing.json", map[string]string{"alertname": promstack.RegionWideAlert, "region": "us-east", "service": ""}, startsAt)
 	first := a.post(t, regionDown)
 	if first.Action != alerts.ActionStarted || first.WorkflowID != "evacuation-us-east" {
-		t.Fatalf("first RegionDown: %+v, want evacuation-us-east started", first)
+		t.Fatalf("first RegionUnavailable: %+v, want evacuation-us-east started", first)
 	}
 	// Alertmanager's repeats and its HA peer's copies, to both replicas at once.
 	var wg sync.WaitGroup
@@ -231,7 +250,7 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 	}
 	ownedByEvacuation(t, s, first.WorkflowID, names)
 	req := evacuationInput(t, s, first.WorkflowID, first.RunID)
-	if tr := req.Trigger; tr.Source != workflows.TriggerAlert || tr.Alert != "RegionDown" || !tr.FaultAt.Equal(startsAt) {
+	if tr := req.Trigger; tr.Source != workflows.TriggerAlert || tr.Alert != promstack.RegionWideAlert || !tr.FaultAt.Equal(startsAt) {
 		t.Fatalf("trigger %+v", tr)
 	}
 	if len(req.Evidence) != 1 || req.Evidence[0].Fingerprint == "" || req.Evidence[0].Labels["region"] != "us-east" ||
@@ -243,7 +262,7 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 	if r := b.post(t, regionDown); r.Action != alerts.ActionIgnored || !strings.Contains(r.Reason, "already handled") {
 		t.Fatalf("repeat after the evacuation: %+v, want already handled", r)
 	}
-	resolved := alertBody(t, "resolved.json", map[string]string{"alertname": "RegionDown", "region": "us-east", "service": ""}, startsAt)
+	resolved := alertBody(t, "resolved.json", map[string]string{"alertname": promstack.RegionWideAlert, "region": "us-east", "service": ""}, startsAt)
 	if r := a.post(t, resolved); r.Action != alerts.ActionIgnored {
 		t.Fatalf("resolved: %+v, want ignored", r)
 	}
@@ -257,7 +276,7 @@ func TestRegionDownAlertStartsOneEvacuation(t *testing.T) {
 
 	// A new outage of us-east starts a new evacuation; every service is on eu-west already, so it ends at once and
 	// stays open for repeats (AlertHold): a copy of its alert joins it.
-	again := alertBody(t, "firing.json", map[string]string{"alertname": "RegionDown", "region": "us-east", "service": ""}, time.Now().UTC())
+	again := alertBody(t, "firing.json", map[string]string{"alertname": promstack.RegionWideAlert, "region": "us-east", "service": ""}, time.Now().UTC())
 	second := b.post(t, again)
 	if second.Action != alerts.ActionStarted || second.RunID == first.RunID {
 		t.Fatalf("a new outage: %+v, want a new evacuation", second)

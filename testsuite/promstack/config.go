@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// DefaultJob is the scrape job regions are scraped under; RegionDown watches up{job="regions"}.
+// DefaultJob is the scrape job regions are scraped under; RegionDown and RegionUnavailable watch up{job="regions"}.
 const DefaultJob = "regions"
 
 // RuleParams tune the generated alert rules. The zero value gives the rules used with a 1s scrape interval.
@@ -24,6 +25,14 @@ type RuleParams struct {
 	Window time.Duration
 	// For is how long a condition must hold before the alert fires; default 2s.
 	For time.Duration
+	// RegionDownFraction is the share of a region's scrape targets that must fail for RegionUnavailable, the
+	// region-wide alert; default 0.75. Each service's own failover still confirms its outage before moving it, so
+	// the one healthy service among four does not move.
+	RegionDownFraction float64
+	// RegionMinTargets is how many scrape targets a region needs before RegionUnavailable speaks for it; default 2,
+	// as the region watcher's region-wide failure needs two watched services: one service down is that service's
+	// RegionDown, not a region.
+	RegionMinTargets int
 }
 
 func (p RuleParams) withDefaults() RuleParams {
@@ -36,8 +45,21 @@ func (p RuleParams) withDefaults() RuleParams {
 	if p.For <= 0 {
 		p.For = 2 * time.Second
 	}
+	if p.RegionDownFraction <= 0 || p.RegionDownFraction > 1 {
+		p.RegionDownFraction = DefaultRegionDownFraction
+	}
+	if p.RegionMinTargets <= 0 {
+		p.RegionMinTargets = 2
+	}
 	return p
 }
+
+// DefaultRegionDownFraction is RuleParams.RegionDownFraction's default: three in four scrape targets down.
+const DefaultRegionDownFraction = 0.75
+
+// RegionWideAlert is the alert about a whole region: aggregated by region, it carries no service label, which is
+// what the alert routes' region-wide (evacuation) routes match.
+const RegionWideAlert = "RegionUnavailable"
 
 // RuleParamsFor returns the rule parameters that suit a scrape interval: a window of five intervals.
 func RuleParamsFor(scrapeInterval time.Duration) RuleParams {
@@ -64,9 +86,13 @@ type rule struct {
 	Annotations map[string]string `yaml:"annotations"`
 }
 
-// Rules returns the Prometheus rule file (YAML) with the two alerts the orchestrator reacts to:
-// RegionHighErrorRatio (more than half of a region's requests answer 5xx) and RegionDown (its scrape fails).
-// Both carry severity=critical and the service and region labels of the scrape target.
+// Rules returns the Prometheus rule file (YAML) with the alerts the orchestrator reacts to. Per service:
+// RegionHighErrorRatio (more than half of a region's requests answer 5xx) and RegionDown (its scrape fails), both
+// with the service and region labels of the scrape target. Region-wide: RegionUnavailable (at least
+// RegionDownFraction of the region's scrape targets fail, in a region of at least RegionMinTargets), aggregated by
+// region, so it carries a region label and
+// no service label and Alertmanager (grouping by alertname, service, region) notifies it apart from the
+// per-service alerts. All carry severity=critical.
 func Rules(p RuleParams) string {
 	p = p.withDefaults()
 	window := model.Duration(p.Window).String()
@@ -99,9 +125,32 @@ func Rules(p RuleParams) string {
 					"summary": "{{ $labels.service }} in {{ $labels.region }} ({{ $labels.instance }}) does not answer scrapes",
 				},
 			},
+			{
+				Alert:  RegionWideAlert,
+				Expr:   regionDownRatio(p),
+				For:    model.Duration(p.For).String(),
+				Labels: map[string]string{"severity": "critical"},
+				Annotations: map[string]string{
+					"summary": "{{ $labels.region }}: {{ $value | humanizePercentage }} of the scrape targets do not answer",
+				},
+			},
 		},
 	}}}
 	return mustYAML(f)
+}
+
+// regionDownRatio is the share of a region's targets whose scrape fails, in regions with enough targets. A region
+// with none down has no series on the left, so no ratio (not 0) and no alert; with every target down the ratio is
+// 1. A target that service discovery drops has no up series and counts neither way.
+func regionDownRatio(p RuleParams) string {
+	return fmt.Sprintf("(\n"+
+		"  count by (region) (up{job=%q} == 0)\n"+
+		"    /\n"+
+		"  count by (region) (up{job=%q})\n"+
+		") >= %s\n"+
+		"  and on (region)\n"+
+		"count by (region) (up{job=%q}) >= %d",
+		p.Job, p.Job, strconv.FormatFloat(p.RegionDownFraction, 'f', -1, 64), p.Job, p.RegionMinTargets)
 }
 
 type promConfig struct {

@@ -49,8 +49,8 @@ func TestGeneratedConfigsPassOfficialCheckers(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := runTool(t, promtool, "check", "config", files.prometheus)
-	if !strings.Contains(out, "2 rules found") {
-		t.Errorf("promtool check config: want the rule file with 2 rules checked too, got:\n%s", out)
+	if !strings.Contains(out, "3 rules found") {
+		t.Errorf("promtool check config: want the rule file with 3 rules checked too, got:\n%s", out)
 	}
 	runTool(t, promtool, "check", "rules", files.rules)
 	out = runTool(t, amtool, "check-config", files.alertmanager)
@@ -81,7 +81,9 @@ func TestGeneratedConfigsPassOfficialCheckers(t *testing.T) {
 }
 
 // TestRulesFireAsSpecified runs the alert rules through promtool's rule unit tests: synthetic series in, exact
-// alerts (labels and annotations) out, without starting a server.
+// alerts (labels and annotations) out, without starting a server. us-east's four services stop answering scrapes
+// one after another: RegionDown fires per service, RegionUnavailable once three in four are down, for the region
+// alone (no service, instance or job label); eu-west, with one target, never has it.
 func TestRulesFireAsSpecified(t *testing.T) {
 	promtool := needTool(t, "promtool")
 	dir := t.TempDir()
@@ -105,8 +107,14 @@ tests:
         values: '0+1x40'
       - series: 'up{job="regions",instance="a:1",service="payments",region="us-east"}'
         values: '1x20 0x20'
+      - series: 'up{job="regions",instance="a:2",service="orders",region="us-east"}'
+        values: '1x25 0x15'
+      - series: 'up{job="regions",instance="a:3",service="search",region="us-east"}'
+        values: '1x30 0x10'
+      - series: 'up{job="regions",instance="a:4",service="ledger",region="us-east"}'
+        values: '1x35 0x5'
       - series: 'up{job="regions",instance="b:1",service="payments",region="eu-west"}'
-        values: '1x40'
+        values: '1x35 0x5'
     alert_rule_test:
       - eval_time: 9s
         alertname: RegionHighErrorRatio
@@ -130,6 +138,28 @@ tests:
           - exp_labels: {severity: critical, job: regions, instance: 'a:1', service: payments, region: us-east}
             exp_annotations:
               summary: 'payments in us-east (a:1) does not answer scrapes'
+      # One in four down from t=21s, two from 26s: each service's own RegionDown, nothing region-wide.
+      - eval_time: 30s
+        alertname: RegionUnavailable
+        exp_alerts: []
+      # Three in four from t=31s: pending for 2s.
+      - eval_time: 32s
+        alertname: RegionUnavailable
+        exp_alerts: []
+      - eval_time: 34s
+        alertname: RegionUnavailable
+        exp_alerts:
+          - exp_labels: {severity: critical, region: us-east}
+            exp_annotations:
+              summary: 'us-east: 75% of the scrape targets do not answer'
+      # Every one from t=36s: still the one alert. eu-west's only target is down from t=36s too: one service is
+      # its RegionDown, not a region (RegionMinTargets 2).
+      - eval_time: 40s
+        alertname: RegionUnavailable
+        exp_alerts:
+          - exp_labels: {severity: critical, region: us-east}
+            exp_annotations:
+              summary: 'us-east: 100% of the scrape targets do not answer'
 `
 	if err := os.WriteFile(filepath.Join(dir, "rules_test.yml"), []byte(tests), 0o600); err != nil {
 		t.Fatal(err)
@@ -153,6 +183,19 @@ func TestRuleParamsScaleWithScrapeInterval(t *testing.T) {
 		r := Rules(RuleParamsFor(tc.scrape))
 		if !strings.Contains(r, tc.window) || !strings.Contains(r, "for: 2s") {
 			t.Errorf("scrape %v: want window %s and for: 2s in\n%s", tc.scrape, tc.window, r)
+		}
+	}
+	for _, tc := range []struct {
+		fraction float64
+		want     string
+	}{
+		{0, ") >= 0.75\n"},
+		{1, ") >= 1\n"},
+		{0.5, ") >= 0.5\n"},
+		{1.5, ") >= 0.75\n"}, // not a share: the default
+	} {
+		if r := Rules(RuleParams{RegionDownFraction: tc.fraction}); !strings.Contains(r, tc.want) {
+			t.Errorf("RegionDownFraction %v: want %q on the region-wide rule in\n%s", tc.fraction, tc.want, r)
 		}
 	}
 }
