@@ -93,3 +93,32 @@ func checkEvacuationAudited(t testing.TB, path, ownRunID string) {
 		t.Errorf("%d audit records for 5 services", n)
 	}
 }
+
+// checkAuditedAcrossRuns checks the audit log of an auto-approved evacuation that continued as new: its records
+// are the start, the plan's approval, the waiver and the end (all of the services succeeded), in that order,
+// numbered 1 to 4 across the runs, the end written by a later run than the start.
+func checkAuditedAcrossRuns(t testing.TB, path, id string, services int) {
+	t.Helper()
+	var got []activities.Event
+	for _, e := range readAudit(t, path) {
+		if e.WorkflowID == id {
+			got = append(got, e)
+		}
+	}
+	want := []string{activities.EventEvacuationStarted, activities.EventEvacuationDecision, activities.EventEvacuationWaiver,
+		activities.EventEvacuationOutcome}
+	if len(got) != len(want) {
+		t.Fatalf("audit log: %d records of %s, want %d: %+v", len(got), id, len(want), got)
+	}
+	for i, e := range got {
+		if e.Type != want[i] || e.Seq != i+1 {
+			t.Errorf("record %d: %s seq %d, want %s seq %d", i+1, e.Type, e.Seq, want[i], i+1)
+		}
+	}
+	if d := got[1]; d.Actor != "policy" || d.Decision != "auto-approve" {
+		t.Errorf("approval record %+v, want the plan's auto-approve", d)
+	}
+	if end := got[3]; end.Outcome != string(workflows.Succeeded) || end.Counts[workflows.Succeeded] != services || end.RunID == got[0].RunID {
+		t.Errorf("end record %+v, want all %d succeeded, written by a later run than the start (%s)", end, services, got[0].RunID)
+	}
+}

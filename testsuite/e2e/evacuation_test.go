@@ -253,7 +253,8 @@ func firstStart(t testing.TB, s *stack.Stack, name string) time.Time {
 
 // TestEvacuationSurvivesWorkerKill kills the worker process (SIGKILL) while an evacuation has failovers in
 // flight; a new worker finishes it: every service ends succeeded with etcd written exactly once and Kong on the
-// target, and the evacuation counts each service once, across continue-as-new runs.
+// target, and the evacuation counts each service once, across continue-as-new runs. Both workers append to one
+// audit file: it has the evacuation's start, its approval and its end once each, numbered on across the runs.
 func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 	bin := buildWorker(t)
 	s := startStack(t)
@@ -265,7 +266,8 @@ func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	fault(t, s, "us-east", `{"status":503}`)
-	first := runWorkerProcess(t, bin, s)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	first := runWorkerProcess(t, bin, s, "--audit-log", auditPath)
 	req := evacuationOf(t, dir, "from: us-east\nconcurrency: 3\napproval: {mode: auto, approvers: [alice]}\n")
 	req.ServicesPerRun = 3
 	run, err := control.StartEvacuation(ctx, s.TemporalClient, req)
@@ -280,7 +282,7 @@ func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Wait()
-	runWorkerProcess(t, bin, s)
+	runWorkerProcess(t, bin, s, "--audit-log", auditPath)
 	var res workflows.EvacuationResult
 	if err := s.TemporalClient.GetWorkflow(ctx, run.GetID(), "").Get(ctx, &res); err != nil {
 		t.Fatal(err)
@@ -295,6 +297,7 @@ func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 	if err != nil || st.Run < 2 {
 		t.Fatalf("status run %d (%v), want at least 3 runs of 3 services", st.Run, err)
 	}
+	checkAuditedAcrossRuns(t, auditPath, run.GetID(), len(names))
 }
 
 // recordHistoryOf records the workflow's latest run as testsuite/histories/NAME.json with RECORD_HISTORIES=1.
