@@ -80,6 +80,13 @@ type Event struct {
 	// names the evacuation: the event is a reply in the evacuation card's thread (ThreadRef), never a card.
 	Evacuation   *EvacuationCard `json:"evacuation,omitempty"`
 	InEvacuation string          `json:"in_evacuation,omitempty"`
+
+	// On an evacuation's own audit records (EventEvacuation*): Services is how many services it moves, Counts
+	// the services per state (waiting, running, joined) or outcome, NotSucceeded (on its end) those that did not
+	// succeed, "service: outcome — reason", at most workflows' maxAuditedLeft of them.
+	Services     int            `json:"services,omitempty"`
+	Counts       map[string]int `json:"counts,omitempty"`
+	NotSucceeded []string       `json:"not_succeeded,omitempty"`
 }
 
 // Event types.

@@ -105,6 +105,8 @@ type evacuation struct {
 	cancelChildren workflow.CancelFunc
 	// card is the evacuation's Slack card (evacuation_slack.go).
 	card evacuationCard
+	// audit queues the evacuation's own audit records (evacuation_audit.go).
+	audit evacuationAuditLog
 }
 
 func newEvacuation(ctx workflow.Context, req EvacuationRequest) *evacuation {
@@ -145,6 +147,8 @@ func (e *evacuation) start(ctx workflow.Context) error {
 	if err := e.req.Validate(); err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad evacuation request: %v", err), "BadRequest", nil)
 	}
+	e.startAudit(ctx)
+	e.recordStart(ctx)
 	e.step = StepStart
 	return workflow.UpsertTypedSearchAttributes(ctx, ServiceKey.ValueSet(e.id), FromKey.ValueSet(e.req.Region),
 		StepKey.ValueSet(StepStart))
@@ -160,7 +164,7 @@ func (e *evacuation) approve(ctx workflow.Context) *stop {
 	ap := e.req.Approval
 	if ap.Mode == plan.ApprovalAuto && e.req.Kind == KindFailover {
 		e.recordPolicy(ctx, "auto-approve", "approval.mode is auto")
-		e.carry.Approved = true
+		e.approved(ctx)
 		return nil
 	}
 	question := fmt.Sprintf("%s: %s of %d services (%d waves) %s %s?", e.id, e.req.Kind, len(e.svc), len(e.req.Waves),
@@ -177,13 +181,13 @@ func (e *evacuation) approve(ctx workflow.Context) *stop {
 	case e.abortedBy != "":
 		return &stop{Aborted, fmt.Sprintf("aborted by %s before any failover started", e.abortedBy)}
 	case outcome == ApproveUpdate:
-		e.carry.Approved = true
+		e.approved(ctx)
 		return nil
 	case outcome == RejectUpdate:
 		return &stop{Rejected, "rejected by " + e.carry.Approvals[len(e.carry.Approvals)-1].By + ": no failover was started"}
 	case err == nil && !ok && ap.OnTimeout == plan.OnTimeoutApprove && e.req.Kind == KindFailover:
 		e.recordPolicy(ctx, "auto-approve", "no decision in "+ap.Timeout.String())
-		e.carry.Approved = true
+		e.approved(ctx)
 		return nil
 	}
 	return &stop{TimedOut, fmt.Sprintf("no decision within %s: no failover was started", ap.Timeout)}
@@ -268,6 +272,7 @@ func (e *evacuation) stop(ctx workflow.Context) *stop {
 func (e *evacuation) continueAsNew(ctx workflow.Context) error {
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	e.closeCard(ctx)
+	e.audited(ctx) // the next run numbers its records on from these
 	next := e.req
 	carry := e.carry
 	carry.Runs++
@@ -303,8 +308,10 @@ func (e *evacuation) finish(ctx workflow.Context, s *stop) (EvacuationResult, er
 	}
 	e.outcome, e.reason = res.Outcome, res.Reason
 	e.step = StepDone
+	e.recordEnd(ctx, res)
 	e.publish(ctx)
 	e.closeCard(ctx)
+	e.audited(ctx)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StepKey.ValueSet(StepDone), OutcomeKey.ValueSet(res.Outcome)); err != nil {
 		return res, fmt.Errorf("search attributes: %w", err)
 	}
@@ -348,8 +355,9 @@ func (e *evacuation) publish(ctx workflow.Context) {
 
 // recordPolicy records a decision the evacuation plan made, not a person.
 func (e *evacuation) recordPolicy(ctx workflow.Context, decision, why string) {
-	e.carry.Approvals = append(e.carry.Approvals, Approval{By: "policy", Via: "plan", Decision: decision,
-		For: DecideEvacuation, Comment: why, At: workflow.Now(ctx)})
+	a := Approval{By: "policy", Via: "plan", Decision: decision, For: DecideEvacuation, Comment: why, At: workflow.Now(ctx)}
+	e.carry.Approvals = append(e.carry.Approvals, a)
+	e.recordDecision(ctx, a, DecisionState{Kind: DecideEvacuation, Outcome: ApproveUpdate}, "")
 }
 
 // readingPlans is for LoadPlans: a local read of a batch of plan files, retried a few times.

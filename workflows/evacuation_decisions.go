@@ -97,6 +97,10 @@ func (e *evacuation) decide(ctx workflow.Context, decision string, req ApprovalR
 	a.SlackClick, a.SlackGroups = v.Click, v.SlackGroups // a click seen again, by any front door, is answered from this
 	e.carry.Approvals = append(e.carry.Approvals, a)
 	state := DecisionState{Kind: kind, Outcome: decision}
+	released := e.carry.Held // what a resume lifts: the blast-radius hold, or a pause
+	if released == "" && e.carry.Paused {
+		released = "the pause by " + e.carry.PausedBy
+	}
 	switch decision {
 	case ApproveUpdate:
 		if e.pending.Have++; e.pending.Have >= e.pending.Needed {
@@ -121,6 +125,10 @@ func (e *evacuation) decide(ctx workflow.Context, decision string, req ApprovalR
 			e.setStep(ctx, StepWaves)
 		}
 	}
+	if decision != ResumeUpdate {
+		released = ""
+	}
+	e.recordDecision(ctx, a, state, released)
 	e.publish(ctx)
 	return state
 }

@@ -81,6 +81,8 @@ type EvacuationCarry struct {
 	Hold *HoldDownState `json:"hold,omitempty"`
 	// Slack is the evacuation's card, which every run updates (evacuation_slack.go).
 	Slack EvacuationSlack `json:"slack"`
+	// AuditSeq is the Seq of the evacuation's last audit record (evacuation_audit.go): the next run numbers on.
+	AuditSeq int `json:"audit_seq,omitempty"`
 }
 
 // Service states in an evacuation.

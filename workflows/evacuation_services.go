@@ -195,6 +195,7 @@ func (e *evacuation) checkBlastRadius(ctx workflow.Context, wave int) {
 	}
 	e.carry.Held += ": no new failover starts; `starter resume " + e.id + "` goes on, `starter abort " + e.id + "` stops"
 	e.setStep(ctx, StepHeld)
+	e.recordHeld(ctx)
 }
 
 // approvedByEvacuation reports whether the failover's parent evacuation approved it (approval.perService waive),

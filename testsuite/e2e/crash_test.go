@@ -25,10 +25,10 @@ func buildWorker(t testing.TB) string {
 	return bin
 }
 
-func runWorkerProcess(t *testing.T, bin string, s *stack.Stack) *exec.Cmd {
+func runWorkerProcess(t *testing.T, bin string, s *stack.Stack, flags ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "--temporal-address", s.Temporal.Address(), "--etcd-endpoints", s.Etcd.Endpoint(),
-		"--kong-admin-url", s.Kong.AdminURL(), "--metrics-addr", "off", "--build-id", "crash-test")
+	cmd := exec.Command(bin, append([]string{"--temporal-address", s.Temporal.Address(), "--etcd-endpoints", s.Etcd.Endpoint(),
+		"--kong-admin-url", s.Kong.AdminURL(), "--metrics-addr", "off", "--build-id", "crash-test"}, flags...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

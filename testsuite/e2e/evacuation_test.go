@@ -23,9 +23,15 @@ import (
 // startEvacuationWorker is startWorker with the Temporal client the evacuation's AwaitFailover needs.
 func startEvacuationWorker(t testing.TB, s *stack.Stack) worker.Worker {
 	t.Helper()
+	return startAuditedEvacuationWorker(t, s, nil)
+}
+
+// startAuditedEvacuationWorker is startEvacuationWorker writing its audit log to audit (nil: none).
+func startAuditedEvacuationWorker(t testing.TB, s *stack.Stack, audit *activities.AuditLog) worker.Worker {
+	t.Helper()
 	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Logger: slog.New(slog.DiscardHandler), Temporal: s.TemporalClient}, workflows.Trust{})
+		Logger: slog.New(slog.DiscardHandler), Temporal: s.TemporalClient, Audit: audit}, workflows.Trust{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,10 +117,17 @@ func checkUnchanged(t testing.TB, s *stack.Stack, name string) {
 // TestEvacuationMovesEveryServiceInWaves evacuates us-east on the real stack: data, then services, then the edge,
 // with one approval. One service was already failing over (waiting for its own approver) and is joined, not
 // doubled; one plan is edited after the start and its service is refused before anything changes; the others
-// move, each with etcd and Kong on the target.
+// move, each with etcd and Kong on the target. The worker's audit log (a file) has the evacuation's start, alice's
+// approval (not mallory's refused one) and its end with the counts, exactly once each.
 func TestEvacuationMovesEveryServiceInWaves(t *testing.T) {
 	s := startStack(t)
-	startEvacuationWorker(t, s)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	audit, auditFile, err := activities.OpenAuditFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auditFile.Close() })
+	startAuditedEvacuationWorker(t, s, audit)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -204,7 +217,8 @@ blastRadius: {maxFailed: 2}
 	if sv := st.Services[3]; sv.Service != "svc-2" || sv.RunID != ownRun.GetRunID() || !strings.Contains(sv.Reason, "joined the running failover-svc-2") {
 		t.Fatalf("svc-2 %+v, want the person's run %s joined", sv, ownRun.GetRunID())
 	}
-	recordHistoryOf(t, s, "evacuation-us-east", "evacuation-incomplete")    // held nothing, joined one, refused one
+	checkEvacuationAudited(t, auditPath, ownRun.GetRunID())
+	recordHistoryOf(t, s, "evacuation-us-east", "evacuation-audit")         // held nothing, joined one, refused one, audited
 	recordHistoryOf(t, s, workflows.WorkflowID("db-1"), "evacuation-child") // a failover its parent evacuation approved
 	// Waves in order: every data failover closed before any service failover started.
 	dataClosed, serviceStarted := lastClose(t, s, "db-1", "db-2"), firstStart(t, s, "svc-1")
@@ -239,7 +253,8 @@ func firstStart(t testing.TB, s *stack.Stack, name string) time.Time {
 
 // TestEvacuationSurvivesWorkerKill kills the worker process (SIGKILL) while an evacuation has failovers in
 // flight; a new worker finishes it: every service ends succeeded with etcd written exactly once and Kong on the
-// target, and the evacuation counts each service once, across continue-as-new runs.
+// target, and the evacuation counts each service once, across continue-as-new runs. Both workers append to one
+// audit file: it has the evacuation's start, its approval and its end once each, numbered on across the runs.
 func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 	bin := buildWorker(t)
 	s := startStack(t)
@@ -251,7 +266,8 @@ func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	fault(t, s, "us-east", `{"status":503}`)
-	first := runWorkerProcess(t, bin, s)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	first := runWorkerProcess(t, bin, s, "--audit-log", auditPath)
 	req := evacuationOf(t, dir, "from: us-east\nconcurrency: 3\napproval: {mode: auto, approvers: [alice]}\n")
 	req.ServicesPerRun = 3
 	run, err := control.StartEvacuation(ctx, s.TemporalClient, req)
@@ -266,7 +282,7 @@ func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Wait()
-	runWorkerProcess(t, bin, s)
+	runWorkerProcess(t, bin, s, "--audit-log", auditPath)
 	var res workflows.EvacuationResult
 	if err := s.TemporalClient.GetWorkflow(ctx, run.GetID(), "").Get(ctx, &res); err != nil {
 		t.Fatal(err)
@@ -281,6 +297,7 @@ func TestEvacuationSurvivesWorkerKill(t *testing.T) {
 	if err != nil || st.Run < 2 {
 		t.Fatalf("status run %d (%v), want at least 3 runs of 3 services", st.Run, err)
 	}
+	checkAuditedAcrossRuns(t, auditPath, run.GetID(), len(names))
 }
 
 // recordHistoryOf records the workflow's latest run as testsuite/histories/NAME.json with RECORD_HISTORIES=1.

@@ -9,6 +9,9 @@
 // names first.
 // drill-schedules-paused.json (RECORD_HISTORIES=1 go test -run TestRealFailoverPausesDrillSchedules ./starter/) is a
 // failover that paused its service's drill schedules and resumed them (change ID pause-drill-schedules).
+// evacuation-audit.json (RECORD_HISTORIES=1 go test -run 'TestEvacuationMovesEveryServiceInWaves$' ./testsuite/e2e/) is
+// an evacuation writing its own audit records (change ID evacuation-audit); evacuation-incomplete.json is the same
+// evacuation from before it.
 // Keep the old ones for as long as a failover started by that release may still be running.
 package histories
 
