@@ -55,6 +55,18 @@ func quickLocally(ctx workflow.Context, summary string) workflow.Context {
 	})
 }
 
+// probingLocally is for a probe of a single attempt run as a local activity (localReadiness, latency.go): an
+// attempt is capped at the probe's own timeout plus quickTimeout, up to 3 attempts like an activity's.
+func probingLocally(ctx workflow.Context, summary string, probeTimeout time.Duration) workflow.Context {
+	attempt := probeTimeout + quickTimeout
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                summary,
+		StartToCloseTimeout:    attempt,
+		ScheduleToCloseTimeout: 3*attempt + 2*retryPolicy(3).MaximumInterval,
+		RetryPolicy:            retryPolicy(3),
+	})
+}
+
 // heartbeating is for an activity that runs as long as the plan says (probes over a hold-down, waiting for acks,
 // a warmup) and heartbeats meanwhile: limit caps one attempt, and a dead worker is noticed after
 // heartbeatTimeout, however long the limit. Up to 3 attempts.
