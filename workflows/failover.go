@@ -28,7 +28,7 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 	f.cheap = !f.legacy && workflow.GetVersion(ctx, costPerFailover, workflow.DefaultVersion, 1) == 1
 	f.reportTo = f.evacuationThread(ctx)
 	f.lean = f.cheap && workflow.GetVersion(ctx, scalePerFailover, workflow.DefaultVersion, 1) == 1
-	f.localReads = f.lean && workflow.GetVersion(ctx, localReadiness, workflow.DefaultVersion, 1) == 1
+	f.localReads = f.lean && workflow.GetVersion(ctx, localReads, workflow.DefaultVersion, 1) == 1
 	if err := f.start(ctx); err != nil {
 		return Result{}, err
 	}
@@ -90,7 +90,8 @@ type failover struct {
 	cheap bool
 	// lean is set for runs that skip Notify nobody hears and search-attribute writes nobody sees (scale.go).
 	lean bool
-	// localReads is set for runs whose single-attempt probes and Kong preflight are local activities (latency.go).
+	// localReads is set for runs whose single-attempt probes, Kong preflight and first wait for acks are local
+	// activities (latency.go).
 	localReads bool
 	// unheard is set once Notify found no publisher that wants this run's events (lean runs): no more Notify.
 	unheard bool

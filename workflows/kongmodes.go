@@ -25,7 +25,7 @@ func (f *failover) kongPreflight(ctx workflow.Context) workflow.Future {
 		return nil
 	}
 	in := KongPreflightInput(f.plan, f.req.From, f.req.To)
-	if f.localReads { // a few GETs: a local read since localReadiness (latency.go)
+	if f.localReads { // a few GETs: a local read since localReads (latency.go)
 		return workflow.ExecuteLocalActivity(quickLocally(ctx, "Kong preflight"), a.KongPreflight, in)
 	}
 	return workflow.ExecuteActivity(quick(ctx, "Kong preflight"), a.KongPreflight, in)

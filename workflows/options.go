@@ -55,10 +55,11 @@ func quickLocally(ctx workflow.Context, summary string) workflow.Context {
 	})
 }
 
-// probingLocally is for a probe of a single attempt run as a local activity (localReadiness, latency.go): an
-// attempt is capped at the probe's own timeout plus quickTimeout, up to 3 attempts like an activity's.
-func probingLocally(ctx workflow.Context, summary string, probeTimeout time.Duration) workflow.Context {
-	attempt := probeTimeout + quickTimeout
+// waitingLocally is for a local activity that waits up to wait for an answer (localReads, latency.go: a probe of a
+// single attempt, the first of the wait for acks): an attempt is capped at wait plus quickTimeout, up to 3 attempts
+// like an activity's.
+func waitingLocally(ctx workflow.Context, summary string, wait time.Duration) workflow.Context {
+	attempt := wait + quickTimeout
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		Summary:                summary,
 		StartToCloseTimeout:    attempt,

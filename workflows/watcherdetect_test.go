@@ -50,7 +50,7 @@ func TestWatcherQuorumStartConfirmsWithOneProbe(t *testing.T) {
 			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 				probed(info.ActivityType.Name, args)
 			})
-			// A single probe runs as a local activity (local-readiness).
+			// A single probe runs as a local activity (local-reads).
 			env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
 				if in, ok := args[0].(activities.ProbeInput); ok && info.ActivityType.Name == "ProbeHealth" && in.Expect == "down" {
 					sourceProbes = append(sourceProbes, in.Attempts)
