@@ -98,19 +98,20 @@ func reportTimelines(b *testing.B, tls []timeline) {
 		sum.Start += tl.Start
 		sum.TaskWait += tl.TaskWait
 		sum.TaskRun += tl.TaskRun
-		sum.ActivityWait += tl.ActivityWait
-		sum.ActivityRun += tl.ActivityRun
-		sum.Rest += tl.Rest
+		sum.Awaiting += tl.Awaiting
 		sum.WorkflowTasks += tl.WorkflowTasks
 		sum.Activities += tl.Activities
+		sum.LocalActivities += tl.LocalActivities
 	}
 	n := float64(len(tls))
 	mean := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
-	b.ReportMetric(mean(sum.TaskWait+sum.TaskRun), "wft-ms")
-	b.ReportMetric(mean(sum.ActivityWait+sum.ActivityRun), "act-ms")
-	b.ReportMetric(mean(sum.Rest+sum.Start), "server-ms")
+	b.ReportMetric(mean(sum.Start), "start-ms")
+	b.ReportMetric(mean(sum.TaskWait), "wft-wait-ms")
+	b.ReportMetric(mean(sum.TaskRun), "wft-run-ms")
+	b.ReportMetric(mean(sum.Awaiting), "awaiting-ms")
 	b.ReportMetric(float64(sum.WorkflowTasks)/n, "wfts")
 	b.ReportMetric(float64(sum.Activities)/n, "acts")
+	b.ReportMetric(float64(sum.LocalActivities)/n, "local-acts")
 	sorted := slices.Clone(tls)
 	slices.SortFunc(sorted, func(x, y timeline) int { return cmp.Compare(x.Total, y.Total) })
 	med := sorted[len(sorted)/2]

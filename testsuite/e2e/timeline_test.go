@@ -10,17 +10,17 @@ import (
 )
 
 // timeline is where one failover's time went up to a moment (Kong 100 % in BenchmarkFailoverToKong), read from
-// its history's event timestamps: the server writes them, on the same clock as the benchmark.
+// its history's event timestamps: the server writes them, on the same clock as the benchmark. The spans partition
+// the time: at every moment the run is starting, waiting for a workflow task, running one, or waiting for what its
+// last workflow task scheduled (activities, and the server's work before the next workflow task).
 type timeline struct {
-	Start        time.Duration // client's start call → first workflow task started (eager: in the start's answer)
-	TaskWait     time.Duration // workflow tasks scheduled → started (the server hands the task to the worker)
-	TaskRun      time.Duration // workflow tasks started → completed (the worker's code and its local activities)
-	ActivityWait time.Duration // activities scheduled → started (eager: in the workflow task's answer)
-	ActivityRun  time.Duration // activities started → completed (the call, and its answer to the server)
-	Rest         time.Duration // what no span covers: the server between a completion and the next task
-	Total        time.Duration
-	// WorkflowTasks and Activities count what ran before the moment; each activity is a round trip to the server
-	// and back, and each workflow task one more.
+	Start    time.Duration // client's start call → first workflow task started (eager: in the start's answer)
+	TaskWait time.Duration // workflow tasks scheduled → started (the server hands the task to the worker)
+	TaskRun  time.Duration // workflow tasks started → completed (the worker's code and its local activities)
+	Awaiting time.Duration // workflow task completed → the next one scheduled (its activities, their answers)
+	Total    time.Duration
+	// WorkflowTasks, Activities and LocalActivities count what ran before the moment: each activity on the path
+	// costs a wait for its answer and one more workflow task.
 	WorkflowTasks, Activities, LocalActivities int
 	Lines                                      []string // every event up to the moment, at its offset
 }
@@ -29,9 +29,7 @@ type timeline struct {
 func timelineOf(h *historypb.History, begin, until time.Time) timeline {
 	var tl timeline
 	tl.Total = until.Sub(begin)
-	var wftScheduled, wftStarted time.Time
-	actScheduled := map[int64]time.Time{}
-	actStarted := map[int64]time.Time{}
+	var wftScheduled, wftStarted, wftCompleted time.Time
 	for _, e := range h.Events {
 		at := e.GetEventTime().AsTime()
 		if at.After(until) {
@@ -41,30 +39,23 @@ func timelineOf(h *historypb.History, begin, until time.Time) timeline {
 		switch e.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
 			wftScheduled = at
+			if !wftCompleted.IsZero() {
+				tl.Awaiting += at.Sub(wftCompleted)
+			}
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
 			wftStarted = at
-			if tl.WorkflowTasks == 0 && tl.Start == 0 {
+			if tl.Start == 0 {
 				tl.Start = at.Sub(begin)
 			} else {
 				tl.TaskWait += at.Sub(wftScheduled)
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			wftCompleted = at
 			tl.TaskRun += at.Sub(wftStarted)
 			tl.WorkflowTasks++
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			actScheduled[e.GetEventId()] = at
-			name += " " + e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			id := e.GetActivityTaskStartedEventAttributes().GetScheduledEventId()
-			actStarted[id] = at
-			tl.ActivityWait += at.Sub(actScheduled[id])
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-			id := e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()
-			if id == 0 {
-				id = e.GetActivityTaskFailedEventAttributes().GetScheduledEventId()
-			}
-			tl.ActivityRun += at.Sub(actStarted[id])
 			tl.Activities++
+			name += " " + e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
 		case enumspb.EVENT_TYPE_MARKER_RECORDED:
 			if m := e.GetMarkerRecordedEventAttributes(); m.GetMarkerName() == "LocalActivity" {
 				tl.LocalActivities++
@@ -75,14 +66,13 @@ func timelineOf(h *historypb.History, begin, until time.Time) timeline {
 		}
 		tl.Lines = append(tl.Lines, fmt.Sprintf("%7.1f ms  %s", float64(at.Sub(begin).Microseconds())/1000, name))
 	}
-	tl.Rest = tl.Total - tl.Start - tl.TaskWait - tl.TaskRun - tl.ActivityWait - tl.ActivityRun
 	return tl
 }
 
 func (tl timeline) String() string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 	return fmt.Sprintf("total %s = start %s + workflow tasks waiting %s + running %s (%d tasks, %d local activities) + "+
-		"activities waiting %s + running %s (%d activities) + server between them %s",
+		"awaiting activities %s (%d activities)",
 		ms(tl.Total), ms(tl.Start), ms(tl.TaskWait), ms(tl.TaskRun), tl.WorkflowTasks, tl.LocalActivities,
-		ms(tl.ActivityWait), ms(tl.ActivityRun), tl.Activities, ms(tl.Rest))
+		ms(tl.Awaiting), tl.Activities)
 }
