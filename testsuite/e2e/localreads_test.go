@@ -70,6 +70,36 @@ func TestAcksAfterTheLocalWait(t *testing.T) {
 	}
 }
 
+// TestSlowLocalProbe: since local-reads a single detection probe runs inside the workflow task. A source that hangs
+// makes that probe last its whole timeout, longer than the workflow task's (2 s): the worker keeps the task alive,
+// the probe times out, the source counts as down, and the failover goes on to succeed, with no probe scheduled as
+// an activity.
+func TestSlowLocalProbe(t *testing.T) {
+	s := startStack(t)
+	startWorker(t, s)
+	fault(t, s, "us-east", `{"latency_ms":4000}`)
+	p := planWithoutPrometheus(s)
+	p.Approval.Mode = plan.ApprovalAuto
+	p.Detection.Probes = 1
+	p.Detection.ProbeTimeout = 3 * time.Second // longer than workflows.WorkflowTaskTimeout
+	run, err := control.Start(context.Background(), s.TemporalClient, request(p, "us-east", "eu-west"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := result(t, run)
+	wantOutcome(t, res, workflows.Succeeded)
+	if res.Steps[0].Name != workflows.StepDetect || res.Steps[0].Seconds() < p.Detection.ProbeTimeout.Seconds() {
+		t.Fatalf("first step %+v: want detect lasting the probe's timeout", res.Steps[0])
+	}
+	h, err := history(s.TemporalClient, run.GetID(), run.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scheduled(h, "ProbeHealth") {
+		t.Fatal("a single probe was scheduled as an activity")
+	}
+}
+
 // scheduled reports whether the history scheduled an activity of that type (not a local activity).
 func scheduled(h *historypb.History, activityType string) bool {
 	for _, e := range h.Events {
