@@ -19,7 +19,7 @@ import (
 // TestAcksAfterTheLocalWait: since local-reads a failover waits for its consumers' acks for a second inside its
 // workflow task, then as an activity that heartbeats for the rest of etcd.ackTimeout. A consumer that acks after
 // the second still lets the failover succeed (through the activity); one that never acks rolls it back once the
-// whole ackTimeout has passed, with every change undone.
+// whole ackTimeout has passed, with every change undone. RECORD_HISTORIES=1 records both (local-acks-*.json).
 func TestAcksAfterTheLocalWait(t *testing.T) {
 	for _, late := range []bool{true, false} {
 		name := map[bool]string{true: "acked late", false: "never acked"}[late]
@@ -54,6 +54,7 @@ func TestAcksAfterTheLocalWait(t *testing.T) {
 				if st := active(t, s); st.Value.Region != "eu-west" {
 					t.Fatalf("active region %s after a success", st.Value.Region)
 				}
+				recordHistory(t, s, "local-acks-late")
 				return
 			}
 			wantOutcome(t, res, workflows.RolledBack)
@@ -66,6 +67,7 @@ func TestAcksAfterTheLocalWait(t *testing.T) {
 			if st := active(t, s); st.Value.Region != "us-east" {
 				t.Fatalf("active region %s after a rollback", st.Value.Region)
 			}
+			recordHistory(t, s, "local-acks-missing")
 		})
 	}
 }

@@ -8,6 +8,8 @@
 // test -run 'TestWatcherDrills$' ./testsuite/devstack/; the others before the change ID cost-per-failover (audit
 // and reads by normal activities): re-recording them with today's code would lose that shape, so copy them to new
 // names first.
+// local-acks-late.json and local-acks-missing.json (RECORD_HISTORIES=1 go test -run TestAcksAfterTheLocalWait
+// ./testsuite/e2e/): the wait for acks outlived its local second and went on as an activity (change ID local-reads).
 // drill-schedules-paused.json (RECORD_HISTORIES=1 go test -run TestRealFailoverPausesDrillSchedules ./starter/) is a
 // failover that paused its service's drill schedules and resumed them (change ID pause-drill-schedules).
 // Keep the old ones for as long as a failover started by that release may still be running.
