@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/kong/go-kong/kong"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -33,11 +34,16 @@ type Activities struct {
 	// real failover of its service is in flight (FailoverInFlight); a real failover pauses its service's drill
 	// schedules with it while it runs (PauseDrillSchedules). client.Client is one.
 	Temporal TemporalClient
+	// DrillIndexMaxAge is how old the worker's last list of schedules may be for a failover's pause to use it
+	// (drillindex.go): 0 means DefaultDrillIndexMaxAge, a negative value lists for every pause.
+	DrillIndexMaxAge time.Duration
 	// DrillHooks are the command hooks drills may run on this worker (worker --drill-hooks); nil declares none.
 	DrillHooks *CommandHooks
 
 	promMu sync.Mutex
 	prom   map[string]promAPI
+
+	drills drillIndex
 
 	proberOnce sync.Once
 	prober     *probe.Prober

@@ -127,10 +127,11 @@ func (h DrillHold) same(o DrillHold) bool { return h.WorkflowID == o.WorkflowID 
 
 // PauseDrillSchedules pauses the service's active drill schedules with this run's hold in the note, and adds the
 // hold to those already paused automatically (dropping holds of runs that ended). Schedules paused otherwise are
-// left alone. Running it again changes nothing.
+// left alone. Running it again changes nothing. It finds the service's schedules in the worker's last list of
+// them while that is younger than DrillIndexMaxAge (drillindex.go, which states the bound).
 func (a *Activities) PauseDrillSchedules(ctx context.Context, in DrillHold) (DrillHoldResult, error) {
 	var res DrillHoldResult
-	err := a.eachDrillSchedule(ctx, in, func(h client.ScheduleHandle, state client.ScheduleState) error {
+	err := a.eachDrillSchedule(ctx, in, false, func(h client.ScheduleHandle, state client.ScheduleState) error {
 		holds, auto := parseHoldNote(state.Note)
 		if state.Paused && !auto {
 			res.ByHand = append(res.ByHand, h.GetID())
@@ -150,7 +151,7 @@ func (a *Activities) PauseDrillSchedules(ctx context.Context, in DrillHold) (Dri
 // running failover holds any more. Schedules paused otherwise are left alone. Running it again changes nothing.
 func (a *Activities) ResumeDrillSchedules(ctx context.Context, in DrillHold) (DrillHoldResult, error) {
 	var res DrillHoldResult
-	err := a.eachDrillSchedule(ctx, in, func(h client.ScheduleHandle, state client.ScheduleState) error {
+	err := a.eachDrillSchedule(ctx, in, true, func(h client.ScheduleHandle, state client.ScheduleState) error {
 		holds, auto := parseHoldNote(state.Note)
 		switch {
 		case !state.Paused:
@@ -199,8 +200,9 @@ func (a *Activities) runningHolds(ctx context.Context, holds []DrillHold, self D
 }
 
 // eachDrillSchedule calls fn with each of the service's drill schedules and its current state (described, not
-// listed: the list lags behind). Visibility lists a schedule a moment after its creation.
-func (a *Activities) eachDrillSchedule(ctx context.Context, in DrillHold, fn func(client.ScheduleHandle, client.ScheduleState) error) error {
+// listed: the list lags behind). Visibility lists a schedule a moment after its creation. Which schedules are the
+// service's comes from the worker's last list of them unless fresh (drillindex.go).
+func (a *Activities) eachDrillSchedule(ctx context.Context, in DrillHold, fresh bool, fn func(client.ScheduleHandle, client.ScheduleState) error) error {
 	if in.DrillWorkflowID == "" {
 		return badInput("drill schedules of %q: no drill workflow ID", in.Service)
 	}
@@ -209,19 +211,9 @@ func (a *Activities) eachDrillSchedule(ctx context.Context, in DrillHold, fn fun
 		return nil
 	}
 	sc := a.Temporal.ScheduleClient()
-	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 1000})
+	ids, err := a.drillScheduleIDs(ctx, sc, in.DrillWorkflowID+"-", fresh)
 	if err != nil {
-		return fmt.Errorf("list schedules: %w", err)
-	}
-	var ids []string
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			return fmt.Errorf("list schedules: %w", err)
-		}
-		if strings.HasPrefix(e.ID, in.DrillWorkflowID+"-") {
-			ids = append(ids, e.ID)
-		}
+		return err
 	}
 	slices.Sort(ids)
 	var errs []error

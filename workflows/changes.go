@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -41,8 +40,7 @@ func (f *failover) cutover(ctx workflow.Context) *stop {
 		var acks activities.WaitAcksResult
 		wait := activities.WaitAcksInput{AckPrefix: e.AckPrefix, Epoch: f.cut.Value.Epoch, Required: e.RequiredConsumers,
 			MinAcks: e.MinAcks, Timeout: e.AckTimeout}
-		actx := heartbeating(ctx, fmt.Sprintf("wait for acks of epoch %d", f.cut.Value.Epoch), e.AckTimeout+10*time.Second)
-		if err := workflow.ExecuteActivity(actx, a.WaitAcks, wait).Get(ctx, &acks); err != nil {
+		if err := f.waitAcks(ctx, wait, &acks); err != nil {
 			return f.stepFailed(ctx, RolledBack, "consumers did not follow epoch %d: %v", f.cut.Value.Epoch, err)
 		}
 		f.status.Evidence = append(f.status.Evidence, fmt.Sprintf("epoch %d acked by %v", f.cut.Value.Epoch, acks.Acked))

@@ -14,8 +14,9 @@ import (
 //   - the reads of etcd and Kong (ReadActive, ReadWeights: readiness and the read-back after a rollback) are local
 //     activities: no side effect, milliseconds, retried by the workflow task like any local activity.
 //
-// What waits stays a normal activity (probes, checks, acks, warmup, Notify), and so do the writes (Cutover,
-// SetWeights, RestoreActive): each is a step the Web UI shows with its own retries and timeouts.
+// What waits stays a normal activity (checks, warmup, Notify, probes spread over an interval; since localReads a
+// single probe, the Kong preflight and the first second of the wait for acks run locally, latency.go), and so do the
+// writes (Cutover, SetWeights, RestoreActive): each is a step the Web UI shows with its own retries and timeouts.
 //
 // Where the worker runs in the starting process, failovers start eagerly (control.Start), and activities on the
 // failover task queue are dispatched eagerly (the SDK asks for it; system.enableActivityEagerExecution, on by

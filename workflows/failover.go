@@ -28,6 +28,7 @@ func Failover(ctx workflow.Context, req Request) (Result, error) {
 	f.cheap = !f.legacy && workflow.GetVersion(ctx, costPerFailover, workflow.DefaultVersion, 1) == 1
 	f.reportTo = f.evacuationThread(ctx)
 	f.lean = f.cheap && workflow.GetVersion(ctx, scalePerFailover, workflow.DefaultVersion, 1) == 1
+	f.localReads = f.lean && workflow.GetVersion(ctx, localReads, workflow.DefaultVersion, 1) == 1
 	if err := f.start(ctx); err != nil {
 		return Result{}, err
 	}
@@ -89,6 +90,9 @@ type failover struct {
 	cheap bool
 	// lean is set for runs that skip Notify nobody hears and search-attribute writes nobody sees (scale.go).
 	lean bool
+	// localReads is set for runs whose single-attempt probes, Kong preflight and first wait for acks are local
+	// activities (latency.go).
+	localReads bool
 	// unheard is set once Notify found no publisher that wants this run's events (lean runs): no more Notify.
 	unheard bool
 	status  Status
@@ -181,10 +185,9 @@ func (f *failover) detect(ctx workflow.Context) *stop {
 	var probed, queried *bool
 	if probes := f.detectProbes(ctx); probes > 0 {
 		var res activities.ProbeResult
-		actx := heartbeating(ctx, fmt.Sprintf("probe %s %d times", f.req.From, probes),
-			time.Duration(probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second)
-		err := workflow.ExecuteActivity(actx, a.ProbeHealth, activities.ProbeInput{
-			URL: src.HealthURL, GRPC: src.GRPC, Attempts: probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
+		err := f.probe(ctx, fmt.Sprintf("probe %s %d times", f.req.From, probes),
+			time.Duration(probes)*(d.ProbeInterval+d.ProbeTimeout)+10*time.Second, activities.ProbeInput{
+				URL: src.HealthURL, GRPC: src.GRPC, Attempts: probes, Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Expect: "down"}).Get(ctx, &res)
 		if err != nil {
 			return f.stepFailed(ctx, NotNeeded, "could not probe the source: %v", err)
 		}
@@ -255,7 +258,7 @@ func (f *failover) holdDown(ctx workflow.Context) *stop {
 func (f *failover) readiness(ctx workflow.Context) *stop {
 	f.begin(ctx, StepReadiness)
 	to := f.plan.Regions[f.req.To]
-	health := workflow.ExecuteActivity(heartbeating(ctx, "probe "+f.req.To, 15*time.Second), a.ProbeHealth,
+	health := f.probe(ctx, "probe "+f.req.To, 15*time.Second,
 		activities.ProbeInput{URL: to.HealthURL, GRPC: to.GRPC, Attempts: 1, Timeout: f.plan.Detection.ProbeTimeout, Expect: "up"})
 	active := f.read(ctx, "read "+f.plan.Etcd.ActiveKey, a.ReadActive, f.plan.Etcd.ActiveKey)
 	var weights workflow.Future // a service switch moves no weights: the preflight reads the service instead

@@ -24,7 +24,11 @@ func (f *failover) kongPreflight(ctx workflow.Context) workflow.Future {
 	if workflow.GetVersion(ctx, kongModesChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
-	return workflow.ExecuteActivity(quick(ctx, "Kong preflight"), a.KongPreflight, KongPreflightInput(f.plan, f.req.From, f.req.To))
+	in := KongPreflightInput(f.plan, f.req.From, f.req.To)
+	if f.localReads { // a few GETs: a local read since localReads (latency.go)
+		return workflow.ExecuteLocalActivity(quickLocally(ctx, "Kong preflight"), a.KongPreflight, in)
+	}
+	return workflow.ExecuteActivity(quick(ctx, "Kong preflight"), a.KongPreflight, in)
 }
 
 // KongPreflightInput is what the reroute between from and to will change (readiness and `starter plan` ask the

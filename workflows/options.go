@@ -55,6 +55,19 @@ func quickLocally(ctx workflow.Context, summary string) workflow.Context {
 	})
 }
 
+// waitingLocally is for a local activity that waits up to wait for an answer (localReads, latency.go: a probe of a
+// single attempt, the first of the wait for acks): an attempt is capped at wait plus quickTimeout, up to 3 attempts
+// like an activity's.
+func waitingLocally(ctx workflow.Context, summary string, wait time.Duration) workflow.Context {
+	attempt := wait + quickTimeout
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                summary,
+		StartToCloseTimeout:    attempt,
+		ScheduleToCloseTimeout: 3*attempt + 2*retryPolicy(3).MaximumInterval,
+		RetryPolicy:            retryPolicy(3),
+	})
+}
+
 // heartbeating is for an activity that runs as long as the plan says (probes over a hold-down, waiting for acks,
 // a warmup) and heartbeats meanwhile: limit caps one attempt, and a dead worker is noticed after
 // heartbeatTimeout, however long the limit. Up to 3 attempts.

@@ -35,8 +35,8 @@ func TestWatcherQuorumStartConfirmsWithOneProbe(t *testing.T) {
 			env, f := newEnv(t)
 			f.sourceUp = tc.sourceUp
 			var sourceProbes []int
-			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
-				if info.ActivityType.Name != "ProbeHealth" {
+			probed := func(name string, args converter.EncodedValues) {
+				if name != "ProbeHealth" {
 					return
 				}
 				var in activities.ProbeInput
@@ -44,6 +44,15 @@ func TestWatcherQuorumStartConfirmsWithOneProbe(t *testing.T) {
 					t.Error(err)
 				}
 				if in.Expect == "down" {
+					sourceProbes = append(sourceProbes, in.Attempts)
+				}
+			}
+			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+				probed(info.ActivityType.Name, args)
+			})
+			// A single probe runs as a local activity (local-reads).
+			env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
+				if in, ok := args[0].(activities.ProbeInput); ok && info.ActivityType.Name == "ProbeHealth" && in.Expect == "down" {
 					sourceProbes = append(sourceProbes, in.Attempts)
 				}
 			})

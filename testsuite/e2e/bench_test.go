@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +19,9 @@ import (
 // BenchmarkFailoverToKong measures orchestration latency: workflow start → Kong 100% on the target, with
 // auto-approve, one detection probe, no warmup and no soak, next to the same activity calls made directly in the
 // same run. It reports p50/p99 of both and their ratio. Each iteration fails over in the other direction. The
-// failover starts through control.Start, as `starter start` does (eager start with this in-process worker).
+// failover starts through control.Start, as `starter start` does (eager start with this in-process worker). After
+// the runs it reads their histories back and reports where the time went (timeline_test.go): the mean per
+// failover of each span, and the median run's events at their offsets in the log.
 func BenchmarkFailoverToKong(b *testing.B) {
 	s := startStack(b)
 	startWorker(b, s)
@@ -32,6 +36,11 @@ func BenchmarkFailoverToKong(b *testing.B) {
 	regions := []string{"us-east", "eu-west"}
 
 	var orchestrated, direct []time.Duration
+	type ran struct {
+		id, runID  string
+		begin, end time.Time
+	}
+	var runs []ran
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		from, to := regions[i%2], regions[(i+1)%2]
@@ -50,6 +59,7 @@ func BenchmarkFailoverToKong(b *testing.B) {
 			if st.Name == "reroute" {
 				// Kong reached 100% when the reroute step ended (same machine, same clock).
 				orchestrated = append(orchestrated, st.Ended.Sub(begin))
+				runs = append(runs, ran{run.GetID(), run.GetRunID(), begin, st.Ended})
 			}
 		}
 		// The same calls straight from Go: there and back, so the next iteration starts where the workflow left it.
@@ -69,6 +79,43 @@ func BenchmarkFailoverToKong(b *testing.B) {
 	b.ReportMetric(float64(d50.Microseconds())/1000, "direct-p50-ms")
 	b.ReportMetric(float64(d99.Microseconds())/1000, "direct-p99-ms")
 	b.ReportMetric(float64(o99)/float64(d99), "p99-ratio")
+
+	var tls []timeline
+	for _, r := range runs {
+		h, err := history(s.TemporalClient, r.id, r.runID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tls = append(tls, timelineOf(h, r.begin, r.end))
+	}
+	reportTimelines(b, tls)
+}
+
+// reportTimelines reports the mean of each span per failover and logs the median run's timeline.
+func reportTimelines(b *testing.B, tls []timeline) {
+	var sum timeline
+	for _, tl := range tls {
+		sum.Start += tl.Start
+		sum.TaskWait += tl.TaskWait
+		sum.TaskRun += tl.TaskRun
+		sum.Awaiting += tl.Awaiting
+		sum.WorkflowTasks += tl.WorkflowTasks
+		sum.Activities += tl.Activities
+		sum.LocalActivities += tl.LocalActivities
+	}
+	n := float64(len(tls))
+	mean := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
+	b.ReportMetric(mean(sum.Start), "start-ms")
+	b.ReportMetric(mean(sum.TaskWait), "wft-wait-ms")
+	b.ReportMetric(mean(sum.TaskRun), "wft-run-ms")
+	b.ReportMetric(mean(sum.Awaiting), "awaiting-ms")
+	b.ReportMetric(float64(sum.WorkflowTasks)/n, "wfts")
+	b.ReportMetric(float64(sum.Activities)/n, "acts")
+	b.ReportMetric(float64(sum.LocalActivities)/n, "local-acts")
+	sorted := slices.Clone(tls)
+	slices.SortFunc(sorted, func(x, y timeline) int { return cmp.Compare(x.Total, y.Total) })
+	med := sorted[len(sorted)/2]
+	b.Logf("median run: %s\n%s", med, strings.Join(med.Lines, "\n"))
 }
 
 // directFailover makes the workflow's activity calls up to Kong 100% directly, without Temporal.

@@ -57,11 +57,13 @@ func withoutPrometheus(checks []plan.Check) []plan.Check {
 	return out
 }
 
+// startWorker runs a failover worker with a Temporal client, as the worker binary does: its failovers pause their
+// service's drill schedules.
 func startWorker(t testing.TB, s *stack.Stack) worker.Worker {
 	t.Helper()
 	w := worker.New(s.TemporalClient, workflows.TaskQueue, workflows.WorkerOptions(""))
 	workflows.Register(w, &activities.Activities{Etcd: s.EtcdClient, Kong: s.KongClient, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Logger: slog.New(slog.DiscardHandler)}, workflows.Trust{})
+		Logger: slog.New(slog.DiscardHandler), Temporal: s.TemporalClient}, workflows.Trust{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
