@@ -5,10 +5,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 )
 
 // A per-service alert that arrives before its region's evacuation (RegionDown fired a moment before
@@ -135,5 +139,47 @@ func wantNoHold(t *testing.T, fx *fixture, resp Response, action string) {
 	}
 	if len(fx.holds) != 0 {
 		t.Fatalf("held %v, want no hold", fx.holds)
+	}
+}
+
+// DefaultSettle's reasoning holds for the shipped Prometheus and Alertmanager configuration: the window covers one
+// evaluation of lag (the scrape interval, rounded up to evaluations), group_wait and 2 s for the evacuation's
+// start, and the request it holds (arriving at least group_wait after the alert began) ends at least 3 s before
+// Alertmanager gives up on the notification (max(group_interval, 10s)). Changing either file without the window
+// fails here.
+func TestDefaultSettleFitsTheShippedRulesAndAlertmanager(t *testing.T) {
+	var prom struct {
+		Global struct {
+			Scrape     model.Duration `yaml:"scrape_interval"`
+			Evaluation model.Duration `yaml:"evaluation_interval"`
+		} `yaml:"global"`
+	}
+	var am struct {
+		Route struct {
+			GroupWait     model.Duration `yaml:"group_wait"`
+			GroupInterval model.Duration `yaml:"group_interval"`
+		} `yaml:"route"`
+	}
+	for path, v := range map[string]any{"../deploy/prometheus/prometheus.yml": &prom, "../deploy/alertmanager/alertmanager.yml": &am} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	scrape, eval := time.Duration(prom.Global.Scrape), time.Duration(prom.Global.Evaluation)
+	wait, interval := time.Duration(am.Route.GroupWait), time.Duration(am.Route.GroupInterval)
+	if scrape <= 0 || eval <= 0 || wait <= 0 || interval <= 0 {
+		t.Fatalf("read scrape %v, evaluation %v, group_wait %v, group_interval %v: want all set", scrape, eval, wait, interval)
+	}
+	lag := (scrape + eval - 1) / eval * eval
+	if need := lag + wait + 2*time.Second; DefaultSettle < need {
+		t.Errorf("DefaultSettle %v < %v: one lag of %v, group_wait %v and 2s for the evacuation's start", DefaultSettle, need, lag, wait)
+	}
+	budget := max(interval, 10*time.Second)
+	if held := DefaultSettle - wait; held > budget-3*time.Second {
+		t.Errorf("a request held %v: want at least 3s under Alertmanager's %v for the notification", held, budget)
 	}
 }
