@@ -134,7 +134,8 @@ func newEvacuationFixture(t *testing.T) *fixture {
 	}
 	fx := &fixture{fake: newFake(), metrics: NewMetrics(prometheus.NewRegistry()), now: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)}
 	fx.h, err = NewHandler(Options{Temporal: fx.fake, Router: router, Auth: Auth{Token: testToken}, Metrics: fx.metrics,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Now: func() time.Time { return fx.now }, Timeout: 2 * time.Second})
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Now: func() time.Time { return fx.now }, Sleep: fx.sleep,
+		Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

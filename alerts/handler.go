@@ -37,10 +37,16 @@ type Options struct {
 	// MaxBody bounds the request body; default DefaultMaxBody. Larger bodies get 413.
 	MaxBody int64
 	// Timeout bounds the Temporal calls of one request; default 10s. Past it the answer is 503 and Alertmanager
-	// retries.
+	// retries. A request held for the region's evacuation (Settle) gets the whole Timeout again after the hold.
 	Timeout time.Duration
+	// Settle is how long a firing per-service alert about a region with a region-wide route may be held for that
+	// region's evacuation, counted from when the alert began (settle.go); 0 takes DefaultSettle, negative holds
+	// nothing.
+	Settle time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// Sleep waits out a hold, returning early with ctx's error (tests); default a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Handler is the POST /webhooks/alertmanager endpoint. For every alert that matches a route it signals the
@@ -48,7 +54,8 @@ type Options struct {
 // when none runs (Signal-With-Start, so concurrent duplicates attach to one run), a resolved alert only reaches a
 // running one. An alert that matches a region-wide route (evacuation:) starts the evacuation of its region instead
 // (evacuate.go), or joins the running one, and while it runs a per-service alert for a service it still has to
-// move is answered covered (covered.go); a resolved one starts and stops nothing. Answers: 200 with what became of each alert, including those rejected one by one (a required label
+// move is answered covered (covered.go); a resolved one starts and stops nothing. A firing per-service alert
+// that may have come just before its region's evacuation is held in the request for it first (settle.go). Answers: 200 with what became of each alert, including those rejected one by one (a required label
 // or field missing: Alertmanager drops a notification answered 4xx, so one bad alert must not cost its group);
 // 400 (with the reason) for a notification that cannot be read as a whole (malformed JSON, another payload
 // version); 401 without valid credentials; 413 for an oversized body; 503 when Temporal does not answer or the
@@ -88,6 +95,12 @@ func NewHandler(o Options) (*Handler, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Settle == 0 {
+		o.Settle = DefaultSettle
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepCtx
 	}
 	return &Handler{o: o, started: map[string]string{}, scopes: map[string]*evacuationScope{}}, nil
 }
@@ -188,9 +201,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				res.Action, res.Reason = ActionIgnored, fmt.Sprintf("a resolved region-wide alert starts and stops nothing: "+
 					"a running evacuation of %s goes on (`starter abort %s` stops it)", t.From, res.WorkflowID)
 			case a.Status == Firing:
-				err = h.fire(ctx, res, *t, sig, trigger)
+				var held bool
+				held, err = h.settle(ctx, r.Context(), *t, sig, received)
+				if held {
+					// The Temporal calls after the hold get the whole Timeout.
+					heldCtx, cancelHeld := context.WithTimeout(r.Context(), h.o.Timeout)
+					defer cancelHeld()
+					ctx = heldCtx
+				}
+				if err == nil {
+					err = h.fire(ctx, res, *t, sig, trigger)
+				}
 			default:
 				err = h.resolve(ctx, res, *t, sig)
+			}
+			if errors.Is(err, errHoldCut) {
+				h.o.Logger.Warn("webhook: the request ended during the hold; answering 503 so Alertmanager retries",
+					"alertname", res.Alertname, "fingerprint", res.Fingerprint, "workflow", res.WorkflowID, "err", err)
+				h.fail(w, OutcomeUnavailable, http.StatusServiceUnavailable, err.Error()+": retry")
+				return
 			}
 			if err != nil {
 				// Alerts before this one were delivered; on the retry they arrive again and attach as repeats.

@@ -221,6 +221,20 @@ type fixture struct {
 	fake    *fakeTemporal
 	metrics *Metrics
 	now     time.Time
+	// holds records the handler's holds (Options.Sleep); duringHold, when set, runs inside each.
+	holds      []time.Duration
+	duringHold func()
+}
+
+// sleep is the handler's Options.Sleep: it records the hold, moves the fixture's clock past it and runs
+// duringHold, without waiting.
+func (fx *fixture) sleep(ctx context.Context, d time.Duration) error {
+	fx.holds = append(fx.holds, d)
+	fx.now = fx.now.Add(d)
+	if fx.duringHold != nil {
+		fx.duringHold()
+	}
+	return ctx.Err()
 }
 
 func newFixture(t *testing.T, tc Temporal) *fixture {
@@ -237,7 +251,7 @@ func newFixture(t *testing.T, tc Temporal) *fixture {
 	}
 	fx.h, err = NewHandler(Options{Temporal: tc, Router: router, Auth: Auth{Token: testToken, User: "am", Password: "pw"},
 		Metrics: fx.metrics, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Now: func() time.Time { return fx.now },
-		Timeout: 2 * time.Second})
+		Sleep: fx.sleep, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,10 @@ type serveConfig struct {
 	// load from watchSettle (flag or env WATCH_SETTLE).
 	WatchSettle time.Duration
 	watchSettle string
+	// AlertSettle is how long a per-service alert may be held for its region's evacuation (alerts.Options.Settle),
+	// parsed by load from alertSettle (flag or env ALERT_SETTLE).
+	AlertSettle time.Duration
+	alertSettle string
 }
 
 func (sc *serveConfig) bind(fs *pflag.FlagSet) {
@@ -68,6 +72,11 @@ func (sc *serveConfig) bind(fs *pflag.FlagSet) {
 		"confirmed down waits for the rest of the region before its own failover starts; if the whole region is down by "+
 		"then, only the evacuation starts (0: half the detection time of the region's plans, failures × interval, at least "+
 		"two intervals; negative: never wait; env WATCH_SETTLE)")
+	fs.StringVar(&sc.alertSettle, "alert-settle", endpoints.EnvOr("ALERT_SETTLE", "0"), "in a region the routes file evacuates, "+
+		"how long after it began a firing per-service alert is held (the webhook answers at the end) for the region's "+
+		"evacuation, when neither that nor the service's failover runs yet; if the evacuation starts by then, the alert "+
+		"is covered by it (0: "+alerts.DefaultSettle.String()+", for the shipped 5s scrape interval; keep it well under "+
+		"Alertmanager's notification timeout, max(group_interval, 10s); negative: never hold; env ALERT_SETTLE)")
 	host, _ := os.Hostname()
 	fs.StringVar(&sc.WatcherID, "watcher-id", endpoints.EnvOr("WATCHER_ID", host), "this replica's name among the watchers, "+
 		"unique per replica (env WATCHER_ID; default the hostname)")
@@ -79,11 +88,12 @@ func (sc *serveConfig) load() error {
 	if _, _, err := net.SplitHostPort(sc.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: give host:port or :port, e.g. :8080", sc.Listen))
 	}
-	if d, err := time.ParseDuration(sc.watchSettle); err != nil {
-		errs = append(errs, fmt.Errorf("--watch-settle (env WATCH_SETTLE) %q: give a duration such as 600ms, 0 for the default "+
-			"or -1s to never wait", sc.watchSettle))
-	} else {
-		sc.WatchSettle = d
+	var err error
+	if sc.WatchSettle, err = settleWindow("--watch-settle (env WATCH_SETTLE)", sc.watchSettle, "600ms"); err != nil {
+		errs = append(errs, err)
+	}
+	if sc.AlertSettle, err = settleWindow("--alert-settle (env ALERT_SETTLE)", sc.alertSettle, "8s"); err != nil {
+		errs = append(errs, err)
 	}
 	if sc.RoutesFile == "" {
 		errs = append(errs, errors.New("--routes (env ROUTES_FILE) is required: the alert routes file, see deploy/alerts/routes.yaml"))
@@ -124,6 +134,15 @@ func (sc *serveConfig) load() error {
 			"env WEBHOOK_TOKEN, or --webhook-basic-auth-file (env WEBHOOK_BASIC_AUTH_FILE); unauthenticated webhooks are refused"))
 	}
 	return errors.Join(errs...)
+}
+
+// settleWindow parses a settle window's value; the error names the flag and the fix.
+func settleWindow(flag, value, example string) (time.Duration, error) {
+	d, err := time.ParseDuration(value)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: give a duration such as %s, 0 for the default or -1s to never wait", flag, value, example)
+	}
+	return d, nil
 }
 
 func (c *cli) serveCmd() *cobra.Command {
@@ -170,7 +189,7 @@ SLACK_APPROVER_GROUPS).`,
 			reg.MustRegister(observe.NewInFlightCollector(tc, logger)) // failovers running now, read from Temporal
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			hook, err := alerts.NewHandler(alerts.Options{Temporal: tc, Router: router, Auth: sc.auth,
-				Metrics: alerts.NewMetrics(reg), Logger: logger})
+				Metrics: alerts.NewMetrics(reg), Logger: logger, Settle: sc.AlertSettle})
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,8 @@ import (
 
 // clearServeEnv keeps the developer's environment out of the flag defaults.
 func clearServeEnv(t *testing.T) {
-	for _, env := range []string{"LISTEN_ADDR", "ROUTES_FILE", "WEBHOOK_TOKEN_FILE", "WEBHOOK_TOKEN", "WEBHOOK_BASIC_AUTH_FILE"} {
+	for _, env := range []string{"LISTEN_ADDR", "ROUTES_FILE", "WEBHOOK_TOKEN_FILE", "WEBHOOK_TOKEN", "WEBHOOK_BASIC_AUTH_FILE",
+		"WATCH_SETTLE", "ALERT_SETTLE"} {
 		t.Setenv(env, "")
 	}
 }
@@ -88,6 +89,8 @@ func TestServeFlagsNameTheProblem(t *testing.T) {
 		{[]string{"serve", "--routes", routes, "--webhook-token-file", token, "--listen", "8080"}, []string{"--listen \"8080\""}},
 		{[]string{"serve", "--routes", routes, "--webhook-token-file", token, "--watch-settle", "600"},
 			[]string{"--watch-settle (env WATCH_SETTLE) \"600\"", "600ms"}},
+		{[]string{"serve", "--routes", routes, "--webhook-token-file", token, "--alert-settle", "8"},
+			[]string{"--alert-settle (env ALERT_SETTLE) \"8\"", "8s", "-1s to never wait"}},
 		{[]string{"serve", "--routes", filepath.Join(dir, "nope.yaml"), "--webhook-token-file", token}, []string{"--routes: read routes"}},
 		{[]string{"serve", "--routes", token, "--webhook-token-file", token}, []string{"--routes: routes", "decode"}},
 		{[]string{"serve", "--routes", both, "--webhook-token-file", token}, []string{"routes[0]: plan and evacuation are both set"}},
@@ -105,6 +108,14 @@ func TestServeFlagsNameTheProblem(t *testing.T) {
 				t.Errorf("%v: error %v, want it to mention %q", tc.args[1:], err, want)
 			}
 		}
+	}
+	t.Setenv("ALERT_SETTLE", "soon")
+	root := newRoot()
+	root.SetArgs([]string{"serve", "--routes", routes, "--webhook-token-file", token})
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), `--alert-settle (env ALERT_SETTLE) "soon"`) {
+		t.Errorf("env ALERT_SETTLE=soon: error %v, want it named", err)
 	}
 }
 

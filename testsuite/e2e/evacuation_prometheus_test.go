@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,9 +94,10 @@ func promSeries(prom *promstack.Stack, query string) int {
 // label, no service label) beside each service's own RegionDown; the real Alertmanager posts every group with its
 // bearer token to the front door over the routes file (region-wide route: evacuation-us-east; each service's
 // route: its failover). Exactly one evacuation-us-east runs, with the Prometheus alert as trigger and evidence,
-// and every service moves once: the evacuation joins the failover the service's alert started, or, if that one
-// had already finished by the evacuation's wave, its own run of failover-<service> ends not-needed, changing
-// nothing. Nothing about eu-west fires.
+// and every service moves once, as the evacuation's child in its wave: the front door holds each service's
+// RegionDown, which may arrive before RegionUnavailable, for the settle window (alerts.DefaultSettle), and answers it
+// covered by the evacuation that started meanwhile, so no failover-<service> starts beside it. Nothing about eu-west
+// fires.
 func TestRegionUnavailableThroughPrometheusEvacuatesOnce(t *testing.T) {
 	t0 := time.Now()
 	since := func() time.Duration { return time.Since(t0).Round(100 * time.Millisecond) }
@@ -147,14 +147,14 @@ func TestRegionUnavailableThroughPrometheusEvacuatesOnce(t *testing.T) {
 	}
 	t.Logf("%v: evacuation %s, counts %v, %.1fs after us-east went down", since(), res.Outcome, res.Counts,
 		time.Since(downAt).Seconds())
-	// A service's own failover that finished before the evacuation's wave reached it is not-needed there; one
-	// still running is joined and counted with its outcome. Either way it moved once (checkMoved).
-	if res.Outcome != workflows.Succeeded || res.Counts[workflows.Succeeded]+res.Counts[workflows.NotNeeded] != len(names) {
-		t.Fatalf("evacuation %+v, want every service succeeded or not-needed", res)
+	// Every service moved in the evacuation, by its own child failover: none was started beside it and joined.
+	if res.Outcome != workflows.Succeeded || res.Counts[workflows.Succeeded] != len(names) {
+		t.Fatalf("evacuation %+v, want every service succeeded in it", res)
 	}
 	for _, n := range names {
 		checkMoved(t, s, n)
 	}
+	ownedByEvacuation(t, s, id, names)
 
 	// The trigger and evidence are Prometheus's alert as Alertmanager grouped it: the region, no service.
 	req := evacuationInput(t, s, id, runID)
@@ -176,9 +176,7 @@ func TestRegionUnavailableThroughPrometheusEvacuatesOnce(t *testing.T) {
 		}
 	}
 
-	// Each service's failover: the run the alerts started, which the evacuation joined (succeeded, one run); or,
-	// when that run had already finished by the evacuation's wave, a second run the evacuation started, which
-	// found nothing to do (not-needed) and changed nothing (checkMoved above: one cutover).
+	// Each service's failover: the one run the evacuation started.
 	st, err := control.EvacuationStatus(ctx, s.TemporalClient, id, runID)
 	if err != nil {
 		t.Fatal(err)
@@ -186,23 +184,10 @@ func TestRegionUnavailableThroughPrometheusEvacuatesOnce(t *testing.T) {
 	failoverRun := map[string]string{} // service → the run that moved it
 	for _, sv := range st.Services {
 		t.Logf("evacuation: %s %s (run %s): %s", sv.Service, sv.Outcome, sv.RunID, sv.Reason)
-		fid := "failover-" + sv.Service
-		want := map[workflows.Outcome]int{workflows.Succeeded: 1, workflows.NotNeeded: 2}[sv.Outcome]
-		var runs []string
-		eventually(t, 10*time.Second, fid+" listed", func() bool { runs = runIDsOf(t, s, fid); return len(runs) >= want })
-		if len(runs) != want || !slices.Contains(runs, sv.RunID) {
-			t.Fatalf("%s %s in the evacuation (run %s); %s has runs %v", sv.Service, sv.Outcome, sv.RunID, fid, runs)
+		if runs := runIDsOf(t, s, "failover-"+sv.Service); sv.Outcome != workflows.Succeeded || len(runs) != 1 || runs[0] != sv.RunID {
+			t.Fatalf("%s %s in the evacuation (run %s); its failover has runs %v, want the one", sv.Service, sv.Outcome, sv.RunID, runs)
 		}
-		for _, r := range runs {
-			if r == sv.RunID && sv.Outcome == workflows.NotNeeded {
-				continue
-			}
-			var fr workflows.Result
-			if err := s.TemporalClient.GetWorkflow(ctx, fid, r).Get(ctx, &fr); err != nil || fr.Outcome != workflows.Succeeded {
-				t.Fatalf("%s run %s: %s %v, want the run that moved it succeeded", fid, r, fr.Outcome, err)
-			}
-			failoverRun[sv.Service] = r
-		}
+		failoverRun[sv.Service] = sv.RunID
 	}
 	if len(failoverRun) != len(names) {
 		t.Fatalf("the evacuation lists %v, want %v", failoverRun, names)
@@ -213,7 +198,17 @@ func TestRegionUnavailableThroughPrometheusEvacuatesOnce(t *testing.T) {
 	}
 
 	// What the front door answered Alertmanager: every region-wide post went to the one evacuation, every
-	// service's RegionDown to its one failover (started, joined, or already handled once it had closed).
+	// service's RegionDown was covered by it (held until it started), or, once its failover had closed, already
+	// handled; none started a failover.
+	eventually(t, 30*time.Second, "every service's RegionDown answered (after its hold)", func() bool {
+		seen := map[string]bool{}
+		for _, a := range door.answers() {
+			if a.Result.Alertname == "RegionDown" {
+				seen[a.Labels["service"]] = true
+			}
+		}
+		return len(seen) == len(names)
+	})
 	regionWide, perService := 0, map[string]int{}
 	for _, a := range door.answers() {
 		r := a.Result
@@ -230,9 +225,11 @@ func TestRegionUnavailableThroughPrometheusEvacuatesOnce(t *testing.T) {
 			}
 		case r.Alertname == "RegionDown" && failoverRun[svc] != "":
 			perService[svc]++
-			if r.Action == alerts.ActionIgnored && !strings.Contains(r.Reason, "already handled") ||
-				r.Action != alerts.ActionIgnored && r.RunID != failoverRun[svc] {
-				t.Fatalf("%s's RegionDown answered %+v, want its one failover %s", svc, r, failoverRun[svc])
+			covered := r.Action == alerts.ActionCovered && r.WorkflowID == id && r.RunID == runID
+			handled := r.Action == alerts.ActionIgnored && strings.Contains(r.Reason, "already handled")
+			joined := r.Action == alerts.ActionAttached && r.RunID == failoverRun[svc]
+			if !covered && !handled && !joined {
+				t.Fatalf("%s's RegionDown answered %+v, want covered by %s, or its one failover %s", svc, r, id, failoverRun[svc])
 			}
 		default:
 			t.Fatalf("unexpected alert %s %v answered %+v", r.Alertname, a.Labels, r)
