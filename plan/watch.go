@@ -14,11 +14,12 @@ type Watch struct {
 	Interval time.Duration `yaml:"interval" json:"interval"`
 	// Timeout bounds one probe; a slower answer counts as a failure (default: Interval).
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
-	// Failures is how many consecutive failed probes make the region down (default 6). Failures × Interval is the
-	// shortest outage that starts a failover: with the defaults, a blip under 1.2 s never does.
+	// Failures sets the blip tolerance (default 6): the region is down once consecutive failed probes were sent
+	// over (Failures-1) × Interval, at least Failures of them (see Tolerance, FailuresNeeded). An outage no longer
+	// than that never starts a failover: with the defaults, a 1 s blip never does, however its probes bunch up.
 	Failures int `yaml:"failures" json:"failures"`
-	// Window bounds the time from the first to the last of those failures (default 3s): failures spread wider (a
-	// watcher that stalled) do not count as one outage.
+	// Window bounds the failures that count (default 3s): only those sent within Window of the latest, so failures
+	// spread wider (a watcher that stalled) do not count as one outage.
 	Window time.Duration `yaml:"window" json:"window"`
 	// Recoveries is how many consecutive successful probes make a down region up again (default 3).
 	Recoveries int `yaml:"recoveries" json:"recoveries"`
