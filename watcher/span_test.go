@@ -11,14 +11,14 @@ import (
 // ms is a time offset in milliseconds, for the send times the tests below write down.
 func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
 
-// sent feeds the state probe results by send time (offsets from t0): positive healthy, the rest failed.
+// sent is one probe result by its send time (an offset from t0).
 type sent struct {
 	at      time.Duration
 	healthy bool
 }
 
-func ok(at time.Duration) sent   { return sent{at, true} }
-func fail(at time.Duration) sent { return sent{at, false} }
+func okAt(at time.Duration) sent   { return sent{at, true} }
+func failAt(at time.Duration) sent { return sent{at, false} }
 
 // feed observes the results in order and returns the offset of the first down verdict (-1: none).
 func feed(s *regionState, t0 time.Time, results ...sent) time.Duration {
@@ -44,18 +44,18 @@ func TestBunchedProbesOfABlipAreNotAnOutage(t *testing.T) {
 	}{
 		// The blip is [0, 1000ms). The probe sent at -150 was answered after it began (a loaded region), the one
 		// sent at 150 is tick 0's, late because the probe before it was slow, and tick 200's follows at once.
-		{"1 s blip, bunched sends", []sent{ok(ms(-400)), fail(ms(-150)), fail(ms(150)), fail(ms(200)), fail(ms(400)),
-			fail(ms(600)), fail(ms(800)), ok(ms(1000)), ok(ms(1200))}},
+		{"1 s blip, bunched sends", []sent{okAt(ms(-400)), failAt(ms(-150)), failAt(ms(150)), failAt(ms(200)), failAt(ms(400)),
+			failAt(ms(600)), failAt(ms(800)), okAt(ms(1000)), okAt(ms(1200))}},
 		// Seven results within the blip, two pairs of them bunched (a slow probe, then its pending tick at once).
-		{"1 s blip, seven failures", []sent{ok(ms(-200)), fail(ms(0)), fail(ms(190)), fail(ms(200)), fail(ms(400)),
-			fail(ms(590)), fail(ms(600)), fail(ms(800)), ok(ms(1000))}},
+		{"1 s blip, seven failures", []sent{okAt(ms(-200)), failAt(ms(0)), failAt(ms(190)), failAt(ms(200)), failAt(ms(400)),
+			failAt(ms(590)), failAt(ms(600)), failAt(ms(800)), okAt(ms(1000))}},
 		// A healthy region on a loaded machine: probes time out in a bunch for 0.6 s, then answer again.
-		{"slow probes in a bunch", []sent{ok(ms(0)), fail(ms(200)), fail(ms(450)), fail(ms(460)), fail(ms(600)),
-			fail(ms(700)), fail(ms(800)), ok(ms(1000)), ok(ms(1200))}},
+		{"slow probes in a bunch", []sent{okAt(ms(0)), failAt(ms(200)), failAt(ms(450)), failAt(ms(460)), failAt(ms(600)),
+			failAt(ms(700)), failAt(ms(800)), okAt(ms(1000)), okAt(ms(1200))}},
 		// One probe that hung for 1.4 s (far past its timeout on a stalled machine), then a good answer.
-		{"one slow probe", []sent{ok(ms(0)), ok(ms(200)), fail(ms(400)), ok(ms(1800)), ok(ms(2000))}},
+		{"one slow probe", []sent{okAt(ms(0)), okAt(ms(200)), failAt(ms(400)), okAt(ms(1800)), okAt(ms(2000))}},
 		// A single timeout: the next probe goes out at once (its tick is pending) and answers.
-		{"one timeout", []sent{ok(ms(0)), ok(ms(200)), fail(ms(400)), ok(ms(610)), ok(ms(800))}},
+		{"one timeout", []sent{okAt(ms(0)), okAt(ms(200)), failAt(ms(400)), okAt(ms(610)), okAt(ms(800))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,22 +78,24 @@ func TestRealOutageIsDownWhenItsFailuresSpanTheTolerance(t *testing.T) {
 	for _, lag := range []struct{ first, last time.Duration }{{0, 0}, {ms(0.8), ms(0.05)}, {ms(0.05), ms(3)}} {
 		t.Run(fmt.Sprintf("lags %s %s", lag.first, lag.last), func(t *testing.T) {
 			s := newRegionState(w, t0)
-			results := []sent{ok(0), fail(ms(200) + lag.first)}
+			results := []sent{okAt(0), failAt(ms(200) + lag.first)}
 			for k := 2; k <= 5; k++ {
-				results = append(results, fail(time.Duration(k)*ms(200)+ms(0.4)))
+				results = append(results, failAt(time.Duration(k)*ms(200)+ms(0.4)))
 			}
-			results = append(results, fail(ms(1200)+lag.last), fail(ms(1400)))
+			results = append(results, failAt(ms(1200)+lag.last), failAt(ms(1400)))
 			if at := feed(s, t0, results...); at != ms(1200)+lag.last {
 				t.Fatalf("down at %s, want at the sixth failure (1.2 s)", at)
 			}
 			if !s.shouldFailOver() || !s.downSince.Equal(t0.Add(ms(200)+lag.first)) {
-				t.Fatalf("fail over %t, down since %s: want a failover from the first failed send", s.shouldFailOver(), s.downSince.Sub(t0))
+				t.Fatalf("fail over %t, down since %s: want a failover from the first failed send",
+					s.shouldFailOver(), s.downSince.Sub(t0))
 			}
 		})
 	}
 	// A hung region: every probe times out (200 ms), and each next one goes out on its pending tick.
 	s := newRegionState(w, t0)
-	at := feed(s, t0, ok(0), fail(ms(200)), fail(ms(400.3)), fail(ms(600.5)), fail(ms(800.6)), fail(ms(1000.8)), fail(ms(1200.9)))
+	at := feed(s, t0, okAt(0), failAt(ms(200)), failAt(ms(400.3)), failAt(ms(600.5)), failAt(ms(800.6)),
+		failAt(ms(1000.8)), failAt(ms(1200.9)))
 	if at != ms(1200.9) {
 		t.Fatalf("hung region down at %s, want at the sixth timeout", at)
 	}
@@ -110,16 +112,18 @@ func TestTimeoutLongerThanTheIntervalNeedsFewerProbes(t *testing.T) {
 		t.Fatalf("failures needed with a 600ms timeout: %d, want 3", n)
 	}
 	s := newRegionState(w, t0)
-	if at := feed(s, t0, ok(0), fail(ms(200)), fail(ms(800)), fail(ms(1400)), fail(ms(2000))); at != ms(1400) {
+	if at := feed(s, t0, okAt(0), failAt(ms(200)), failAt(ms(800)), failAt(ms(1400)), failAt(ms(2000))); at != ms(1400) {
 		t.Fatalf("hung region down at %s, want at the third timeout (1.4 s)", at)
 	}
 	s = newRegionState(w, t0)
-	if at := feed(s, t0, ok(0), fail(ms(200)), ok(ms(800)), fail(ms(1000)), ok(ms(1600))); at >= 0 {
+	if at := feed(s, t0, okAt(0), failAt(ms(200)), okAt(ms(800)), failAt(ms(1000)), okAt(ms(1600))); at >= 0 {
 		t.Fatalf("down at %s after single slow probes", at)
 	}
 	// Fast failures (503s) with that timeout still need a whole second of them.
 	s = newRegionState(w, t0)
-	if at := feed(s, t0, ok(0), fail(ms(200)), fail(ms(400)), fail(ms(600)), fail(ms(800)), fail(ms(1000)), fail(ms(1200))); at != ms(1200) {
+	at := feed(s, t0, okAt(0), failAt(ms(200)), failAt(ms(400)), failAt(ms(600)), failAt(ms(800)), failAt(ms(1000)),
+		failAt(ms(1200)))
+	if at != ms(1200) {
 		t.Fatalf("503s down at %s, want at 1.2 s (1 s of failed sends)", at)
 	}
 }
@@ -149,8 +153,8 @@ func simulate(s *regionState, t0 time.Time, w plan.Watch, until time.Duration, l
 	return downAt
 }
 
-// loaded is a machine at load 40: sends lag their ticks by up to 120 ms, answers take up to 190 ms (slow, not
-// yet timed out), in a fixed pattern so the test is deterministic.
+// loadedLag and loadedProbe are a machine at load 40: sends lag their ticks by up to 120 ms, answers take up to
+// 190 ms (slow, not yet timed out), in a fixed pattern so the tests are deterministic.
 func loadedLag(n int) time.Duration { return ms(float64((n * 37) % 120)) }
 
 func loadedProbe(outageFrom, outageTo time.Duration) func(time.Duration) (time.Duration, bool) {
