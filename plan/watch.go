@@ -79,7 +79,7 @@ func (w Watch) FailuresNeeded() int {
 	return min(w.Failures, 1+int((w.Tolerance()+step-1)/step))
 }
 
-// MaxWatchFailures caps watch.failures: the state of one region keeps that many probe results.
+// MaxWatchFailures caps watch.failures (a region's state keeps the send times of the run of failures that counts).
 const MaxWatchFailures = 100
 
 func (w *Watch) setDefaults() {
