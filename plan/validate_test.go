@@ -284,6 +284,8 @@ func TestValidateWatchAndGRPCHealth(t *testing.T) {
 		{"zero failures", watch(func(w *Watch) { w.Failures = 0 }), []string{"watch.failures: is 0"}},
 		{"window too short", watch(func(w *Watch) { w.Window = 500 * time.Millisecond }),
 			[]string{"watch.window: 500ms is shorter than 6 failures 200ms apart"}},
+		{"window too short for the timeout", watch(func(w *Watch) { w.Timeout = 4 * time.Second }),
+			[]string{"watch.window: 3s is shorter than 2 probes one watch.timeout (4s) apart"}},
 		{"zero interval", watch(func(w *Watch) { w.Interval = 0 }), []string{"watch.interval: is 0s"}},
 		{"flap limit 1", watch(func(w *Watch) { w.FlapLimit = 1 }), []string{"watch.flapLimit: is 1"}},
 		{"bad require", watch(func(w *Watch) { w.Quorum.Require = "most" }), []string{`watch.quorum.require: "most"`}},

@@ -6,7 +6,7 @@ import (
 )
 
 // Watch configures the front door's region watcher for this service (package watcher): it probes every region
-// directly, declares a region down after Failures consecutive failed probes within Window, and starts the
+// directly, declares a region down once consecutive failed probes were sent over Tolerance, and starts the
 // failover away from it only when the Quorum agrees. Without a `watch:` section the watcher leaves the service to
 // alerts.
 type Watch struct {
@@ -14,11 +14,12 @@ type Watch struct {
 	Interval time.Duration `yaml:"interval" json:"interval"`
 	// Timeout bounds one probe; a slower answer counts as a failure (default: Interval).
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
-	// Failures is how many consecutive failed probes make the region down (default 6). Failures × Interval is the
-	// shortest outage that starts a failover: with the defaults, a blip under 1.2 s never does.
+	// Failures sets the blip tolerance (default 6): the region is down once consecutive failed probes were sent
+	// over (Failures-1) × Interval, at least Failures of them (see Tolerance, FailuresNeeded). An outage no longer
+	// than that never starts a failover: with the defaults, a 1 s blip never does, however its probes bunch up.
 	Failures int `yaml:"failures" json:"failures"`
-	// Window bounds the time from the first to the last of those failures (default 3s): failures spread wider (a
-	// watcher that stalled) do not count as one outage.
+	// Window bounds the failures that count (default 3s): only those sent within Window of the latest, so failures
+	// spread wider (a watcher that stalled) do not count as one outage.
 	Window time.Duration `yaml:"window" json:"window"`
 	// Recoveries is how many consecutive successful probes make a down region up again (default 3).
 	Recoveries int `yaml:"recoveries" json:"recoveries"`
@@ -62,7 +63,23 @@ type GRPCHealth struct {
 	CAPEM string `yaml:"-" json:"caPEM,omitempty"`
 }
 
-// MaxWatchFailures caps watch.failures: the state of one region keeps that many probe results.
+// Tolerance is the blip tolerance, (Failures-1) × Interval: a run of consecutive failed probes whose sends span
+// less than this (from the first failed send to the latest) is a blip, however many results it holds.
+func (w Watch) Tolerance() time.Duration { return time.Duration(w.Failures-1) * w.Interval }
+
+// FailuresNeeded is how many failed probes that run must hold besides its span: Failures, or fewer when Timeout is
+// longer than Interval. The watcher probes a region serially, so a region that stops answering gets one probe per
+// Timeout and only 1 + ⌈Tolerance / Timeout⌉ of them fit in the tolerance; requiring Failures of them would stretch
+// detection to Failures × Timeout.
+func (w Watch) FailuresNeeded() int {
+	step := max(w.Interval, w.Timeout)
+	if step <= 0 {
+		return w.Failures
+	}
+	return min(w.Failures, 1+int((w.Tolerance()+step-1)/step))
+}
+
+// MaxWatchFailures caps watch.failures (a region's state keeps the send times of the run of failures that counts).
 const MaxWatchFailures = 100
 
 func (w *Watch) setDefaults() {
@@ -101,6 +118,10 @@ func (p Plan) validateWatch(v *problems) {
 	if w.Interval > 0 && w.Failures > 0 && w.Window < time.Duration(w.Failures-1)*w.Interval {
 		v.add("watch.window", "%s is shorter than %d failures %s apart: the failures could never fit; use at least %s",
 			w.Window, w.Failures, w.Interval, time.Duration(w.Failures)*w.Interval)
+	}
+	if hung := time.Duration(w.FailuresNeeded()-1) * w.Timeout; w.Timeout > w.Interval && w.Failures > 0 && w.Window < hung {
+		v.add("watch.window", "%s is shorter than %d probes one watch.timeout (%s) apart: a region that stops answering "+
+			"could never be down; use at least %s, or a shorter timeout", w.Window, w.FailuresNeeded(), w.Timeout, hung)
 	}
 	if w.FlapWindow > 0 && w.FlapWindow < w.Window {
 		v.add("watch.flapWindow", "%s is shorter than watch.window %s: use at least the window, e.g. 1m", w.FlapWindow, w.Window)

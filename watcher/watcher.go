@@ -196,7 +196,9 @@ func (w *Watcher) Watching() bool { return len(w.regions) > 0 }
 type probeResult struct {
 	i   int
 	res probe.Result
-	at  time.Time
+	// sent is when the probe went out: the verdict is judged by send times (state.go), which a slow answer or a
+	// busy loop does not move.
+	sent time.Time
 }
 
 type outcome struct {
@@ -232,17 +234,21 @@ func (w *Watcher) Run(ctx context.Context) {
 	}
 }
 
+// probeLoop probes region i every interval, one probe at a time: a probe that overruns its tick (a timeout longer
+// than the interval, or a loaded machine) delays the next send, which then goes out at once on the pending tick.
+// Each result carries its send time, which is what the verdict is judged by.
 func (w *Watcher) probeLoop(ctx context.Context, i int, results chan<- probeResult) {
 	rw := w.regions[i]
 	wt := rw.plan.Watch
 	tick := time.NewTicker(wt.Interval)
 	defer tick.Stop()
 	for {
+		sent := time.Now()
 		res := w.o.Prober.Check(ctx, rw.probe, wt.Timeout)
 		select {
 		case <-ctx.Done():
 			return
-		case results <- probeResult{i: i, res: res, at: time.Now()}:
+		case results <- probeResult{i: i, res: res, sent: sent}:
 		}
 		select {
 		case <-ctx.Done():
@@ -265,7 +271,7 @@ func (w *Watcher) onProbe(ctx context.Context, r probeResult, outcomes chan<- ou
 	m.Probes.WithLabelValues(rw.plan.Service, rw.region, result).Inc()
 	rw.lastDetail = r.res.Detail
 	before := rw.st.verdict
-	if rw.st.observe(r.res.Healthy, r.at) {
+	if rw.st.observe(r.res.Healthy, r.sent) {
 		w.verdictChanged(ctx, rw, before)
 	}
 	w.checkPartition()

@@ -172,6 +172,11 @@ type flapResult struct {
 	Outages         int  `json:"outages"`
 	Flapping        bool `json:"flapping_reported"`
 	FailoverStarted bool `json:"failover_started"`
+	// DownOutages counts the outages a watcher held us-east down for: once the region is flapping nothing starts
+	// anyway, so this, not FailoverStarted, says whether every blip stayed within the tolerance.
+	DownOutages int `json:"down_outages"`
+	// LongestOutageSeconds bounds the longest outage from above: from sending the fault to the answer that ended it.
+	LongestOutageSeconds float64 `json:"longest_outage_seconds"`
 }
 
 // flapDrill fails us-east for outage every period, for total; nothing may start, and the watchers report it
@@ -184,20 +189,34 @@ func (d *drillStack) flapDrill(ctx context.Context, outage, period, total time.D
 			return slices.ContainsFunc(w.Health().Regions, func(r watcher.RegionStatus) bool { return r.Flapping })
 		})
 	}
+	down := func() bool {
+		return slices.ContainsFunc(d.ws.list, func(w *watcher.Watcher) bool {
+			return slices.ContainsFunc(w.Health().Regions, func(r watcher.RegionStatus) bool {
+				return r.Region == "us-east" && r.Verdict == watcher.Down
+			})
+		})
+	}
 	for start := time.Now(); time.Since(start) < total; res.Outages++ {
 		next := start.Add(time.Duration(res.Outages+1) * period)
+		began := time.Now()
 		if err := region.InjectFault(us.URL(), `{"status":503}`); err != nil {
 			return res, err
 		}
-		if err := sleepCtx(ctx, outage); err != nil { // the drill's fault shape
+		sawDown, err := watchWhile(ctx, time.Now().Add(outage), down) // the drill's fault shape
+		if err != nil {
 			return res, err
 		}
 		if err := region.InjectFault(us.URL(), `{"status":0}`); err != nil {
 			return res, err
 		}
+		res.LongestOutageSeconds = max(res.LongestOutageSeconds, time.Since(began).Seconds())
 		res.Flapping = res.Flapping || flapping()
-		if err := sleepCtx(ctx, time.Until(next)); err != nil {
+		downAfter, err := watchWhile(ctx, next, down) // a down verdict outlasts the outage by watch.recoveries probes
+		if err != nil {
 			return res, err
+		}
+		if sawDown || downAfter {
+			res.DownOutages++
 		}
 		res.Flapping = res.Flapping || flapping()
 	}
@@ -209,6 +228,21 @@ func (d *drillStack) flapDrill(ctx context.Context, outage, period, total time.D
 	return res, d.waitWatchers(ctx, "the outages to age out", func(h watcher.Health) bool {
 		return !slices.ContainsFunc(h.Regions, func(r watcher.RegionStatus) bool { return r.RecentOutages > 0 || r.Verdict != watcher.Up })
 	})
+}
+
+// watchWhile waits until `until`, checking cond every 20 ms; it reports whether cond ever held.
+func watchWhile(ctx context.Context, until time.Time, cond func() bool) (bool, error) {
+	held := false
+	for {
+		held = held || cond()
+		left := time.Until(until)
+		if left <= 0 {
+			return held, nil
+		}
+		if err := sleepCtx(ctx, min(left, 20*time.Millisecond)); err != nil {
+			return held, err
+		}
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -355,8 +389,8 @@ func partitionAndFlap(ctx context.Context, logger *slog.Logger, rep *drillReport
 		return fmt.Errorf("flap drill: %w", err)
 	}
 	rep.Flap = &f
-	fmt.Printf("flap drill: %d outages of %s every %s, flapping reported: %t, failover started: %t\n",
-		f.Outages, outage, period, f.Flapping, f.FailoverStarted)
+	fmt.Printf("flap drill: %d outages of %s every %s (longest at most %.3fs), flapping reported: %t, failover started: %t, "+
+		"outages a watcher held down: %d\n", f.Outages, outage, period, f.LongestOutageSeconds, f.Flapping, f.FailoverStarted, f.DownOutages)
 	return nil
 }
 
