@@ -301,7 +301,7 @@ func (w *Watcher) onProbe(ctx context.Context, r probeResult, outcomes chan<- ou
 			w.launch(ctx, r.i, outcomes, w.failOver)
 		case !rw.confirmed:
 			w.launch(ctx, r.i, outcomes, w.confirm)
-		case w.release(rw, r.at):
+		case w.release(rw, time.Now()):
 			w.launch(ctx, r.i, outcomes, w.failOver)
 		}
 	}
