@@ -51,7 +51,7 @@ func TestAlertmanagerToFailoverEndToEnd(t *testing.T) {
 	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		t.Fatal(err)
 	}
-	run, err := awaitFailover(ctx, s, "failover-payments")
+	run, err := awaitFailover(ctx, s, "failover-payments", func() string { return alertPathState(s, door) })
 	if err != nil {
 		t.Fatal(err)
 	}
