@@ -203,7 +203,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return nil, err
 	}
-	run, err := awaitFailover(ctx, s, workflows.WorkflowID(p.Service), func() string { return alertPathState(s, door) })
+	run, err := awaitFailover(ctx, s, workflows.WorkflowID(p.Service), alertWait, func() string { return alertPathState(s, door) })
 	if err != nil {
 		return nil, err
 	}
@@ -325,10 +325,10 @@ func demoRoutes(p plan.Plan) (*alerts.Router, error) {
 	return r, nil
 }
 
-// awaitFailover waits until the alert has started the service's failover and returns its run. Past alertWait it
-// fails with state(): where the alert stands (alertPathState) or the watchers' verdicts.
-func awaitFailover(ctx context.Context, s *stack.Stack, id string, state func() string) (client.WorkflowRun, error) {
-	deadline := time.Now().Add(alertWait)
+// awaitFailover waits until the alert has started the service's failover and returns its run. Past limit it fails
+// with state(): where the alert stands (alertPathState) or the watchers' verdicts.
+func awaitFailover(ctx context.Context, s *stack.Stack, id string, limit time.Duration, state func() string) (client.WorkflowRun, error) {
+	deadline := time.Now().Add(limit)
 	for {
 		desc, err := s.TemporalClient.DescribeWorkflow(ctx, id, "")
 		if err == nil {
@@ -339,7 +339,7 @@ func awaitFailover(ctx context.Context, s *stack.Stack, id string, state func() 
 			return nil, fmt.Errorf("describe %s: %w", id, err)
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w: no failover %s started within %s of the fault (%s)", errTimedOut, id, alertWait, state())
+			return nil, fmt.Errorf("%w: no failover %s started within %s of the fault (%s)", errTimedOut, id, limit, state())
 		}
 		select {
 		case <-ctx.Done():

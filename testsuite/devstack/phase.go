@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -40,8 +42,22 @@ func within(ctx context.Context, limit time.Duration, what string, fn func(conte
 		if err := pctx.Err(); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w after %s waiting for %s", errTimedOut, limit, what)
+		return fmt.Errorf("%w after %s waiting for %s%s", errTimedOut, limit, what, dumpGoroutines())
 	}
+}
+
+// dumpGoroutines writes every goroutine's stack to a temp file, for the phase that did not return: the stuck call
+// is in it. It returns "; goroutines: <file>", or "" when the file cannot be written.
+func dumpGoroutines() string {
+	f, err := os.CreateTemp("", "devstack-goroutines-*.txt")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if err := pprof.Lookup("goroutine").WriteTo(f, 2); err != nil {
+		return ""
+	}
+	return "; goroutines: " + f.Name()
 }
 
 // stopWithin stops a stack (stop), giving up on it after stackStopWait with a warning: the figures are taken.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,16 @@ func TestWithinNamesWhatItWaitedFor(t *testing.T) {
 	if !errors.Is(err, errTimedOut) || !strings.Contains(err.Error(), "waiting for the alert to reach the webhook") {
 		t.Fatalf("stuck phase: %v, want a timeout naming what it waited for", err)
 	}
+	// The stuck call's stack is in the dump the message names.
+	_, path, ok := strings.Cut(err.Error(), "goroutines: ")
+	if !ok {
+		t.Fatalf("stuck phase: %v, want the goroutine dump's file", err)
+	}
+	dump, rerr := os.ReadFile(path)
+	os.Remove(path)
+	if rerr != nil || !strings.Contains(string(dump), "TestWithinNamesWhatItWaitedFor") {
+		t.Fatalf("goroutine dump %s: %v; want the stuck phase's stack in it", path, rerr)
+	}
 
 	want := errors.New("prometheus answered no series")
 	if err := within(t.Context(), time.Minute, "the scrapes", func(context.Context) error { return want }); !errors.Is(err, want) || errors.Is(err, errTimedOut) {
@@ -34,6 +45,9 @@ func TestWithinNamesWhatItWaitedFor(t *testing.T) {
 	})
 	if !errors.Is(err, errTimedOut) || !strings.Contains(err.Error(), "failover-payments to end") {
 		t.Fatalf("phase past its deadline: %v", err)
+	}
+	if _, path, ok := strings.Cut(err.Error(), "goroutines: "); ok {
+		os.Remove(path)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())

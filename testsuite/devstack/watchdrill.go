@@ -285,7 +285,7 @@ func (d *drillStack) faultDrill(ctx context.Context) (faultResult, error) {
 	if err := region.InjectFault(d.s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return res, err
 	}
-	run, err := awaitFailover(ctx, d.s, workflows.WorkflowID(d.plan.Service), d.verdicts)
+	run, err := awaitFailover(ctx, d.s, workflows.WorkflowID(d.plan.Service), alertWait, d.verdicts)
 	if err != nil {
 		return res, err
 	}
