@@ -200,7 +200,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 	}
 	fmt.Printf("\ninjecting an outage into us-east (every request answers 503); waiting for %s\n", waitingFor)
 	faultAt := time.Now()
-	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := injectFault(ctx, s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return nil, err
 	}
 	run, err := awaitFailover(ctx, s, workflows.WorkflowID(p.Service), alertWait, func() string { return alertPathState(s, door) })

@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"time"
+
+	"github.com/failover/failover/deploy/regiond/region"
 )
 
 // Phase limits: each bounded wait of a drill or demo run names what it waited for when its limit passes, so a stuck
@@ -68,4 +70,11 @@ func stopWithin(what string, stop func()) {
 	}); err != nil {
 		fmt.Printf("warning: %v; going on without it\n", err)
 	}
+}
+
+// injectFault posts a fault to a demo region (region.InjectFault has no timeout of its own), at most 30 s.
+func injectFault(ctx context.Context, regionURL, patch string) error {
+	return within(ctx, 30*time.Second, "the region at "+regionURL+" to take the fault "+patch, func(context.Context) error {
+		return region.InjectFault(regionURL, patch)
+	})
 }

@@ -282,7 +282,7 @@ func (d *drillStack) faultDrill(ctx context.Context) (faultResult, error) {
 	var res faultResult
 	traffic := startTraffic(ctx, d.s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
 	faultAt := time.Now()
-	if err := region.InjectFault(d.s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := injectFault(ctx, d.s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return res, err
 	}
 	run, err := awaitFailover(ctx, d.s, workflows.WorkflowID(d.plan.Service), alertWait, d.verdicts)
