@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -51,7 +52,7 @@ func TestAlertmanagerToFailoverEndToEnd(t *testing.T) {
 	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		t.Fatal(err)
 	}
-	run, err := awaitFailover(ctx, s, "failover-payments")
+	run, err := awaitFailover(ctx, s, "failover-payments", alertWait, func() string { return alertPathState(s, door) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,4 +117,42 @@ func postFiring(t *testing.T, url, token string, labels map[string]string) alert
 		t.Fatalf("webhook: %d %s", resp.StatusCode, text)
 	}
 	return out
+}
+
+// TestAlertWaitNamesTheStuckHop: when no failover starts, the wait for it ends at its limit and says where the alert
+// stands. Here the front door never comes up (it answers 503, as while it starts): Prometheus fires, Alertmanager
+// holds the alert and posts it, and the message shows all three hops, so the one that failed is plain.
+func TestAlertWaitNamesTheStuckHop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	door, err := startLoopbackDoor("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(door.close)
+	s, err := stack.Start(ctx, stack.Options{NoUI: true, Prometheus: true, WebhookURL: door.url + "/webhooks/alertmanager", WebhookToken: "t0ken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if err := waitForScrapes(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	traffic := startTraffic(ctx, s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
+	defer traffic.stop(time.Now(), "eu-west")
+	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+		t.Fatal(err)
+	}
+	// Past the rule's for: and Alertmanager's group_wait; the webhook's answers are retried meanwhile.
+	_, err = awaitFailover(ctx, s, "failover-payments", 20*time.Second, func() string { return alertPathState(s, door) })
+	if !errors.Is(err, errTimedOut) {
+		t.Fatalf("awaitFailover: %v, want a timeout", err)
+	}
+	for _, want := range []string{"no failover failover-payments started within 20s", "Prometheus: RegionHighErrorRatio{region=us-east} firing",
+		"Alertmanager: RegionHighErrorRatio{region=us-east} active", "HTTP 503 starting"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not say %q", err, want)
+		}
+	}
+	t.Log(err)
 }

@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -143,11 +141,18 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 		}
 		opts.Publishers, opts.Trust = sd.publishers(quiet), sd.trust()
 	}
-	s, err := stack.Start(ctx, opts)
-	if err != nil {
+	var s *stack.Stack
+	if err := within(ctx, stackStartWait, "the local stack to start (Temporal, etcd, the Kong stand-in, the regions, Prometheus, Alertmanager)",
+		func(ctx context.Context) (err error) {
+			s, err = stack.Start(ctx, opts)
+			return err
+		}); err != nil {
 		return nil, err
 	}
-	defer s.Stop()
+	defer stopWithin("local stack", s.Stop)
+	// The watchers (--watch) end with this run's stack, not with the command.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	p := s.Plan
 	if o.adjust != nil {
@@ -195,10 +200,10 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 	}
 	fmt.Printf("\ninjecting an outage into us-east (every request answers 503); waiting for %s\n", waitingFor)
 	faultAt := time.Now()
-	if err := region.InjectFault(s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := injectFault(ctx, s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return nil, err
 	}
-	run, err := awaitFailover(ctx, s, workflows.WorkflowID(p.Service))
+	run, err := awaitFailover(ctx, s, workflows.WorkflowID(p.Service), alertWait, func() string { return alertPathState(s, door) })
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +213,12 @@ func runDemo(ctx context.Context, o demoOptions) (*demoReport, error) {
 		fmt.Printf("approve it in Slack (--approve=slack) or: go run ./starter approve %s --as alice --temporal-address %s\n", run.GetID(), s.Temporal.Address())
 	}
 	var res workflows.Result
-	if err := run.Get(ctx, &res); err != nil {
-		return nil, fmt.Errorf("failover %s: %w", run.GetID(), err)
+	end := time.Duration(0) // a person approves (manual, slack): as long as they take
+	if approveMode == "auto" {
+		end = failoverEndWait
+	}
+	if err := awaitEnd(ctx, s, run, end, &res); err != nil {
+		return nil, err
 	}
 	restored, counts := traffic.stop(faultAt, "eu-west")
 	st, err := demoStatus(ctx, s, run)
@@ -316,9 +325,10 @@ func demoRoutes(p plan.Plan) (*alerts.Router, error) {
 	return r, nil
 }
 
-// awaitFailover waits until the alert has started the service's failover and returns its run.
-func awaitFailover(ctx context.Context, s *stack.Stack, id string) (client.WorkflowRun, error) {
-	deadline := time.Now().Add(alertWait)
+// awaitFailover waits until the alert has started the service's failover and returns its run. Past limit it fails
+// with state(): where the alert stands (alertPathState) or the watchers' verdicts.
+func awaitFailover(ctx context.Context, s *stack.Stack, id string, limit time.Duration, state func() string) (client.WorkflowRun, error) {
+	deadline := time.Now().Add(limit)
 	for {
 		desc, err := s.TemporalClient.DescribeWorkflow(ctx, id, "")
 		if err == nil {
@@ -329,8 +339,7 @@ func awaitFailover(ctx context.Context, s *stack.Stack, id string) (client.Workf
 			return nil, fmt.Errorf("describe %s: %w", id, err)
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no alert started %s within %s of the fault: check the rule at %s/alerts and Alertmanager at %s",
-				id, alertWait, s.Prom.PrometheusURL(), s.Prom.AlertmanagerURL())
+			return nil, fmt.Errorf("%w: no failover %s started within %s of the fault (%s)", errTimedOut, id, limit, state())
 		}
 		select {
 		case <-ctx.Done():
@@ -338,6 +347,32 @@ func awaitFailover(ctx context.Context, s *stack.Stack, id string) (client.Workf
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// awaitEnd waits for the failover's result, at most limit (0: no limit). Past it, it fails with where the run
+// stands: its current step and the reason it waits, from the status query.
+func awaitEnd(ctx context.Context, s *stack.Stack, run client.WorkflowRun, limit time.Duration, res *workflows.Result) error {
+	get := func(ctx context.Context) error {
+		if err := run.Get(ctx, res); err != nil {
+			return fmt.Errorf("failover %s: %w", run.GetID(), err)
+		}
+		return nil
+	}
+	if limit == 0 {
+		return get(ctx)
+	}
+	err := within(ctx, limit, "failover "+run.GetID()+" to end", get)
+	if errors.Is(err, errTimedOut) {
+		qctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, qerr := demoStatus(qctx, s, run)
+		if qerr != nil {
+			return fmt.Errorf("%w (its status: %v)", err, qerr)
+		}
+		b, _ := json.Marshal(st)
+		return fmt.Errorf("%w (its status: %.600s)", err, b)
+	}
+	return err
 }
 
 func demoStatus(ctx context.Context, s *stack.Stack, run client.WorkflowRun) (workflows.Status, error) {
@@ -351,38 +386,6 @@ func demoStatus(ctx context.Context, s *stack.Stack, run client.WorkflowRun) (wo
 	}
 	return st, nil
 }
-
-// loopbackDoor serves the front door on a loopback port. Its address must exist before the stack starts (it is
-// in Alertmanager's config) but its handler needs the stack's Temporal client: until set, it answers 503, which
-// Alertmanager retries.
-type loopbackDoor struct {
-	url string
-	h   atomic.Pointer[http.Handler]
-	srv *http.Server
-}
-
-func startLoopbackDoor(addr string) (*loopbackDoor, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("webhook listener: %w", err)
-	}
-	d := &loopbackDoor{url: "http://" + ln.Addr().String()}
-	d.srv = &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
-	go d.srv.Serve(ln)
-	return d, nil
-}
-
-func (d *loopbackDoor) set(h http.Handler) { d.h.Store(&h) }
-
-func (d *loopbackDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h := d.h.Load(); h != nil {
-		(*h).ServeHTTP(w, r)
-		return
-	}
-	http.Error(w, "starting", http.StatusServiceUnavailable)
-}
-
-func (d *loopbackDoor) close() { d.srv.Close() }
 
 func randomToken() (string, error) {
 	b := make([]byte, 16)
@@ -402,7 +405,7 @@ func waitForQuery(ctx context.Context, s *stack.Stack, expr string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	url := s.Prom.PrometheusURL() + "/api/v1/query?query=" + neturl.QueryEscape(expr)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		resp, err := diagClient.Get(url)
 		if err == nil {
 			var body struct {
 				Data struct {

@@ -31,6 +31,8 @@ type drillStack struct {
 	door *loopbackDoor
 	ws   *watchers
 	plan plan.Plan
+	// cancel stops the watchers: they run until the stack stops, not until the command ends.
+	cancel context.CancelFunc
 }
 
 // startDrillStack starts the stack (with Prometheus: the demo plan's readiness queries it) and the watchers on
@@ -40,12 +42,17 @@ func startDrillStack(ctx context.Context, logger *slog.Logger, variant func(*pla
 	if err != nil {
 		return nil, err
 	}
-	s, err := stack.Start(ctx, stack.Options{NoUI: true, Prometheus: true, Logger: logger})
-	if err != nil {
+	var s *stack.Stack
+	if err := within(ctx, stackStartWait, "the local stack to start (Temporal, etcd, the Kong stand-in, the regions, Prometheus)",
+		func(ctx context.Context) (err error) {
+			s, err = stack.Start(ctx, stack.Options{NoUI: true, Prometheus: true, Logger: logger})
+			return err
+		}); err != nil {
 		door.close()
 		return nil, err
 	}
 	d := &drillStack{s: s, door: door, plan: s.Plan}
+	ctx, d.cancel = context.WithCancel(ctx)
 	if variant != nil {
 		variant(&d.plan)
 	}
@@ -78,8 +85,18 @@ func startDrillStack(ctx context.Context, logger *slog.Logger, variant func(*pla
 }
 
 func (d *drillStack) stop() {
-	d.s.Stop()
+	d.cancel()
+	stopWithin("drill's stack", d.s.Stop)
 	d.door.close()
+}
+
+// verdicts is every watcher's state, for a run that waited in vain.
+func (d *drillStack) verdicts() string {
+	var out []string
+	for _, w := range d.ws.list {
+		out = append(out, w.Health().String())
+	}
+	return strings.Join(out, "; ")
 }
 
 // waitWatchers polls until every watcher's health meets cond.
@@ -299,16 +316,16 @@ func (d *drillStack) faultDrill(ctx context.Context) (faultResult, error) {
 	var res faultResult
 	traffic := startTraffic(ctx, d.s.Kong.ProxyURL()+"/payments/items/", 10*time.Millisecond)
 	faultAt := time.Now()
-	if err := region.InjectFault(d.s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
+	if err := injectFault(ctx, d.s.Regions["us-east"].URL(), `{"status":503}`); err != nil {
 		return res, err
 	}
-	run, err := awaitFailover(ctx, d.s, workflows.WorkflowID(d.plan.Service))
+	run, err := awaitFailover(ctx, d.s, workflows.WorkflowID(d.plan.Service), alertWait, d.verdicts)
 	if err != nil {
 		return res, err
 	}
 	var out workflows.Result
-	if err := run.Get(ctx, &out); err != nil {
-		return res, fmt.Errorf("failover %s: %w", run.GetID(), err)
+	if err := awaitEnd(ctx, d.s, run, failoverEndWait, &out); err != nil {
+		return res, err
 	}
 	restored, _ := traffic.stop(faultAt, "eu-west")
 	st, err := demoStatus(ctx, d.s, run)
