@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +21,12 @@ type loopbackDoor struct {
 	srv *http.Server
 
 	mu        sync.Mutex
-	delivered []delivery
+	received  int        // webhook requests so far
+	delivered []delivery // the last deliveriesKept of them (a dev stack runs for hours)
 }
+
+// deliveriesKept is how many of the latest webhook answers the door remembers.
+const deliveriesKept = 3
 
 // delivery is one request to the webhook and the door's answer.
 type delivery struct {
@@ -59,21 +64,25 @@ func (d *loopbackDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (d *loopbackDoor) note(dl delivery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.received++
 	d.delivered = append(d.delivered, dl)
+	if len(d.delivered) > deliveriesKept {
+		d.delivered = slices.Delete(d.delivered, 0, len(d.delivered)-deliveriesKept)
+	}
 }
 
 // deliveries says what the webhook received: how many requests, and the last answers.
 func (d *loopbackDoor) deliveries() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.delivered) == 0 {
+	if d.received == 0 {
 		return "the webhook received no request"
 	}
 	var last []string
-	for _, dl := range d.delivered[max(0, len(d.delivered)-3):] {
+	for _, dl := range d.delivered {
 		last = append(last, fmt.Sprintf("%s HTTP %d %s", dl.at.Format("15:04:05.000"), dl.status, strings.TrimSpace(dl.body)))
 	}
-	return fmt.Sprintf("the webhook received %d requests; the last answers: %s", len(d.delivered), strings.Join(last, " | "))
+	return fmt.Sprintf("the webhook received %d requests; the last answers: %s", d.received, strings.Join(last, " | "))
 }
 
 func (d *loopbackDoor) close() { d.srv.Close() }
